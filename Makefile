@@ -1,0 +1,53 @@
+# Cloudios developer commands. The README names two: `make demo` and `make test`.
+# Everything is installed on demand into ignored folders (.venv, .cache), so a fresh clone works.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+CACHE := $(CURDIR)/.cache
+UV_HOME := $(CACHE)/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint bench controlplane venv generate check-generated clean
+
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The virtualenv is rebuilt from the committed lock file whenever it changes (--frozen: never re-resolve).
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	touch $@
+
+venv: $(VENV)/.synced
+
+## demo: scan a seeded local AWS emulator and print the savings (installs what it needs first)
+demo: venv
+	$(VENV)/bin/cloudios demo
+
+## controlplane: build kube-apiserver, etcd, kubectl and helm from their Go modules (cached by version)
+controlplane:
+	bash tools/controlplane/build.sh
+
+## lint: ruff, ruff format --check, mypy strict, import-linter
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+## test: everything the suite needs, then the whole suite (unit, golden, integration, e2e) and the gates
+test: venv controlplane
+	$(PY) -m pytest
+
+## bench: benchmarks; results are recorded by hand in docs/benchmarks.md with the command
+bench: venv
+	$(PY) bench/aws_scan.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

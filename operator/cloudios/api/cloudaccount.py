@@ -1,0 +1,125 @@
+"""CloudAccount: one cloud account (read-only access) or one agent-fed cluster to watch."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from cloudios.api.common import API_VERSION, ApiModel, ObjectMeta, SecretKeyRef
+from cloudios.domain.enums import Provider
+
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
+
+
+class AwsAccount(ApiModel):
+    """Read-only access to an AWS account through an assumed role."""
+
+    account_id: str = Field(pattern=r"^[0-9]{12}$", description="12-digit AWS account ID.")
+    role_arn: str = Field(
+        pattern=ROLE_ARN_PATTERN,
+        description="ARN of the read-only role Cloudios assumes, e.g. arn:aws:iam::123456789012:role/cloudios-readonly.",
+    )
+    external_id: str = Field(
+        min_length=2,
+        max_length=1224,
+        pattern=r"^[A-Za-z0-9_+=,.@:/-]+$",
+        description="External ID the role's trust policy requires (one per customer account).",
+    )
+    regions: list[str] = Field(
+        min_length=1,
+        max_length=40,
+        description="Regions to scan, e.g. [us-east-1, eu-west-1].",
+    )
+    credentials_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret with base credentials (keys aws_access_key_id, aws_secret_access_key); "
+        "without it the operator's own identity (IRSA, instance profile) is used.",
+    )
+
+    @model_validator(mode="after")
+    def _regions_well_formed(self) -> Self:
+        import re  # noqa: PLC0415
+
+        bad = [r for r in self.regions if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", r)]
+        if bad:
+            raise ValueError(f"regions: {bad} are not AWS region names like us-east-1")
+        if len(set(self.regions)) != len(self.regions):
+            raise ValueError("regions: a region is listed twice")
+        return self
+
+
+class GcpAccount(ApiModel):
+    """Read-only access to a GCP project through a service account."""
+
+    project_id: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project ID.")
+    service_account_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret holding the service-account JSON key (key 'key.json')."
+    )
+
+
+class AzureAccount(ApiModel):
+    """Read-only access to an Azure subscription through a service principal."""
+
+    subscription_id: str = Field(description="Azure subscription ID (GUID).")
+    tenant_id: str = Field(description="Entra ID tenant ID (GUID).")
+    client_id: str = Field(description="Service principal application (client) ID.")
+    client_secret_secret_ref: SecretKeyRef = Field(
+        description="Secret holding the service principal's client secret (key 'clientSecret')."
+    )
+
+
+class KubernetesCluster(ApiModel):
+    """A customer cluster whose workloads the Cloudios agent reports."""
+
+    cluster_name: str = Field(min_length=1, max_length=63, description="Name the agent reports under.")
+
+
+class CloudAccountSpec(ApiModel):
+    """Which account to watch and how to reach it; exactly one provider block, matching provider."""
+
+    provider: Provider = Field(description="aws, gcp, azure or kubernetes.")
+    aws: AwsAccount | None = Field(default=None, description="Required when provider is aws.")
+    gcp: GcpAccount | None = Field(default=None, description="Required when provider is gcp.")
+    azure: AzureAccount | None = Field(default=None, description="Required when provider is azure.")
+    kubernetes: KubernetesCluster | None = Field(
+        default=None, description="Required when provider is kubernetes."
+    )
+    suspend: bool = Field(default=False, description="Pause all processing of this account.")
+
+    @model_validator(mode="after")
+    def _one_block_matching_provider(self) -> Self:
+        blocks = {p.value: getattr(self, p.value) for p in Provider}
+        present = [name for name, block in blocks.items() if block is not None]
+        if blocks[self.provider.value] is None:
+            raise ValueError(
+                f"{self.provider.value}: provider is '{self.provider.value}' but the "
+                f"'{self.provider.value}' block is missing; add spec.{self.provider.value}"
+            )
+        extra = [p for p in present if p != self.provider.value]
+        if extra:
+            raise ValueError(
+                f"{extra[0]}: only the '{self.provider.value}' block may be set; remove spec.{extra[0]}"
+            )
+        return self
+
+    @property
+    def account_id(self) -> str:
+        """The provider's identifier of the account (AWS account, GCP project, ...)."""
+        if self.aws is not None:
+            return self.aws.account_id
+        if self.gcp is not None:
+            return self.gcp.project_id
+        if self.azure is not None:
+            return self.azure.subscription_id
+        assert self.kubernetes is not None  # guaranteed by the validator
+        return self.kubernetes.cluster_name
+
+
+class CloudAccount(ApiModel):
+    """The CloudAccount custom resource."""
+
+    api_version: Literal["cloudios.io/v1alpha1"] = Field(default=API_VERSION)
+    kind: Literal["CloudAccount"] = "CloudAccount"
+    metadata: ObjectMeta
+    spec: CloudAccountSpec

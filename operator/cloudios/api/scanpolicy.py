@@ -1,0 +1,111 @@
+"""ScanPolicy: which modules run against which accounts, how often and over what window."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from cloudios.api.common import API_VERSION, ApiModel, ObjectMeta, SecretKeyRef
+from cloudios.domain.money import DecimalStr
+
+
+class LabelSelectorRequirement(ApiModel):
+    """metav1.LabelSelectorRequirement."""
+
+    key: str = Field(description="Label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(description="Set operator.")
+    values: list[str] = Field(default_factory=list, description="Values for In and NotIn.")
+
+
+class LabelSelector(ApiModel):
+    """metav1.LabelSelector; empty selects every account in the namespace."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict, description="Exact label matches.")
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, description="Set-based requirements."
+    )
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        for req in self.match_expressions:
+            has = req.key in labels
+            ok = {
+                "In": has and labels[req.key] in req.values,
+                "NotIn": not has or labels[req.key] not in req.values,
+                "Exists": has,
+                "DoesNotExist": not has,
+            }[req.operator]
+            if not ok:
+                return False
+        return True
+
+
+class ModuleSelection(ApiModel):
+    """One module to run, with its settings (see docs/modules.md for each module's settings)."""
+
+    name: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9_]+)+$", description="Module name, e.g. aws.ec2.idle.")
+    enabled: bool = Field(default=True, description="Set false to switch a module off.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Module settings; unknown keys are refused."
+    )
+
+
+class Notification(ApiModel):
+    """A signed webhook announcing scans."""
+
+    url: str = Field(pattern=r"^https://", description="HTTPS endpoint that receives the webhook.")
+    secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret with the HMAC signing key (key 'secret')."
+    )
+    events: list[Literal["ScanCompleted", "ScanFailed", "RecommendationCreated"]] = Field(
+        default_factory=lambda: ["ScanCompleted"], description="Which events to send."
+    )
+
+
+class ScanPolicySpec(ApiModel):
+    """What to scan and when."""
+
+    account_selector: LabelSelector = Field(
+        default_factory=LabelSelector,
+        description="Label selector over CloudAccounts in the namespace; empty selects all.",
+    )
+    schedule: str = Field(
+        default="0 6 * * *", description="Cron schedule (UTC) of scans, e.g. '0 6 * * *'."
+    )
+    lookback_days: int = Field(
+        default=14, ge=1, le=90, description="Days of metrics to consider, 1 to 90."
+    )
+    modules: list[ModuleSelection] = Field(
+        default_factory=list,
+        description="Modules to run; empty runs every module of the account's provider with defaults.",
+    )
+    min_monthly_savings: DecimalStr = Field(
+        default=Decimal(0),
+        ge=0,
+        description="Findings saving less than this per month (in USD) are not published.",
+    )
+    notifications: list[Notification] = Field(default_factory=list, description="Webhooks.")
+    max_recommendations: int = Field(
+        default=50, ge=1, le=500, description="Cap on Recommendation objects per policy (top by savings)."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # noqa: PLC0415
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"'{value}' is not a valid cron expression (e.g. '0 6 * * *')")
+        return value
+
+
+class ScanPolicy(ApiModel):
+    """The ScanPolicy custom resource."""
+
+    api_version: Literal["cloudios.io/v1alpha1"] = Field(default=API_VERSION)
+    kind: Literal["ScanPolicy"] = "ScanPolicy"
+    metadata: ObjectMeta
+    spec: ScanPolicySpec = Field(default_factory=ScanPolicySpec)

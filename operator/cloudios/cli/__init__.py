@@ -1,0 +1,1 @@
+"""The cloudios and kubectl-cloudios command lines."""

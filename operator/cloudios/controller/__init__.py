@@ -1,0 +1,1 @@
+"""kopf handlers and admission webhooks: the only place that imports kopf."""

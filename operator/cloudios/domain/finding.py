@@ -1,0 +1,66 @@
+"""Findings: what a module concludes about one resource, with evidence and what it would cost."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloudios.domain.enums import Action, Category, Confidence, Provider
+from cloudios.domain.money import DecimalStr, Money
+
+
+class Usage(BaseModel):
+    """A billable line the pricing package can price per month.
+
+    ``sku`` names what is billed; ``attributes`` select the price; ``quantity`` scales it:
+    - ``ec2.instance`` {instanceType, os}: 1 per instance (hourly x 730)
+    - ``ebs.volume`` {volumeType}: GB-month; ``ebs.iops`` {volumeType}: provisioned IOPS-month;
+      ``ebs.throughput`` {volumeType}: MiB/s-month above the included baseline
+    - ``ebs.snapshot`` {}: GB-month
+    - ``ec2.eip`` {}: 1 per idle public IPv4 address (hourly x 730)
+    - ``elb`` {type: application|network|gateway}: 1 per load balancer (hourly x 730)
+    - ``nat.gateway`` {}: 1 per gateway (hourly x 730)
+    - ``rds.instance`` {dbInstanceClass, engine, multiAz}: 1 per instance (hourly x 730)
+    - ``rds.storage`` {storageType, multiAz}: GB-month
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    region: str
+    attributes: dict[str, str] = Field(default_factory=dict)
+    quantity: DecimalStr = Decimal(1)
+
+
+class Finding(BaseModel):
+    """One recommended action on one resource."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Stable: same resource and module give the same id across scans.")
+    provider: Provider
+    account_id: str
+    region: str
+    resource_type: str
+    resource_id: str
+    resource_name: str | None = None
+    module: str
+    category: Category
+    action: Action
+    title: str
+    confidence: Confidence
+    current: dict[str, Any] = Field(default_factory=dict)
+    proposed: dict[str, Any] = Field(default_factory=dict)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    current_usage: tuple[Usage, ...] = ()
+    proposed_usage: tuple[Usage, ...] = ()
+    monthly_savings: Money | None = None
+    price_basis: str | None = None
+
+    @staticmethod
+    def make_id(provider: Provider | str, account_id: str, region: str, resource_id: str, module: str) -> str:
+        key = "\x1f".join([str(provider), account_id, region, resource_id, module])
+        return hashlib.sha256(key.encode()).hexdigest()[:20]

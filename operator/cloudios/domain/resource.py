@@ -1,0 +1,49 @@
+"""Inventory: one cloud resource as a provider reports it, with kind-specific attributes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloudios.domain.enums import Provider
+
+# Resource kinds and the attribute keys providers fill for each (modules rely on these names).
+EC2_INSTANCE = "ec2.instance"
+"""attributes: instanceType, state (running|stopped|...), platform (linux|windows), launchTime,
+architecture, autoScalingGroup (name or None)."""
+EBS_VOLUME = "ebs.volume"
+"""attributes: volumeType (gp2|gp3|io1|io2|st1|sc1|standard), sizeGb, iops, throughput, state
+(available|in-use), attachedTo (instance id or None), createTime."""
+EBS_SNAPSHOT = "ebs.snapshot"
+"""attributes: sizeGb, startTime, volumeId, description, sourceVolumeExists (bool),
+usedByImage (AMI id or None)."""
+EIP = "ec2.eip"
+"""attributes: publicIp, allocationId, associationId (or None), instanceId, networkInterfaceId."""
+ELB = "elbv2.loadbalancer"
+"""attributes: type (application|network|gateway), scheme, state, arnSuffix ('app/name/id'),
+targetGroups (count), registeredTargets (count), healthyTargets (count), createdTime."""
+RDS_INSTANCE = "rds.instance"
+"""attributes: dbInstanceClass, engine, multiAz (bool), allocatedStorageGb, storageType, status."""
+NAT_GATEWAY = "ec2.natgateway"
+"""attributes: state, vpcId, subnetId, connectivityType (public|private)."""
+
+
+class Resource(BaseModel):
+    """A resource as inventoried; identity is (provider, accountId, region, id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider
+    account_id: str
+    region: str
+    kind: str = Field(description="Resource kind, e.g. 'ec2.instance' (see the constants above).")
+    id: str
+    name: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attributes.get(key, default)

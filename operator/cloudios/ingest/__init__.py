@@ -1,0 +1,1 @@
+"""HTTPS ingest endpoint for agents and the data-rights API."""

@@ -1,0 +1,1 @@
+"""Optimization modules: pure functions from a snapshot and settings to findings."""

@@ -1,0 +1,1 @@
+"""Scan pipeline: collect, evaluate, dedupe, price, publish."""

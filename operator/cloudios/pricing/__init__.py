@@ -1,0 +1,1 @@
+"""Price book: bundled list-price snapshot and monthly savings arithmetic."""

@@ -1,0 +1,1 @@
+"""Cloud providers: per-account clients returning inventory and metric summaries."""

@@ -1,0 +1,1 @@
+"""AWS provider: assumed-role sessions, inventory and CloudWatch metric summaries."""

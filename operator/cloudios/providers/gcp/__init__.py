@@ -1,0 +1,1 @@
+"""GCP provider (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""Kubernetes provider: summaries reported by the agent, read from the store."""

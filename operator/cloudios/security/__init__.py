@@ -1,0 +1,1 @@
+"""Security leaf: keyring, cluster tokens, audit chain, redaction."""

@@ -1,0 +1,1 @@
+"""Output sinks: Recommendation CRs, Prometheus, webhooks, verifier."""

@@ -1,0 +1,1 @@
+"""Repository of scans, findings and audit events (SQLite default, PostgreSQL later)."""
