@@ -1,0 +1,1 @@
+"""Control-plane fixtures (placeholder until the harness lands)."""

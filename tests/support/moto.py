@@ -1,0 +1,1 @@
+"""moto server fixtures (placeholder until the AWS provider lands)."""
