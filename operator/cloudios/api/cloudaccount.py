@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from cloudios.api.common import API_VERSION, ApiModel, ObjectMeta, SecretKeyRef
+from cloudios.api.common import ApiModel, ObjectMeta, SecretKeyRef
 from cloudios.domain.enums import Provider
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
@@ -18,7 +18,8 @@ class AwsAccount(ApiModel):
     account_id: str = Field(pattern=r"^[0-9]{12}$", description="12-digit AWS account ID.")
     role_arn: str = Field(
         pattern=ROLE_ARN_PATTERN,
-        description="ARN of the read-only role Cloudios assumes, e.g. arn:aws:iam::123456789012:role/cloudios-readonly.",
+        description="ARN of the read-only role Cloudios assumes, "
+        "e.g. arn:aws:iam::123456789012:role/cloudios-readonly.",
     )
     external_id: str = Field(
         min_length=2,
@@ -119,7 +120,7 @@ class CloudAccountSpec(ApiModel):
 class CloudAccount(ApiModel):
     """The CloudAccount custom resource."""
 
-    api_version: Literal["cloudios.io/v1alpha1"] = Field(default=API_VERSION)
+    api_version: Literal["cloudios.io/v1alpha1"] = "cloudios.io/v1alpha1"
     kind: Literal["CloudAccount"] = "CloudAccount"
     metadata: ObjectMeta
     spec: CloudAccountSpec

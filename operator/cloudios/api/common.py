@@ -16,9 +16,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python, unknown fields refused."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 class ObjectMeta(BaseModel):

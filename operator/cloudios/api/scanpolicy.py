@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from cloudios.api.common import API_VERSION, ApiModel, ObjectMeta, SecretKeyRef
+from cloudios.api.common import ApiModel, ObjectMeta, SecretKeyRef
 from cloudios.domain.money import DecimalStr
 
 
@@ -53,6 +53,9 @@ class ModuleSelection(ApiModel):
     )
 
 
+NotificationEvent = Literal["ScanCompleted", "ScanFailed", "RecommendationCreated"]
+
+
 class Notification(ApiModel):
     """A signed webhook announcing scans."""
 
@@ -60,8 +63,9 @@ class Notification(ApiModel):
     secret_ref: SecretKeyRef | None = Field(
         default=None, description="Secret with the HMAC signing key (key 'secret')."
     )
-    events: list[Literal["ScanCompleted", "ScanFailed", "RecommendationCreated"]] = Field(
-        default_factory=lambda: ["ScanCompleted"], description="Which events to send."
+    events: list[NotificationEvent] = Field(
+        default_factory=lambda: list[NotificationEvent](["ScanCompleted"]),
+        description="Which events to send.",
     )
 
 
@@ -72,12 +76,8 @@ class ScanPolicySpec(ApiModel):
         default_factory=LabelSelector,
         description="Label selector over CloudAccounts in the namespace; empty selects all.",
     )
-    schedule: str = Field(
-        default="0 6 * * *", description="Cron schedule (UTC) of scans, e.g. '0 6 * * *'."
-    )
-    lookback_days: int = Field(
-        default=14, ge=1, le=90, description="Days of metrics to consider, 1 to 90."
-    )
+    schedule: str = Field(default="0 6 * * *", description="Cron schedule (UTC) of scans, e.g. '0 6 * * *'.")
+    lookback_days: int = Field(default=14, ge=1, le=90, description="Days of metrics to consider, 1 to 90.")
     modules: list[ModuleSelection] = Field(
         default_factory=list,
         description="Modules to run; empty runs every module of the account's provider with defaults.",
@@ -105,7 +105,7 @@ class ScanPolicySpec(ApiModel):
 class ScanPolicy(ApiModel):
     """The ScanPolicy custom resource."""
 
-    api_version: Literal["cloudios.io/v1alpha1"] = Field(default=API_VERSION)
+    api_version: Literal["cloudios.io/v1alpha1"] = "cloudios.io/v1alpha1"
     kind: Literal["ScanPolicy"] = "ScanPolicy"
     metadata: ObjectMeta
     spec: ScanPolicySpec = Field(default_factory=ScanPolicySpec)

@@ -71,7 +71,8 @@ class MetricSummary(BaseModel):
         values = sorted(
             v
             for d in self.daily
-            if d.samples > 0 and (v := getattr(d, field) if getattr(d, field) is not None else d.maximum) is not None
+            if d.samples > 0
+            and (v := getattr(d, field) if getattr(d, field) is not None else d.maximum) is not None
         )
         if not values:
             return 0.0

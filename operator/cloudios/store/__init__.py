@@ -1,1 +1,6 @@
 """Repository of scans, findings and audit events (SQLite default, PostgreSQL later)."""
+
+from cloudios.store.repository import Repository, ScanDiff, ScanRecord, StoredFinding
+from cloudios.store.sql import SqlRepository, data_dir
+
+__all__ = ["Repository", "ScanDiff", "ScanRecord", "SqlRepository", "StoredFinding", "data_dir"]

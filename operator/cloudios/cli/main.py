@@ -1,0 +1,57 @@
+"""The `cloudios` command: scan, demo, prices, version."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from cloudios import __version__
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one clear line (the CLI contract), never a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
+    from cloudios.cli import demo, prices, scan  # noqa: PLC0415
+
+    parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
+    parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    runners: dict[str, Runner] = {}
+    for command, module in (("scan", scan), ("demo", demo), ("prices", prices)):
+        module.add_parser(sub)
+        runners[command] = module.run
+    return parser, runners
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    from cloudios.security.redaction import install_log_redaction  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    install_log_redaction()
+    try:
+        return runners[args.command](args)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

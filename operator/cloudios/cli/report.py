@@ -1,0 +1,117 @@
+"""The CLI's result model: outcomes of every scanned account, rendered to JSON per DESIGN.md section 4."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cloudios.domain import Finding, Money
+from cloudios.pipeline.scan import ScanOutcome
+
+
+@dataclass
+class AccountError:
+    """An account that could not be scanned, and why (never contains secrets)."""
+
+    file: str
+    obj: str
+    reason: str
+    message: str
+
+
+@dataclass
+class Report:
+    """All outcomes and errors of one `cloudios scan`."""
+
+    outcomes: list[ScanOutcome] = field(default_factory=list)
+    errors: list[AccountError] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[tuple[ScanOutcome, Finding]]:
+        rows = [(o, f) for o in self.outcomes for f in o.findings]
+        rows.sort(key=lambda r: (-_amount(r[1]), r[1].id))
+        return rows
+
+    @property
+    def total(self) -> Money:
+        total = Money.zero()
+        for _, f in self.findings:
+            if f.monthly_savings is not None:
+                total = total + f.monthly_savings
+        return total
+
+    def api_calls(self) -> dict[str, int]:
+        calls: Counter[str] = Counter()
+        for o in self.outcomes:
+            calls.update(o.api_calls)
+        return dict(sorted(calls.items()))
+
+    def summary(self) -> dict[str, Any]:
+        by_category: dict[str, Decimal] = defaultdict(Decimal)
+        count_by_category: Counter[str] = Counter()
+        by_account: dict[str, Decimal] = defaultdict(Decimal)
+        for o, f in self.findings:
+            by_category[f.category.value] += _amount(f)
+            count_by_category[f.category.value] += 1
+            by_account[f"{o.tenant}/{o.account_name}"] += _amount(f)
+        currency = self.total.currency
+        return {
+            "accounts": len(self.outcomes),
+            "resources": sum(o.resources for o in self.outcomes),
+            "recommendations": len(self.findings),
+            "monthlySavings": _money(self.total.amount, currency),
+            "byCategory": {
+                k: {"count": count_by_category[k], "monthlySavings": _money(v, currency)}
+                for k, v in sorted(by_category.items())
+            },
+            "byAccount": {k: _money(v, currency) for k, v in sorted(by_account.items())},
+            "unpriced": sum(len(o.unpriced) for o in self.outcomes),
+            "belowThreshold": sum(o.below_threshold for o in self.outcomes),
+            "warnings": [w for o in self.outcomes for w in o.warnings],
+            "errors": [
+                {"file": e.file, "object": e.obj, "reason": e.reason, "message": e.message}
+                for e in self.errors
+            ],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recommendations": [recommendation(o, f) for o, f in self.findings],
+            "summary": self.summary(),
+            "apiCalls": self.api_calls(),
+        }
+
+
+def recommendation(outcome: ScanOutcome, f: Finding) -> dict[str, Any]:
+    """One finding in the CLI JSON shape."""
+    return {
+        "id": f.id,
+        "tenant": outcome.tenant,
+        "account": outcome.account_name,
+        "provider": f.provider.value,
+        "accountId": f.account_id,
+        "region": f.region,
+        "resourceType": f.resource_type,
+        "resourceId": f.resource_id,
+        "resourceName": f.resource_name,
+        "module": f.module,
+        "category": f.category.value,
+        "action": f.action.value,
+        "title": f.title,
+        "confidence": f.confidence.value,
+        "current": f.current,
+        "proposed": f.proposed,
+        "monthlySavings": f.monthly_savings.model_dump(mode="json") if f.monthly_savings else None,
+        "priceBasis": f.price_basis,
+        "evidence": f.evidence,
+    }
+
+
+def _amount(f: Finding) -> Decimal:
+    return f.monthly_savings.amount if f.monthly_savings else Decimal(0)
+
+
+def _money(amount: Decimal, currency: str) -> dict[str, str]:
+    return Money(amount=amount, currency=currency).rounded().model_dump(mode="json")

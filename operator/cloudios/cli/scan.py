@@ -1,0 +1,179 @@
+"""`cloudios scan`: the same manifests users apply to the cluster, scanned from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
+from cloudios.cli import manifests as manifest_io
+from cloudios.cli.output import FORMATS, render
+from cloudios.cli.report import AccountError, Report
+from cloudios.pipeline.scan import ScanOutcome, scan
+from cloudios.pipeline.selection import PolicyError, select
+from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.store import Repository, SqlRepository
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_GATE, EXIT_INPUT = 0, 1, 2
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("scan", help="scan the accounts of CloudAccount/ScanPolicy manifests")
+    p.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="manifest file (repeatable; '-' for stdin)",
+    )
+    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
+    )
+    p.add_argument("--no-store", action="store_true", help="do not record the scan in the local store")
+    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there is any recommendation")
+    p.add_argument(
+        "--fail-above", metavar="AMOUNT", help="exit 1 when total monthly savings exceed AMOUNT (USD)"
+    )
+    p.add_argument("--concurrency", type=int, default=4, help="accounts scanned at once (default 4)")
+
+
+def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPolicy]], list[str]]:
+    """Pair every policy with the accounts it selects (same namespace); no policy means defaults."""
+    if not found.accounts:
+        raise manifest_io.ManifestError(
+            ", ".join(sorted(set(found.origin.values()))) or "<input>",
+            None,
+            None,
+            "no CloudAccount found; pass at least one CloudAccount manifest with -f",
+        )
+    policies = found.policies or [
+        ScanPolicy(metadata=ObjectMeta(name="default", namespace=ns))
+        for ns in sorted({a.metadata.namespace for a in found.accounts})
+    ]
+    pairs: list[tuple[CloudAccount, ScanPolicy]] = []
+    for policy in policies:
+        for account in found.accounts:
+            if account.metadata.namespace != policy.metadata.namespace:
+                continue
+            if policy.spec.account_selector.matches(account.metadata.labels):
+                pairs.append((account, policy))
+    paired = {(a.metadata.namespace, a.metadata.name) for a, _ in pairs}
+    notes = [
+        f"CloudAccount/{a.metadata.name} in namespace '{a.metadata.namespace}' "
+        "is selected by no ScanPolicy; not scanned"
+        for a in found.accounts
+        if (a.metadata.namespace, a.metadata.name) not in paired
+    ]
+    notes += [
+        f"CloudAccount/{a.metadata.name} is suspended (spec.suspend); not scanned"
+        for a, _ in pairs
+        if a.spec.suspend
+    ]
+    return [(a, p) for a, p in pairs if not a.spec.suspend], notes
+
+
+def run_scans(
+    found: manifest_io.Manifests,
+    *,
+    store: Repository | None,
+    concurrency: int = 4,
+    base_credentials: AwsBaseCredentials | None = None,
+    progress: bool = False,
+) -> tuple[Report, list[str]]:
+    """Validate every pair, then scan them concurrently; account failures are reported, not raised."""
+    pairs, notes = plan(found)
+    for account, policy in pairs:
+        try:
+            select(policy.spec, account.spec.provider)
+        except PolicyError as exc:
+            raise manifest_io.ManifestError(
+                found.file_of(policy), f"ScanPolicy/{policy.metadata.name}", exc.field, exc.message
+            ) from None
+        if account.spec.aws is not None and account.spec.aws.credentials_secret_ref is not None:
+            notes.append(
+                f"CloudAccount/{account.metadata.name}: spec.aws.credentialsSecretRef is resolved only "
+                "in the cluster; the CLI uses the standard AWS credential chain as base credentials"
+            )
+    report = Report()
+
+    def one(pair: tuple[CloudAccount, ScanPolicy]) -> ScanOutcome | AccountError:
+        account, policy = pair
+        try:
+            return scan(account, policy, store=store, base_credentials=base_credentials)
+        except ProviderError as exc:
+            return AccountError(
+                found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message
+            )
+
+    console = Console(file=sys.stderr)
+    with (
+        ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool,
+        Progress(console=console, transient=True, disable=not progress) as bar,
+    ):
+        task = bar.add_task("scanning accounts", total=len(pairs))
+        for result in pool.map(one, pairs):
+            bar.advance(task)
+            if isinstance(result, AccountError):
+                report.errors.append(result)
+            else:
+                report.outcomes.append(result)
+    return report, notes
+
+
+def _gate(report: Report, args: argparse.Namespace, fail_above: Decimal | None) -> int:
+    if report.errors:
+        return EXIT_INPUT
+    if args.fail_on_findings and report.findings:
+        return EXIT_GATE
+    if fail_above is not None and report.total.amount > fail_above:
+        return EXIT_GATE
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    err = Console(file=sys.stderr, highlight=False)
+    fail_above: Decimal | None = None
+    if args.fail_above is not None:
+        try:
+            fail_above = Decimal(args.fail_above)
+        except InvalidOperation:
+            err.print(f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
+            return EXIT_INPUT
+    try:
+        found = manifest_io.load(args.filename)
+        store = None if args.no_store else SqlRepository.sqlite(args.data_dir)
+        try:
+            report, notes = run_scans(
+                found, store=store, concurrency=args.concurrency, progress=sys.stderr.isatty()
+            )
+        finally:
+            if store is not None:
+                store.close()
+    except manifest_io.ManifestError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_INPUT
+    for note in notes:
+        err.print(f"note: {note}", markup=False)
+    if args.output_file:
+        with Path(args.output_file).open("w", encoding="utf-8") as fh:
+            render(report, args.output, fh)
+        err.print(f"report written to {args.output_file}", markup=False)
+    else:
+        render(report, args.output, sys.stdout)
+    for error in report.errors:
+        err.print(f"error: {error.file}: {error.obj}: {error.reason}: {error.message}", markup=False)
+    return _gate(report, args, fail_above)

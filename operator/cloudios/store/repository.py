@@ -1,0 +1,66 @@
+"""The repository interface every store implements (SQLite now, PostgreSQL with RLS later)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cloudios.domain import Finding
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """One finished scan of one account under one policy."""
+
+    id: str
+    tenant: str
+    account_name: str
+    policy_name: str
+    provider: str
+    account_id: str
+    started_at: datetime
+    finished_at: datetime
+    modules: tuple[str, ...]
+    api_calls: dict[str, int]
+    resources: int
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding with its history: when it was first and last seen, and when it went away."""
+
+    tenant: str
+    account_name: str
+    finding: Finding
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    last_scan_id: str
+
+
+@dataclass(frozen=True)
+class ScanDiff:
+    """What a scan changed: ids of new, still-present and resolved findings."""
+
+    new: tuple[str, ...]
+    seen_again: tuple[str, ...]
+    resolved: tuple[str, ...]
+
+
+class Repository(Protocol):
+    """Tenant-scoped persistence. Every call names its tenant; no call reads across tenants."""
+
+    def record_scan(self, scan: ScanRecord, findings: Sequence[Finding]) -> ScanDiff:
+        """Store a scan and upsert its findings; findings of the same account and modules that the
+        scan no longer reports are marked resolved. Idempotent for the same scan id."""
+        ...
+
+    def findings(
+        self, tenant: str, *, account_name: str | None = None, include_resolved: bool = False
+    ) -> list[StoredFinding]: ...
+
+    def scans(self, tenant: str, *, account_name: str | None = None) -> list[ScanRecord]: ...
+
+    def close(self) -> None: ...

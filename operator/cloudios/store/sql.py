@@ -1,0 +1,183 @@
+"""SQL repository on SQLAlchemy Core: SQLite by default (a file under the data dir)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cloudios.domain import Finding
+from cloudios.store import schema
+from cloudios.store.repository import ScanDiff, ScanRecord, StoredFinding
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cloudios"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    """--data-dir, else $CLOUDIOS_DATA_DIR, else ~/.local/share/cloudios."""
+    chosen = explicit or os.environ.get("CLOUDIOS_DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(chosen).expanduser()
+
+
+class SqlRepository:
+    """Repository over any SQLAlchemy engine; the URL picks the backend."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = sa.create_engine(url, future=True)
+        if self._engine.dialect.name == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        schema.migrate(self._engine)
+
+    @classmethod
+    def sqlite(cls, directory: str | Path | None = None) -> SqlRepository:
+        path = data_dir(directory)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return cls(f"sqlite:///{path / 'cloudios.db'}")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def record_scan(self, scan: ScanRecord, findings: Sequence[Finding]) -> ScanDiff:
+        t = schema.findings
+        now = scan.finished_at
+        with self._engine.begin() as conn:
+            exists = conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(schema.scans)
+                .where(schema.scans.c.tenant == scan.tenant, schema.scans.c.id == scan.id)
+            )
+            if not exists:
+                conn.execute(
+                    schema.scans.insert().values(
+                        tenant=scan.tenant,
+                        id=scan.id,
+                        account_name=scan.account_name,
+                        policy_name=scan.policy_name,
+                        provider=scan.provider,
+                        account_id=scan.account_id,
+                        started_at=scan.started_at,
+                        finished_at=scan.finished_at,
+                        modules=list(scan.modules),
+                        api_calls=scan.api_calls,
+                        resources=scan.resources,
+                    )
+                )
+            previous = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(t.c.id, t.c.module, t.c.resolved_at).where(
+                        t.c.tenant == scan.tenant, t.c.account_name == scan.account_name
+                    )
+                )
+            }
+            new: list[str] = []
+            again: list[str] = []
+            for f in findings:
+                values = {
+                    "module": f.module,
+                    "category": f.category.value,
+                    "resource_id": f.resource_id,
+                    "monthly_savings": f.monthly_savings.amount if f.monthly_savings else None,
+                    "currency": f.monthly_savings.currency if f.monthly_savings else None,
+                    "payload": f.model_dump(mode="json"),
+                    "last_seen": now,
+                    "resolved_at": None,
+                    "last_scan_id": scan.id,
+                }
+                if f.id in previous:
+                    conn.execute(t.update().where(t.c.tenant == scan.tenant, t.c.id == f.id).values(**values))
+                    # A finding that had gone and came back is new again to the user.
+                    (again if previous[f.id].resolved_at is None else new).append(f.id)
+                else:
+                    conn.execute(
+                        t.insert().values(
+                            tenant=scan.tenant,
+                            id=f.id,
+                            account_name=scan.account_name,
+                            first_seen=now,
+                            **values,
+                        )
+                    )
+                    new.append(f.id)
+            present = {f.id for f in findings}
+            # Only modules that ran can say their earlier findings are gone.
+            resolved = [
+                fid
+                for fid, row in previous.items()
+                if fid not in present and row.resolved_at is None and row.module in scan.modules
+            ]
+            if resolved:
+                conn.execute(
+                    t.update().where(t.c.tenant == scan.tenant, t.c.id.in_(resolved)).values(resolved_at=now)
+                )
+        return ScanDiff(tuple(new), tuple(again), tuple(sorted(resolved)))
+
+    def findings(
+        self, tenant: str, *, account_name: str | None = None, include_resolved: bool = False
+    ) -> list[StoredFinding]:
+        t = schema.findings
+        query = sa.select(t).where(t.c.tenant == tenant)
+        if account_name is not None:
+            query = query.where(t.c.account_name == account_name)
+        if not include_resolved:
+            query = query.where(t.c.resolved_at.is_(None))
+        query = query.order_by(t.c.monthly_savings.desc(), t.c.id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StoredFinding(
+                tenant=row.tenant,
+                account_name=row.account_name,
+                finding=Finding.model_validate(row.payload),
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                resolved_at=row.resolved_at,
+                last_scan_id=row.last_scan_id,
+            )
+            for row in rows
+        ]
+
+    def scans(self, tenant: str, *, account_name: str | None = None) -> list[ScanRecord]:
+        s = schema.scans
+        query = sa.select(s).where(s.c.tenant == tenant)
+        if account_name is not None:
+            query = query.where(s.c.account_name == account_name)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(s.c.started_at)).all()
+        return [
+            ScanRecord(
+                id=r.id,
+                tenant=r.tenant,
+                account_name=r.account_name,
+                policy_name=r.policy_name,
+                provider=r.provider,
+                account_id=r.account_id,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                modules=tuple(r.modules),
+                api_calls=dict(r.api_calls),
+                resources=r.resources,
+            )
+            for r in rows
+        ]
+
+    def total_savings(self, tenant: str) -> Decimal:
+        """Sum of open findings' monthly savings for a tenant."""
+        t = schema.findings
+        with self._engine.connect() as conn:
+            value = conn.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(t.c.monthly_savings), 0)).where(
+                    t.c.tenant == tenant, t.c.resolved_at.is_(None)
+                )
+            )
+        return Decimal(str(value))
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
