@@ -1,0 +1,107 @@
+"""Store: migrations, finding history (first/last seen, resolved), tenant scoping, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
+from cloudios.store import ScanRecord, SqlRepository
+from cloudios.store import schema
+
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+def f(resource: str, module: str = "aws.ec2.idle", savings: str = "10") -> Finding:
+    return Finding(
+        id=Finding.make_id(Provider.AWS, "111111111111", "us-east-1", resource, module),
+        provider=Provider.AWS,
+        account_id="111111111111",
+        region="us-east-1",
+        resource_type="ec2.instance",
+        resource_id=resource,
+        module=module,
+        category=Category.IDLE,
+        action=Action.STOP,
+        title="stop",
+        confidence=Confidence.HIGH,
+        monthly_savings=Money(amount=Decimal(savings)),
+        price_basis="list",
+    )
+
+
+def scan(scan_id: str, when: datetime, tenant: str = "team-a", modules: tuple[str, ...] = ("aws.ec2.idle",)) -> ScanRecord:
+    return ScanRecord(
+        id=scan_id,
+        tenant=tenant,
+        account_name="prod",
+        policy_name="daily",
+        provider="aws",
+        account_id="111111111111",
+        started_at=when,
+        finished_at=when + timedelta(minutes=1),
+        modules=modules,
+        api_calls={"ec2.DescribeInstances": 2},
+        resources=3,
+    )
+
+
+def test_history_first_seen_last_seen_and_resolved(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    d1 = repo.record_scan(scan("s1", T0), [f("i-1"), f("i-2")])
+    assert sorted(d1.new) == sorted([f("i-1").id, f("i-2").id])
+    d2 = repo.record_scan(scan("s2", T0 + timedelta(days=1)), [f("i-1")])
+    assert d2.seen_again == (f("i-1").id,)
+    assert d2.resolved == (f("i-2").id,)
+    open_ = repo.findings("team-a")
+    assert [s.finding.resource_id for s in open_] == ["i-1"]
+    assert open_[0].first_seen == T0 + timedelta(minutes=1)
+    assert open_[0].last_seen == T0 + timedelta(days=1, minutes=1)
+    everything = repo.findings("team-a", include_resolved=True)
+    resolved = [s for s in everything if s.resolved_at is not None]
+    assert [s.finding.resource_id for s in resolved] == ["i-2"]
+    assert resolved[0].resolved_at is not None
+    assert resolved[0].resolved_at.tzinfo is not None
+
+
+def test_a_module_that_did_not_run_does_not_resolve_its_findings(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    repo.record_scan(scan("s1", T0, modules=("aws.ec2.idle", "aws.ebs.unattached")), [f("vol-1", "aws.ebs.unattached")])
+    diff = repo.record_scan(scan("s2", T0 + timedelta(days=1)), [])
+    assert diff.resolved == ()
+    assert len(repo.findings("team-a")) == 1
+
+
+def test_recording_the_same_scan_twice_gives_the_same_state(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    repo.record_scan(scan("s1", T0), [f("i-1")])
+    repo.record_scan(scan("s1", T0), [f("i-1")])
+    assert len(repo.scans("team-a")) == 1
+    assert len(repo.findings("team-a", include_resolved=True)) == 1
+
+
+def test_a_tenant_never_sees_another_tenants_rows(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    repo.record_scan(scan("s1", T0, tenant="team-a"), [f("i-a")])
+    repo.record_scan(scan("s2", T0, tenant="team-b"), [f("i-b")])
+    assert [s.finding.resource_id for s in repo.findings("team-a")] == ["i-a"]
+    assert [s.finding.resource_id for s in repo.findings("team-b")] == ["i-b"]
+    assert [s.id for s in repo.scans("team-b")] == ["s2"]
+    assert repo.total_savings("team-a") == Decimal("10")
+
+
+def test_migrations_apply_once_and_every_table_has_a_tenant(tmp_path: Path) -> None:
+    SqlRepository.sqlite(tmp_path).close()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cloudios.db'}")
+    assert schema.migrate(engine) == []
+    for table in schema.metadata.tables.values():
+        if table.name != "schema_migrations":
+            assert "tenant" in table.c, table.name
+    # A finding payload round-trips exactly, money included.
+    repo = SqlRepository.sqlite(tmp_path)
+    repo.record_scan(scan("s1", T0), [f("i-1", savings="12.34")])
+    stored = repo.findings("team-a")[0].finding
+    assert stored == f("i-1", savings="12.34")
