@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             f"cloudios demo needs the aws and dev extras (missing {exc.name}); run `make demo`\n"
         )
         return 2
-    err = Console(file=sys.stderr, highlight=False)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     out = Console()
     started = time.monotonic()
     err.print("[bold]Cloudios demo[/]: starting a local AWS emulator (moto server) on 127.0.0.1 ...")

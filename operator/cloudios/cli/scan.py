@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
@@ -12,12 +13,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
+from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
 from cloudios.cli import manifests as manifest_io
 from cloudios.cli.output import FORMATS, render
 from cloudios.cli.report import AccountError, Report
 from cloudios.pipeline.scan import ScanOutcome, scan
 from cloudios.pipeline.selection import PolicyError, select
+from cloudios.pricing import PriceBook
 from cloudios.providers.base import AwsBaseCredentials, ProviderError
 from cloudios.store import Repository, SqlRepository
 
@@ -49,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--fail-above", metavar="AMOUNT", help="exit 1 when total monthly savings exceed AMOUNT (USD)"
     )
     p.add_argument("--concurrency", type=int, default=4, help="accounts scanned at once (default 4)")
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        default=os.environ.get("CLOUDIOS_PRICES"),
+        help="price snapshot written by `cloudios prices refresh` (default $CLOUDIOS_PRICES, else bundled)",
+    )
 
 
 def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPolicy]], list[str]]:
@@ -93,6 +102,7 @@ def run_scans(
     concurrency: int = 4,
     base_credentials: AwsBaseCredentials | None = None,
     progress: bool = False,
+    price_book: PriceBook | None = None,
 ) -> tuple[Report, list[str]]:
     """Validate every pair, then scan them concurrently; account failures are reported, not raised."""
     pairs, notes = plan(found)
@@ -113,7 +123,9 @@ def run_scans(
     def one(pair: tuple[CloudAccount, ScanPolicy]) -> ScanOutcome | AccountError:
         account, policy = pair
         try:
-            return scan(account, policy, store=store, base_credentials=base_credentials)
+            return scan(
+                account, policy, store=store, base_credentials=base_credentials, price_book=price_book
+            )
         except ProviderError as exc:
             return AccountError(
                 found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message
@@ -134,6 +146,16 @@ def run_scans(
     return report, notes
 
 
+def load_prices(path: str | None) -> PriceBook | None:
+    """A refreshed price snapshot, or None for the bundled one; a bad file is an input error."""
+    if not path:
+        return None
+    try:
+        return pricing.load_book(path)
+    except (OSError, ValueError) as exc:
+        raise manifest_io.ManifestError(path, None, None, f"cannot use this price snapshot: {exc}") from None
+
+
 def _gate(report: Report, args: argparse.Namespace, fail_above: Decimal | None) -> int:
     if report.errors:
         return EXIT_INPUT
@@ -145,7 +167,8 @@ def _gate(report: Report, args: argparse.Namespace, fail_above: Decimal | None) 
 
 
 def run(args: argparse.Namespace) -> int:
-    err = Console(file=sys.stderr, highlight=False)
+    # soft_wrap: error lines stay whole, so scripts and tests can match them.
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     fail_above: Decimal | None = None
     if args.fail_above is not None:
         try:
@@ -154,11 +177,16 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
             return EXIT_INPUT
     try:
+        book = load_prices(args.prices)
         found = manifest_io.load(args.filename)
         store = None if args.no_store else SqlRepository.sqlite(args.data_dir)
         try:
             report, notes = run_scans(
-                found, store=store, concurrency=args.concurrency, progress=sys.stderr.isatty()
+                found,
+                store=store,
+                concurrency=args.concurrency,
+                progress=sys.stderr.isatty(),
+                price_book=book,
             )
         finally:
             if store is not None:

@@ -69,6 +69,7 @@ def scan(
     now: datetime | None = None,
     base_credentials: AwsBaseCredentials | None = None,
     store: Repository | None = None,
+    price_book: pricing.PriceBook | None = None,
 ) -> ScanOutcome:
     """Scan one account under one policy. Raises PolicyError or ProviderError on unusable input."""
     started = now or datetime.now(UTC)
@@ -88,7 +89,7 @@ def scan(
     warnings = list(collected.warnings)
     raw = _evaluate(selected, collected.snapshot, warnings)
 
-    book = pricing.load_book()
+    book = price_book or pricing.load_book()
     priced: list[Finding] = []
     unpriced: list[Finding] = []
     for finding in raw:
@@ -99,7 +100,14 @@ def scan(
         priced.append(finding.model_copy(update={"monthly_savings": amount.rounded(), "price_basis": "list"}))
     kept = dedupe(priced)
     floor = Decimal(policy.spec.min_monthly_savings)
-    published = [f for f in kept if f.monthly_savings is not None and f.monthly_savings.amount >= floor]
+    # A finding that saves nothing is not a recommendation, whatever the policy's floor.
+    published = [
+        f
+        for f in kept
+        if f.monthly_savings is not None
+        and f.monthly_savings.amount > 0
+        and f.monthly_savings.amount >= floor
+    ]
     if unpriced:
         warnings.append(
             f"{len(unpriced)} finding(s) could not be priced from the bundled price snapshot: "

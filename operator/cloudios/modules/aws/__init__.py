@@ -1,0 +1,1 @@
+"""AWS optimization modules; the registry (cloudios.modules.registry) lists them explicitly."""

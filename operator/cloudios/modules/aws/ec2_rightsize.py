@@ -1,0 +1,141 @@
+"""aws.ec2.rightsize: running instances whose CPU need fits a smaller size of the same family.
+
+Scheme: the CPU need is the ``percentile``-th percentile across days of the daily p95 CPU (daily
+maximum where p95 is missing), as a fraction of the current vCPUs, plus ``headroom``: ``needed
+vCPUs = current vCPUs x percentile / 100 x (1 + headroom)``. The proposal is the smallest, so
+cheapest, size below the current one in the same family (so same generation and architecture) with
+at least the needed vCPUs and at least ``memoryFloorRatio`` of the current memory. CloudWatch does
+not measure memory without the agent, so memory is kept by that floor, not by data, and findings
+are at most medium confidence. Burstable (t*) families are excluded (their sizing depends on CPU
+credits, not vCPUs), and Auto Scaling group members are skipped (the group's launch template sets
+the size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from cloudios.domain import Action, Category, Confidence, Finding, Metric, Provider, Snapshot
+from cloudios.domain.resource import EC2_INSTANCE
+from cloudios.modules import confidence as conf
+from cloudios.modules.aws import _common as common
+from cloudios.modules.aws import catalog
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+
+
+class Ec2RightsizeSettings(common.AwsSettings):
+    """Thresholds of aws.ec2.rightsize."""
+
+    min_days: int = common.min_days_field()
+    percentile: float = Field(
+        default=95.0,
+        gt=0,
+        le=100,
+        description="Percentile across days of the daily CPU p95 (daily maximum where p95 is "
+        "missing) taken as the CPU need.",
+    )
+    headroom: float = Field(
+        default=0.2,
+        ge=0,
+        le=2,
+        description="Spare capacity added to the CPU need, as a fraction (0.2 = 20%); the new "
+        "size must hold need x (1 + headroom) within its vCPUs.",
+    )
+    memory_floor_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Memory is not measured by CloudWatch by default: the proposed size keeps at "
+        "least this fraction of the current memory.",
+    )
+
+
+SPEC = ModuleSpec(
+    name="aws.ec2.rightsize",
+    provider=Provider.AWS,
+    category=Category.RIGHTSIZE,
+    summary="Running EC2 instances whose CPU need (a percentile of daily p95 CPU plus headroom) "
+    "fits a cheaper, smaller size of the same family; memory is kept above a floor because "
+    "CloudWatch does not measure it, so findings are at most medium confidence. Burstable t* "
+    "families and Auto Scaling group members are skipped.",
+    resource_kinds=(EC2_INSTANCE,),
+    metrics=(MetricNeed(EC2_INSTANCE, Metric.CPU_UTILIZATION),),
+    min_days=7,
+    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ),
+    settings=Ec2RightsizeSettings,
+)
+
+
+def _smaller_fit(
+    current: catalog.InstanceType, needed_vcpu: float, settings: Ec2RightsizeSettings
+) -> catalog.InstanceType | None:
+    """The smallest same-family type below the current one with enough vCPUs and memory.
+
+    Within a family the on-demand price grows with size, so the smallest fit is the cheapest.
+    """
+    fits = [
+        t
+        for t in catalog.load().family(current.family)
+        if needed_vcpu <= t.vcpu < current.vcpu
+        and t.memory_gib >= current.memory_gib * settings.memory_floor_ratio
+    ]
+    return fits[0] if fits else None
+
+
+def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
+    assert isinstance(settings, Ec2RightsizeSettings)
+    findings: list[Finding] = []
+    for instance in snapshot.of_kind(EC2_INSTANCE):
+        current = catalog.load().get(str(instance.attr("instanceType") or ""))
+        if instance.attr("state") != "running" or current is None or current.burstable:
+            continue
+        if instance.attr("autoScalingGroup"):
+            continue
+        cpu = snapshot.metric(instance.id, Metric.CPU_UTILIZATION)
+        level = conf.for_days(cpu.days_with_data, settings.min_days)
+        if level is None:
+            continue
+        need_pct = cpu.percentile_of_daily(settings.percentile)
+        needed_vcpu = current.vcpu * need_pct / 100 * (1 + settings.headroom)
+        target = _smaller_fit(current, needed_vcpu, settings)
+        if target is None:
+            continue
+        findings.append(
+            common.build_finding(
+                SPEC,
+                instance,
+                action=Action.RESIZE,
+                title=f"Resize EC2 instance {common.label(instance)} from {current.name} to {target.name}",
+                confidence=conf.cap(level, Confidence.MEDIUM),
+                current={
+                    "instanceType": current.name,
+                    "vcpu": current.vcpu,
+                    "memoryGib": current.memory_gib,
+                },
+                proposed={
+                    "instanceType": target.name,
+                    "vcpu": target.vcpu,
+                    "memoryGib": target.memory_gib,
+                },
+                evidence=common.evidence(
+                    settings,
+                    cpu.days_with_data,
+                    (cpu,),
+                    cpuNeedPercent=round(need_pct, 4),
+                    neededVcpu=round(needed_vcpu, 4),
+                    projectedPeakCpuPercent=round(need_pct * current.vcpu / target.vcpu, 4),
+                    memoryMeasured=False,
+                    note="Memory is not measured (CloudWatch agent metrics are not read): the "
+                    "proposal keeps memoryFloorRatio of the current memory; check memory use "
+                    "before resizing.",
+                ),
+                current_usage=[common.ec2_usage(instance, current.name)],
+                proposed_usage=[common.ec2_usage(instance, target.name)],
+            )
+        )
+    return findings
+
+
+MODULE = Module(SPEC, evaluate)

@@ -1,0 +1,62 @@
+"""The explicit registry of optimization modules: one literal tuple, no import side effects."""
+
+from __future__ import annotations
+
+from cloudios.domain import Provider
+from cloudios.modules.aws import (
+    ebs_gp2_to_gp3,
+    ebs_snapshot_old,
+    ebs_unattached,
+    ec2_idle,
+    ec2_previous_generation,
+    ec2_rightsize,
+    eip_unassociated,
+    elb_idle,
+    nat_idle,
+    rds_idle,
+)
+from cloudios.modules.base import Module
+
+MODULES: tuple[Module, ...] = (
+    ec2_idle.MODULE,
+    ec2_rightsize.MODULE,
+    ec2_previous_generation.MODULE,
+    ebs_unattached.MODULE,
+    ebs_gp2_to_gp3.MODULE,
+    ebs_snapshot_old.MODULE,
+    eip_unassociated.MODULE,
+    elb_idle.MODULE,
+    rds_idle.MODULE,
+    nat_idle.MODULE,
+)
+_BY_NAME: dict[str, Module] = {m.name: m for m in MODULES}
+
+
+class UnknownModuleError(KeyError):
+    """A module name that the registry does not know; the message lists the valid names."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.message = f"unknown module '{name}'; valid modules: {', '.join(sorted(_BY_NAME))}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def all_modules() -> tuple[Module, ...]:
+    """Every registered module, in registry order."""
+    return MODULES
+
+
+def get(name: str) -> Module:
+    """The module called ``name``; raises UnknownModuleError listing the valid names."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnknownModuleError(name) from None
+
+
+def for_provider(provider: Provider | str) -> tuple[Module, ...]:
+    """The modules of one provider, in registry order."""
+    return tuple(m for m in MODULES if m.spec.provider == Provider(provider))

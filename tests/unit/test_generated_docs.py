@@ -1,0 +1,50 @@
+"""docs/modules.md is generated from the registry; this fails when the committed copy drifts."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from cloudios.modules import registry
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TOOL = ROOT / "tools" / "gen_docs.py"
+
+
+def load_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_docs", TOOL)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_modules_md_is_up_to_date() -> None:
+    committed = (ROOT / "docs" / "modules.md").read_text(encoding="utf-8")
+    assert committed == load_tool().render(), "docs/modules.md is stale: run python tools/gen_docs.py"
+
+
+def test_generated_docs_cover_every_module_setting_and_permission() -> None:
+    text = load_tool().render()
+    for module in registry.all_modules():
+        assert f"## {module.name}" in text
+        for key in module.spec.settings.model_json_schema(by_alias=True).get("properties", {}):
+            assert f"`{key}`" in text
+        for permission in module.spec.permissions:
+            assert f"`{permission}`" in text
+
+
+def test_check_mode_exits_1_when_stale(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, str(TOOL), "--check"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    tool = load_tool()
+    target = tmp_path / "modules.md"
+    setattr(tool, "TARGET", target)  # noqa: B010 - the loaded tool is untyped
+    target.write_text("# stale\n")
+    assert tool.main(["--check"]) == 1
+    assert tool.main([]) == 0
+    assert tool.main(["--check"]) == 0

@@ -1,0 +1,72 @@
+"""The bundled EC2 instance-type catalogue: shape, spot-checked specs, successors, prices."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from cloudios import pricing
+from cloudios.modules.aws import catalog
+
+TYPES = catalog.load().types
+
+
+@pytest.mark.parametrize(
+    ("name", "vcpu", "memory"),
+    [
+        ("t3.nano", 2, 0.5),
+        ("t2.micro", 1, 1),
+        ("m5.large", 2, 8),
+        ("m5.24xlarge", 96, 384),
+        ("m6g.medium", 1, 4),
+        ("c4.8xlarge", 36, 60),
+        ("c5.9xlarge", 36, 72),
+        ("c6i.32xlarge", 128, 256),
+        ("r4.large", 2, 15.25),
+        ("r6a.48xlarge", 192, 1536),
+        ("m3.medium", 1, 3.75),
+        ("i3.16xlarge", 64, 488),
+        ("x1.32xlarge", 128, 1952),
+    ],
+)
+def test_known_specs(name: str, vcpu: int, memory: float) -> None:
+    assert (TYPES[name].vcpu, TYPES[name].memory_gib) == (vcpu, memory)
+
+
+def test_families_grow_with_size_and_agree_on_their_attributes() -> None:
+    families = {t.family for t in TYPES.values()}
+    for family in families:
+        members = catalog.load().family(family)
+        assert len({(m.generation, m.architecture, m.burstable, m.family_class) for m in members}) == 1
+        for small, big in itertools.pairwise(members):
+            assert small.vcpu <= big.vcpu
+            assert small.memory_gib < big.memory_gib
+
+
+def test_successors_are_current_same_class_same_architecture() -> None:
+    previous = [t for t in TYPES.values() if t.previous_generation]
+    assert {"t2", "m4", "c4", "r4", "m3", "c3", "r3", "i2", "d2", "t1", "m1", "c1"} <= {
+        t.family for t in previous
+    }
+    for t in previous:
+        for family in t.successors:
+            members = catalog.load().family(family)
+            assert members, family
+            assert all(m.generation == "current" for m in members)
+            assert all(m.architecture == t.architecture for m in members)
+    for t in TYPES.values():
+        if not t.previous_generation:
+            assert t.successors == ()
+
+
+def test_graviton_families_are_arm() -> None:
+    for name in ("t4g.micro", "m6g.large", "m7g.large", "c6g.large", "c7g.large", "r6g.large", "r7g.large"):
+        assert TYPES[name].architecture == "arm64"
+    assert TYPES["m7i.large"].architecture == "x86_64"
+
+
+def test_every_catalogued_type_has_a_us_east_1_price() -> None:
+    book = pricing.load_book()
+    missing = [n for n in TYPES if book.instance_hourly("us-east-1", n) is None]
+    assert missing == []

@@ -1,0 +1,86 @@
+"""The module registry and every module's declared contract: names, needs, permissions, settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from cloudios.domain import Provider
+from cloudios.domain import resource as kinds
+from cloudios.modules import registry
+from cloudios.modules.aws._common import AwsSettings
+from cloudios.modules.base import Module
+
+MODULES = registry.all_modules()
+KNOWN_KINDS = {v for k, v in vars(kinds).items() if k.isupper() and isinstance(v, str)}
+IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$")
+
+
+def test_registry_lists_the_ten_aws_modules_once() -> None:
+    names = [m.name for m in MODULES]
+    assert len(names) == len(set(names)) == 10
+    assert set(registry.for_provider(Provider.AWS)) == set(MODULES)
+    assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
+    assert registry.for_provider(Provider.GCP) == ()
+
+
+def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
+    assert registry.get("aws.ec2.idle").name == "aws.ec2.idle"
+    with pytest.raises(registry.UnknownModuleError) as caught:
+        registry.get("aws.ec2.idel")
+    assert isinstance(caught.value, KeyError)
+    assert "aws.ec2.idel" in str(caught.value)
+    assert "aws.ec2.idle" in str(caught.value)
+    assert "aws.nat.idle" in str(caught.value)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
+def test_module_declares_a_consistent_contract(module: Module) -> None:
+    spec = module.spec
+    assert re.fullmatch(r"aws\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
+    assert spec.provider is Provider.AWS
+    assert spec.summary.strip()
+    assert spec.resource_kinds
+    assert set(spec.resource_kinds) <= KNOWN_KINDS
+    for need in spec.metrics:
+        assert need.kind in spec.resource_kinds, f"{spec.name} reads {need.kind} metrics"
+    assert spec.permissions
+    assert all(IAM_ACTION.match(p) for p in spec.permissions), spec.permissions
+    if spec.metrics:
+        assert "cloudwatch:GetMetricData" in spec.permissions
+    assert spec.min_days >= 0
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
+def test_settings_are_camel_case_described_and_strict(module: Module) -> None:
+    model = module.spec.settings
+    assert issubclass(model, AwsSettings)
+    schema = model.model_json_schema(by_alias=True)
+    for key, prop in schema.get("properties", {}).items():
+        assert re.fullmatch(r"[a-z][A-Za-z0-9]*", key), key
+        assert prop.get("description", "").strip(), f"{module.name}.{key} lacks a description"
+    defaults = model()
+    assert model.model_validate(defaults.model_dump(by_alias=True)) == defaults
+    with pytest.raises(ValidationError):
+        model.model_validate({"noSuchSetting": 1})
+    if "minDays" in schema.get("properties", {}):
+        assert defaults.model_dump(by_alias=True)["minDays"] == module.spec.min_days
+        with pytest.raises(ValidationError):
+            model.model_validate({"minDays": 0})
+
+
+def test_settings_accept_camel_case_and_python_names() -> None:
+    model = registry.get("aws.ec2.idle").spec.settings
+    by_alias = model.model_validate({"cpuAverageThreshold": 2.5})
+    by_name = model.model_validate({"cpu_average_threshold": 2.5})
+    assert by_alias == by_name
+    assert by_alias.model_dump(by_alias=True)["cpuAverageThreshold"] == 2.5
+
+
+def test_settings_refuse_out_of_range_values() -> None:
+    model = registry.get("aws.ec2.rightsize").spec.settings
+    for bad in ({"percentile": 0}, {"percentile": 101}, {"memoryFloorRatio": 0}, {"headroom": -0.1}):
+        with pytest.raises(ValidationError):
+            model.model_validate(bad)

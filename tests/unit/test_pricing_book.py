@@ -1,0 +1,210 @@
+"""The price book: the bundled snapshot's contents, monthly arithmetic and savings."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from cloudios import pricing
+from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, Usage
+
+BOOK = pricing.load_book()
+REQUIRED_REGIONS = {
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-northeast-1",
+}
+
+
+def usage(sku: str, region: str = "us-east-1", quantity: int | str = 1, **attributes: str) -> Usage:
+    return Usage(sku=sku, region=region, attributes=attributes, quantity=Decimal(quantity))
+
+
+def finding(current: list[Usage], proposed: list[Usage]) -> Finding:
+    return Finding(
+        id="x",
+        provider=Provider.AWS,
+        account_id="123456789012",
+        region="us-east-1",
+        resource_type="ec2.instance",
+        resource_id="i-1",
+        module="aws.ec2.rightsize",
+        category=Category.RIGHTSIZE,
+        action=Action.RESIZE,
+        title="t",
+        confidence=Confidence.MEDIUM,
+        current_usage=tuple(current),
+        proposed_usage=tuple(proposed),
+    )
+
+
+def test_bundled_snapshot_is_dated_list_prices_in_usd_with_sources() -> None:
+    assert BOOK.basis == "list"
+    assert BOOK.currency == "USD"
+    assert isinstance(BOOK.date, date)
+    assert "not machine-fetched" in BOOK.source
+    assert set(BOOK.regions) >= REQUIRED_REGIONS
+    for name, region in BOOK.regions.items():
+        assert region.source.strip(), name
+        for volume in ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"):
+            assert region.ebs[volume].gb_month is not None, (name, volume)
+        gp3, gp2 = region.ebs["gp3"].gb_month, region.ebs["gp2"].gb_month
+        assert gp3 is not None
+        assert gp2 is not None
+        assert gp3 < gp2
+        assert region.public_ipv4_hourly == Decimal("0.005")
+        assert {"application", "network"} <= set(region.elb_hourly)
+        assert region.nat_gateway_hourly is not None
+        assert region.snapshot_gb_month is not None
+        assert {"mysql", "postgres"} <= set(region.rds)
+    derived = [n for n, r in BOOK.regions.items() if "DERIVED" in r.source]
+    assert set(derived) == {"eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
+
+
+def test_every_price_is_a_positive_decimal_string_in_the_file() -> None:
+    raw = json.loads((Path(pricing.__file__).parent / "data" / "aws-prices.json").read_text())
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, float | int) and not isinstance(node, bool):
+            pytest.fail(f"{path}: number {node!r}; prices are decimal strings")
+        elif isinstance(node, str) and path.count(".") > 2 and not path.endswith(".source"):
+            assert Decimal(node) > 0, path
+
+    walk(raw["regions"], "regions")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (usage("ec2.instance", instanceType="m5.large", os="linux"), "70.08"),
+        (usage("ec2.instance", "eu-central-1", instanceType="m5.large"), "83.95"),
+        (usage("ebs.volume", quantity=100, volumeType="gp3"), "8.00"),
+        (usage("ebs.iops", quantity=1000, volumeType="io2"), "65.00"),
+        (usage("ebs.throughput", quantity=125, volumeType="gp3"), "5.00"),
+        (usage("ebs.snapshot", quantity=100), "5.00"),
+        (usage("ec2.eip"), "3.65"),
+        (usage("elb", type="application"), "16.425"),
+        (usage("nat.gateway", "ap-northeast-1"), "45.26"),
+        (usage("rds.instance", dbInstanceClass="db.r5.large", engine="mysql", multiAz="false"), "175.20"),
+        (usage("rds.instance", dbInstanceClass="db.r5.large", engine="mysql", multiAz="true"), "350.40"),
+        (usage("rds.storage", quantity=100, storageType="gp3", multiAz="true"), "23.00"),
+    ],
+)
+def test_monthly_prices(line: Usage, expected: str) -> None:
+    money = BOOK.monthly(line)
+    assert money is not None
+    assert isinstance(money.amount, Decimal)
+    assert money.amount == Decimal(expected)
+    assert money.currency == "USD"
+
+
+def test_hourly_is_monthly_over_730() -> None:
+    assert BOOK.hourly(usage("ec2.instance", instanceType="m5.large")) == Money(amount=Decimal("0.096"))
+    volume = BOOK.hourly(usage("ebs.volume", quantity=730, volumeType="gp2"))
+    assert volume is not None
+    assert volume.amount == Decimal("0.1")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        usage("ec2.instance", instanceType="m5.large", os="windows"),
+        usage("ec2.instance", instanceType="zz9.mega"),
+        usage("ec2.instance", "mars-north-1", instanceType="m5.large"),
+        usage("ebs.volume", volumeType="gp9"),
+        usage("rds.instance", dbInstanceClass="db.m5.large", engine="oracle-ee"),
+        usage("elb", type="classic"),
+        usage("lambda.invocation"),
+    ],
+)
+def test_unknown_prices_are_none_never_zero(line: Usage) -> None:
+    assert BOOK.monthly(line) is None
+    assert BOOK.hourly(line) is None
+
+
+def test_savings_subtracts_proposed_from_current() -> None:
+    resize = finding(
+        [usage("ec2.instance", instanceType="m5.2xlarge")], [usage("ec2.instance", instanceType="m5.xlarge")]
+    )
+    assert pricing.savings(resize, BOOK) == Money(amount=Decimal("140.16"))
+
+
+def test_savings_is_none_when_any_line_is_unpriced_or_nothing_is_billed() -> None:
+    assert pricing.savings(finding([usage("ec2.instance", instanceType="zz9.mega")], []), BOOK) is None
+    assert (
+        pricing.savings(
+            finding(
+                [usage("ec2.instance", instanceType="m5.large")],
+                [usage("ec2.instance", instanceType="zz9.mega")],
+            ),
+            BOOK,
+        )
+        is None
+    )
+    assert pricing.savings(finding([], []), BOOK) is None
+
+
+def test_a_negative_difference_is_reported_as_zero() -> None:
+    upsize = finding(
+        [usage("ec2.instance", instanceType="m5.large")], [usage("ec2.instance", instanceType="m5.24xlarge")]
+    )
+    assert pricing.savings(upsize, BOOK) == Money.zero()
+
+
+PRICED = [
+    usage("ec2.instance", instanceType=t)
+    for t in ("t3.micro", "m5.large", "m5.2xlarge", "c5.9xlarge", "r5.4xlarge", "m4.xlarge")
+] + [usage("ebs.volume", quantity=q, volumeType=v) for q in (1, 100, 5000) for v in ("gp2", "gp3", "io1")]
+
+
+@given(
+    current=st.lists(st.sampled_from(PRICED), min_size=1, max_size=4),
+    proposed=st.lists(st.sampled_from(PRICED), max_size=4),
+)
+def test_savings_are_never_negative_and_never_float(current: list[Usage], proposed: list[Usage]) -> None:
+    money = pricing.savings(finding(current, proposed), BOOK)
+    assert money is not None
+    assert isinstance(money.amount, Decimal)
+    assert money.amount >= 0
+    monthly = [BOOK.monthly(u) for u in current + proposed]
+    total = sum((m.amount for m in monthly[: len(current)] if m), Decimal(0)) - sum(
+        (m.amount for m in monthly[len(current) :] if m), Decimal(0)
+    )
+    assert money.amount == max(total, Decimal(0))
+
+
+def test_round_trip_and_refusals(tmp_path: Path) -> None:
+    path = tmp_path / "book.json"
+    path.write_text(pricing.dump_book(BOOK))
+    again = pricing.load_book(path)
+    assert again == BOOK
+    assert pricing.load_book() is pricing.load_book()  # the bundled book is read once
+    data = json.loads(pricing.dump_book(BOOK))
+    data["basis"] = "effective"
+    with pytest.raises(ValidationError):
+        pricing.parse_book(json.dumps(data))
+    data["basis"] = "list"
+    data["regions"]["us-east-1"]["unknownSection"] = {}
+    with pytest.raises(ValidationError):
+        pricing.parse_book(json.dumps(data))
+
+
+def test_numbers_in_json_are_read_as_exact_decimals() -> None:
+    data = json.loads(pricing.dump_book(BOOK))
+    text = json.dumps(data).replace('"snapshotGbMonth": "0.05"', '"snapshotGbMonth": 0.1')
+    book = pricing.parse_book(text)
+    assert book.regions["us-east-1"].snapshot_gb_month == Decimal("0.1")

@@ -1,0 +1,82 @@
+"""`cloudios prices show|refresh`: reading recorded offer files, writing snapshots, failing clearly."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from pathlib import Path
+
+import pytest
+
+from cloudios import pricing
+from cloudios.cli import prices
+from cloudios.pricing import refresh
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pricing"
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="cloudios")
+    prices.add_parser(parser.add_subparsers(dest="command", required=True))
+    return prices.run(parser.parse_args(["prices", *argv]))
+
+
+def test_show_prints_the_bundled_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("show") == 0
+    out = capsys.readouterr().out
+    assert f"date: {pricing.load_book().date}" in out
+    assert "basis: list" in out
+    assert "us-east-1:" in out
+    assert "DERIVED" in out
+
+
+def test_refresh_from_dir_writes_a_loadable_snapshot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "out" / "prices.json"
+    assert run("refresh", "--from-dir", str(FIXTURES), "--regions", "us-east-1", "--output", str(output)) == 0
+    book = pricing.load_book(output)
+    assert str(book.date) == "2024-11-26"
+    assert (
+        book.regions["us-east-1"].ec2["linux"]["m5.large"]
+        == pricing.load_book().regions["us-east-1"].ec2["linux"]["m5.large"]
+    )
+    assert set(book.regions["us-east-1"].ec2["linux"]) == {"m5.large", "t3.micro"}
+    assert str(output) in capsys.readouterr().out
+    assert run("show", "--path", str(output)) == 0
+    assert "AWS Price List bulk API" in capsys.readouterr().out
+
+
+def test_refresh_from_an_empty_dir_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("refresh", "--from-dir", str(tmp_path), "--output", str(tmp_path / "p.json")) == 2
+    err = capsys.readouterr().err
+    assert "no offer file found" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_bad_region_and_bad_snapshot_are_input_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("refresh", "--regions", "moon-1", "--output", str(tmp_path / "p.json")) == 2
+    assert "moon-1" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    assert run("show", "--path", str(broken)) == 2
+    assert str(broken) in capsys.readouterr().err
+
+
+def test_network_failure_exits_2_and_keeps_the_bundled_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(refresh, "OFFER_URL", f"http://127.0.0.1:{port}/{{offer}}/{{region}}/index.json")
+    output = tmp_path / "p.json"
+    assert run("refresh", "--regions", "us-east-1", "--output", str(output)) == 2
+    err = capsys.readouterr().err
+    assert "could not download" in err
+    assert f"bundled price snapshot ({pricing.load_book().date}) stays in use" in err
+    assert not output.exists()
