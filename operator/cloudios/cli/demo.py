@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cloudios.cli import manifests as manifest_io
-from cloudios.cli.output import table, to_html
+from cloudios.cli.output import table, to_html, wide_console
 from cloudios.cli.scan import run_scans
 from cloudios.providers.base import AwsBaseCredentials
 from cloudios.store import SqlRepository
@@ -43,17 +43,17 @@ def _manifest_paths() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from cloudios.providers.aws import sample_estate  # noqa: PLC0415
+        from cloudios.providers.aws import emulator, sample_estate  # noqa: PLC0415
     except ImportError as exc:
         sys.stderr.write(
             f"cloudios demo needs the aws and dev extras (missing {exc.name}); run `make demo`\n"
         )
         return 2
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-    out = Console()
+    out = wide_console(sys.stdout)
     started = time.monotonic()
     err.print("[bold]Cloudios demo[/]: starting a local AWS emulator (moto server) on 127.0.0.1 ...")
-    url, stop = sample_estate.start_moto_server()
+    url, stop = emulator.start_moto_server()
     try:
         # The scan reaches the emulator through boto3's own AWS_ENDPOINT_URL setting, as users reach
         # VPC endpoints; credentials are passed explicitly, never through the environment.
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         truth = sample_estate.seed_estate(
             url, seed=args.seed, regions=DEMO_REGIONS, scale=args.scale, lookback_days=30
         )
-        err.print(f"seeded {len(truth.resources)} resources with 30 days of CloudWatch metrics")
+        err.print(f"seeded {len(truth.labels)} resources with 30 days of CloudWatch metrics")
         found = manifest_io.load(_manifest_paths())
         with tempfile.TemporaryDirectory(prefix="cloudios-demo-") as data:
             store = SqlRepository.sqlite(data)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from cloudios.api import API_VERSION, CloudAccount, ScanPolicy
 
@@ -64,7 +65,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _explain(error: dict[str, Any]) -> tuple[str, str]:
+def _explain(error: ErrorDetails) -> tuple[str, str]:
     path = _loc_to_path(tuple(error["loc"]))
     msg = str(error["msg"])
     if msg.startswith("Value error, "):

@@ -43,7 +43,12 @@ def render(report: Report, fmt: str, out: IO[str]) -> None:
     elif fmt == "html":
         out.write(to_html(report))
     else:
-        table(report, Console(file=out, soft_wrap=False, width=None if out.isatty() else 200))
+        table(report, wide_console(out))
+
+
+def wide_console(out: IO[str]) -> Console:
+    """A terminal's own width; 160 columns when writing to a file or pipe, so rows stay readable."""
+    return Console(file=out, width=None if out.isatty() else 160)
 
 
 def to_csv(report: Report) -> str:
@@ -61,25 +66,19 @@ def to_csv(report: Report) -> str:
 
 def table(report: Report, console: Console) -> None:
     """Recommendations by savings, then totals by category."""
-    t = Table(title="Cloudios recommendations", show_lines=False, title_justify="left")
-    for col, justify in (
-        ("Account", "left"),
-        ("Region", "left"),
-        ("Resource", "left"),
-        ("Module", "left"),
-        ("Action", "left"),
-        ("Confidence", "left"),
-        ("Monthly savings", "right"),
-    ):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    t = Table(title="Cloudios recommendations", title_justify="left")
+    t.add_column("Account", no_wrap=True)
+    t.add_column("Region", no_wrap=True)
+    t.add_column("Module", no_wrap=True)
+    t.add_column("Recommendation", ratio=1)
+    t.add_column("Confidence", no_wrap=True)
+    t.add_column("Monthly savings", justify="right", no_wrap=True)
     for outcome, f in report.findings:
-        change = f.title
         t.add_row(
             outcome.account_name,
             f.region,
-            f"{f.resource_type} {f.resource_name or f.resource_id}",
             f.module,
-            change,
+            f.title,
             f.confidence.value,
             str(f.monthly_savings) if f.monthly_savings else "-",
         )

@@ -1,0 +1,333 @@
+"""Admission webhooks for Recommendation decisions: stamp who decided, enforce `approve`, audit it."""
+
+# API for the operator (runner.py): call register(registry, store_factory=..., operator_identities=...)
+# once on the kopf.OperatorRegistry it runs. store_factory returns the audit log (SqlAuditLog) and is
+# called lazily, once; operator_identities holds the operator's own username, normally
+# service_account_username(namespace, name). Serve with settings.admission.server = webhook_server(...)
+# (TLS 1.3, our certificate from generate_webhook_certificate or a mounted Secret), and either let
+# kopf manage the webhook configurations (settings.admission.managed) or ship them in the chart.
+#
+# It registers two handlers for recommendations.cloudios.io, operations CREATE and UPDATE, whose ids
+# are also the URL paths kopf serves (so a charted webhook configuration points at them):
+# ``mutate-recommendation-decision`` sets spec.decision.decidedBy/decidedAt from the request's user;
+# ``validate-recommendation-decision`` lets users change only spec.decision, requires the `approve`
+# verb (SubjectAccessReview) to decide, and appends every accepted, non-dry-run decision to the audit
+# log (declare it sideEffects: NoneOnDryRun). Both are persistent and fail closed: while the operator
+# is down nobody decides unrecorded. The rules themselves are pure, in decision_rules.
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import kopf
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cloudios.api import GROUP, VERSION
+from cloudios.controller.decision_rules import (
+    APPROVE_VERB,
+    FORBIDDEN,
+    Requester,
+    audit_details,
+    decide_role_message,
+    review,
+    stamp_changes,
+    target_of,
+)
+from cloudios.security.audit import AuditEntry, AuditEvent
+from cloudios.security.redaction import redact_text
+
+PLURAL = "recommendations"
+# Handler ids are also the URL paths kopf serves (/<id>).
+MUTATE_ID = "mutate-recommendation-decision"
+VALIDATE_ID = "validate-recommendation-decision"
+SAR_TIMEOUT_SECONDS = 10.0
+UNAVAILABLE, INTERNAL = 503, 500
+
+log = logging.getLogger(__name__)
+
+
+class AuditAppender(Protocol):
+    """What the validating webhook needs of the audit log (cloudios.store.audit.SqlAuditLog)."""
+
+    def append(self, event: AuditEvent, *, skip_repeat: bool = False) -> AuditEntry: ...
+
+
+@dataclass(frozen=True)
+class Access:
+    allowed: bool
+    reason: str = ""
+
+
+class Authorizer(Protocol):
+    """May ``requester`` decide on recommendation ``name`` in ``namespace``?"""
+
+    def __call__(self, requester: Requester, *, namespace: str, name: str) -> Access: ...
+
+
+def service_account_username(namespace: str, name: str) -> str:
+    """The username the API server gives a ServiceAccount (the operator's own identity)."""
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+def default_api_client() -> Any:
+    """An ApiClient with the operator's credentials: in-cluster first, then the kubeconfig."""
+    from kubernetes import client, config  # noqa: PLC0415
+
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return client.ApiClient(configuration)
+
+
+class SubjectAccessReviewer:
+    """Asks the API server (SubjectAccessReview, authorization.k8s.io/v1) whether a user holds
+    `approve` on recommendations.cloudios.io; RBAC, webhook authorizers and all, answer."""
+
+    def __init__(
+        self, api_client: Callable[[], Any] = default_api_client, *, timeout: float = SAR_TIMEOUT_SECONDS
+    ) -> None:
+        self._factory = api_client
+        self._client: Any = None
+        self._guard = threading.Lock()
+        self._timeout = timeout
+
+    def _api(self) -> Any:
+        with self._guard:
+            if self._client is None:
+                self._client = self._factory()
+            return self._client
+
+    def __call__(self, requester: Requester, *, namespace: str, name: str) -> Access:
+        from kubernetes import client  # noqa: PLC0415
+
+        spec = client.V1SubjectAccessReviewSpec(
+            user=requester.username,
+            groups=list(requester.groups) or None,
+            uid=requester.uid or None,
+            extra={k: list(v) for k, v in requester.extra.items()} or None,
+            resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb=APPROVE_VERB, group=GROUP, resource=PLURAL, name=name
+            ),
+        )
+        review_ = client.AuthorizationV1Api(self._api()).create_subject_access_review(
+            client.V1SubjectAccessReview(spec=spec), _request_timeout=self._timeout
+        )
+        status = review_.status
+        return Access(allowed=bool(status and status.allowed), reason=str((status and status.reason) or ""))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Once:
+    """Calls the store factory on first use only (no database is opened at registration)."""
+
+    def __init__(self, factory: Callable[[], AuditAppender]) -> None:
+        self._factory = factory
+        self._value: AuditAppender | None = None
+        self._guard = threading.Lock()
+
+    def __call__(self) -> AuditAppender:
+        with self._guard:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    *,
+    store_factory: Callable[[], AuditAppender],
+    operator_identities: Collection[str],
+    authorizer: Authorizer | None = None,
+    persistent: bool = True,
+    clock: Callable[[], dt.datetime] = _utcnow,
+) -> None:
+    """Register the mutating and validating decision webhooks on ``registry``.
+
+    ``operator_identities``: usernames that publish Recommendations (the operator's
+    ServiceAccount; in tests the admin it runs as). ``authorizer``: defaults to a
+    SubjectAccessReviewer with the operator's credentials. ``persistent``: keep the webhook
+    configurations when the operator stops (fail closed); tests may delete them instead.
+    """
+    identities = frozenset(operator_identities)
+    audit_log = _Once(store_factory)
+    authorize: Authorizer = authorizer or SubjectAccessReviewer()
+
+    @kopf.on.mutate(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=MUTATE_ID,
+        operations=["CREATE", "UPDATE"],
+        persistent=persistent,
+        registry=registry,
+    )
+    def stamp_decision(
+        *, userinfo: kopf.UserInfo, patch: kopf.Patch, warnings: list[str],
+        old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any,
+    ) -> None:  # fmt: skip
+        username = Requester.from_userinfo(userinfo).username
+        changes, notes = stamp_changes(_raw(old), _raw(new), username, clock())
+        if changes:
+            patch.setdefault("spec", {}).setdefault("decision", {}).update(changes)
+        warnings.extend(notes)
+
+    @kopf.on.validate(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=VALIDATE_ID,
+        operations=["CREATE", "UPDATE"],
+        persistent=persistent,
+        side_effects=True,  # audit rows, never on dry-run: sideEffects NoneOnDryRun
+        registry=registry,
+    )
+    def guard_decision(
+        *, userinfo: kopf.UserInfo, dryrun: bool, logger: logging.Logger | logging.LoggerAdapter[Any],
+        old: kopf.Body | None = None, new: kopf.Body | None = None, operation: str | None = None, **_: Any,
+    ) -> None:  # fmt: skip
+        requester = Requester.from_userinfo(userinfo)
+        raw_new = _raw(new)
+        verdict = review(
+            operation=operation,
+            old=_raw(old),
+            new=raw_new,
+            requester=requester,
+            operator_identities=identities,
+            now=clock(),
+        )
+        if not verdict.allowed:
+            raise kopf.AdmissionError(verdict.message, code=verdict.code)
+        if not verdict.decides or raw_new is None:
+            return
+        meta = raw_new.get("metadata") or {}
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        try:
+            access = authorize(requester, namespace=namespace, name=name)
+        except Exception as exc:  # noqa: BLE001 - fail closed on any authorizer failure
+            # No traceback (TRY400): it could carry request data.
+            logger.error("SubjectAccessReview failed: %s", redact_text(repr(exc)))  # noqa: TRY400
+            raise kopf.AdmissionError(
+                "could not check your permission to decide; try again", code=UNAVAILABLE
+            ) from None
+        if not access.allowed:
+            raise kopf.AdmissionError(decide_role_message(namespace), code=FORBIDDEN)
+        if dryrun:
+            return
+        event = AuditEvent(
+            tenant=namespace,
+            actor=requester.username,
+            action=verdict.action,
+            target=target_of(raw_new),
+            details=audit_details(raw_new),
+        )
+        try:
+            entry = audit_log().append(event, skip_repeat=True)
+        except Exception as exc:  # noqa: BLE001 - no decision without its audit entry
+            logger.error("audit append failed: %s", redact_text(repr(exc)))  # noqa: TRY400
+            raise kopf.AdmissionError(
+                "the decision could not be recorded in the audit log, so it was not accepted; try again",
+                code=INTERNAL,
+            ) from None
+        logger.info("%s by %s recorded as audit seq %d", verdict.action, requester.username, entry.seq)
+
+
+def _raw(body: kopf.Body | None) -> dict[str, Any] | None:
+    return None if body is None else dict(body)
+
+
+# ------------------------------------------------------------------------------------ serving
+
+
+@dataclass(frozen=True)
+class WebhookCertificate:
+    """PEM files for the webhook listener: the CA goes into the webhook configurations' caBundle."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def generate_webhook_certificate(
+    directory: str | Path, hosts: Sequence[str], *, days: int = 365
+) -> WebhookCertificate:
+    """A private CA and a serving certificate for ``hosts`` (DNS names or IPs), P-256, 0600 keys.
+
+    For tests and for installs without cert-manager; kopf's own generator needs `certbuilder`.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cloudios-webhook-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    files = WebhookCertificate(out / "ca.crt", out / "tls.crt", out / "tls.key")
+    files.ca_file.write_bytes(ca.public_bytes(pem))
+    files.cert_file.write_bytes(cert.public_bytes(pem))
+    files.key_file.touch(mode=0o600)
+    files.key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return files
+
+
+def webhook_server(
+    *,
+    certfile: str | Path,
+    pkeyfile: str | Path,
+    cafile: str | Path,
+    addr: str = "0.0.0.0",  # noqa: S104 - in a pod the Service reaches it on the pod IP
+    port: int = 9443,
+    host: str | None = None,
+) -> kopf.WebhookServer:
+    """kopf's HTTPS webhook server, TLS 1.3 only, with our certificate; re-read when the files change."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return kopf.WebhookServer(
+        addr=addr, port=port, host=host, certfile=certfile, pkeyfile=pkeyfile, cafile=cafile, context=context
+    )
