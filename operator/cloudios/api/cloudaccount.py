@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from cloudios.api.common import ApiModel, ObjectMeta, SecretKeyRef
+from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
 from cloudios.domain.enums import Provider
+from cloudios.domain.money import Money
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
 
@@ -117,6 +119,35 @@ class CloudAccountSpec(ApiModel):
         return self.kubernetes.cluster_name
 
 
+class HealthCheck(ApiModel):
+    """Outcome of the last credential and reachability check."""
+
+    time: datetime = Field(description="When the check ran.")
+    ok: bool = Field(description="Whether the credentials worked and the account answered.")
+    reason: str = Field(description="CamelCase reason, e.g. Verified, AssumeRoleDenied, SecretNotFound.")
+    message: str = Field(default="", description="Human-readable detail saying what to do next.")
+
+
+class CloudAccountStatus(ApiModel):
+    """What the operator last observed about the account."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready (summary), CredentialsValid (the last health check passed) and Scanned "
+        "(the last scan succeeded).",
+    )
+    last_health_check: HealthCheck | None = Field(default=None, description="The last health check.")
+    resource_counts: dict[str, int] = Field(
+        default_factory=dict, description="Resources seen by the last scan, by type (e.g. ec2.instance: 42)."
+    )
+    potential_monthly_savings: Money | None = Field(
+        default=None, description="Sum of the open recommendations' monthly savings for this account."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this status was computed from."
+    )
+
+
 class CloudAccount(ApiModel):
     """The CloudAccount custom resource."""
 
@@ -124,3 +155,4 @@ class CloudAccount(ApiModel):
     kind: Literal["CloudAccount"] = "CloudAccount"
     metadata: ObjectMeta
     spec: CloudAccountSpec
+    status: CloudAccountStatus | None = None

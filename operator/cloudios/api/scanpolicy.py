@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from cloudios.api.common import ApiModel, ObjectMeta, SecretKeyRef
-from cloudios.domain.money import DecimalStr
+from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
+from cloudios.domain.money import DecimalStr, Money
 
 
 class LabelSelectorRequirement(ApiModel):
@@ -102,6 +103,44 @@ class ScanPolicySpec(ApiModel):
         return value
 
 
+class ScannedAccount(ApiModel):
+    """How the last run went for one selected CloudAccount."""
+
+    name: str = Field(description="Name of the CloudAccount.")
+    outcome: Literal["Succeeded", "Failed", "Skipped"] = Field(
+        description="Succeeded, Failed (see message) or Skipped (account suspended or not Ready)."
+    )
+    last_run_time: datetime | None = Field(default=None, description="When this account was last scanned.")
+    findings: int = Field(default=0, ge=0, description="Findings the last scan of this account produced.")
+    message: str = Field(default="", description="Human-readable detail saying what to do next.")
+
+
+class ScanPolicyStatus(ApiModel):
+    """What the last runs of the policy did."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready: the schedule and modules are valid and the last run succeeded.",
+    )
+    last_run_time: datetime | None = Field(default=None, description="When the last run started.")
+    next_run_time: datetime | None = Field(default=None, description="When the next run is due.")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="Findings of the last run by category (idle, rightsize, ...)."
+    )
+    savings_by_category: dict[str, Money] = Field(
+        default_factory=dict, description="Monthly savings of the last run's findings by category."
+    )
+    potential_monthly_savings: Money | None = Field(
+        default=None, description="Total monthly savings of the last run's findings."
+    )
+    accounts: list[ScannedAccount] = Field(
+        default_factory=list, description="The CloudAccounts the last run selected, one entry each."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this status was computed from."
+    )
+
+
 class ScanPolicy(ApiModel):
     """The ScanPolicy custom resource."""
 
@@ -109,3 +148,4 @@ class ScanPolicy(ApiModel):
     kind: Literal["ScanPolicy"] = "ScanPolicy"
     metadata: ObjectMeta
     spec: ScanPolicySpec = Field(default_factory=ScanPolicySpec)
+    status: ScanPolicyStatus | None = None

@@ -1,0 +1,148 @@
+{{/* Names, labels and shared checks of the Cloudios chart. */}}
+
+{{- define "cloudios.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* release-chart, unless the release name already contains the chart name. */}}
+{{- define "cloudios.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "cloudios.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "cloudios.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cloudios.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "cloudios.labels" -}}
+helm.sh/chart: {{ include "cloudios.chart" . }}
+{{ include "cloudios.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: cloudios
+{{- end }}
+
+{{- define "cloudios.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "cloudios.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "cloudios.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "cloudios.masterKeySecretName" -}}
+{{- if .Values.masterKey.existingSecret }}
+{{- .Values.masterKey.existingSecret }}
+{{- else }}
+{{- printf "%s-master-key" (include "cloudios.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "cloudios.webhookSecretName" -}}
+{{- printf "%s-webhook-tls" (include "cloudios.fullname" .) }}
+{{- end }}
+
+{{- define "cloudios.serviceName" -}}
+{{- include "cloudios.fullname" . }}
+{{- end }}
+
+{{- define "cloudios.useCertManager" -}}
+{{- if and .Values.webhook.enabled .Values.webhook.certificate.certManager.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "cloudios.useSelfSigned" -}}
+{{- if and .Values.webhook.enabled (not .Values.webhook.certificate.certManager.enabled) .Values.webhook.certificate.selfSigned }}true{{ end }}
+{{- end }}
+
+{{/*
+Refuses settings that cannot work, with what to do instead. Included by deployment.yaml so
+`helm install`, `helm template` and `helm lint` all stop before anything is applied.
+*/}}
+{{- define "cloudios.validate" -}}
+{{- if and (not .Values.masterKey.existingSecret) (not .Values.masterKey.devGenerate) }}
+{{- fail "masterKey.existingSecret is required: create a Secret with a 32-byte key, e.g. `kubectl create secret generic cloudios-master-key --from-literal=master-key=\"$(openssl rand -base64 32)\"`, then set masterKey.existingSecret=cloudios-master-key (or masterKey.devGenerate=true for a throw-away trial)" }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.operator.peering.enabled) }}
+{{- fail "replicaCount > 1 requires operator.peering.enabled=true: without peering every replica would handle every object" }}
+{{- end }}
+{{- if and .Values.webhook.enabled (not .Values.webhook.certificate.certManager.enabled) (not .Values.webhook.certificate.selfSigned) }}
+{{- fail "webhook.enabled needs a serving certificate: set webhook.certificate.selfSigned=true or webhook.certificate.certManager.enabled=true" }}
+{{- end }}
+{{- if and (include "cloudios.useCertManager" .) (not .Values.webhook.certificate.certManager.issuerRef.name) }}
+{{- fail "webhook.certificate.certManager.issuerRef.name is required when certManager.enabled is true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The webhook's CA and serving certificate as YAML {ca, cert, key} (PEM). Reused from the existing
+Secret on upgrade so the caBundle and the running pod keep matching; otherwise generated once per
+render and memoised, because webhook.yaml (caBundle) and certificate.yaml (Secret) must agree.
+*/}}
+{{- define "cloudios.webhookTLS" -}}
+{{- $memo := .Values.webhook.certificate }}
+{{- if not (hasKey $memo "generatedPEM") }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "cloudios.webhookSecretName" .) }}
+{{- if and $existing $existing.data (hasKey $existing.data "ca.crt") (hasKey $existing.data "tls.crt") (hasKey $existing.data "tls.key") }}
+{{- $_ := set $memo "generatedPEM" (dict "ca" (index $existing.data "ca.crt" | b64dec) "cert" (index $existing.data "tls.crt" | b64dec) "key" (index $existing.data "tls.key" | b64dec)) }}
+{{- else }}
+{{- $service := include "cloudios.serviceName" . }}
+{{- $fqdn := printf "%s.%s.svc" $service .Release.Namespace }}
+{{- $days := int .Values.webhook.certificate.validityDays }}
+{{- $ca := genCA (printf "%s-webhook-ca" (include "cloudios.fullname" .)) $days }}
+{{- $cert := genSignedCert $fqdn nil (list $service (printf "%s.%s" $service .Release.Namespace) $fqdn (printf "%s.cluster.local" $fqdn)) $days $ca }}
+{{- $_ := set $memo "generatedPEM" (dict "ca" $ca.Cert "cert" $cert.Cert "key" $cert.Key) }}
+{{- end }}
+{{- end }}
+{{- toYaml (get $memo "generatedPEM") }}
+{{- end }}
+
+{{/*
+The part of a webhook shared by the mutating and the validating one:
+(list $root path caPEM sideEffects).
+*/}}
+{{- define "cloudios.webhookClient" -}}
+{{- $root := index . 0 -}}
+clientConfig:
+  service:
+    name: {{ include "cloudios.serviceName" $root }}
+    namespace: {{ $root.Release.Namespace }}
+    path: {{ index . 1 }}
+    port: 443
+  {{- with index . 2 }}
+  caBundle: {{ . | b64enc }}
+  {{- end }}
+admissionReviewVersions: ["v1"]
+{{- /* The validating webhook appends accepted decisions to the audit log, except on dry runs. */}}
+sideEffects: {{ index . 3 }}
+failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+rules:
+  - apiGroups: ["cloudios.io"]
+    apiVersions: ["v1alpha1"]
+    operations: ["CREATE", "UPDATE"]
+    resources: ["recommendations"]
+    scope: Namespaced
+matchConditions:
+  # The operator's own writes (publishing findings) never wait on its webhook; every other
+  # requester's change to a Recommendation is checked, so decisions are attributed.
+  - name: not-the-operator
+    expression: >-
+      request.userInfo.username != 'system:serviceaccount:{{ $root.Release.Namespace }}:{{ include "cloudios.serviceAccountName" $root }}'
+{{- end }}

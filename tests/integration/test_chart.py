@@ -1,0 +1,355 @@
+"""The operator chart: lint, render failures, server-side dry-run, Pod Security, install, docs."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from tests.support.chart import CHART, GROUP, KEY, apply_crds_for_real, dump, render
+from tests.support.controlplane import CommandError, ControlPlane
+
+EVERYTHING = (
+    *KEY,
+    "--set", "metrics.serviceMonitor.enabled=true",
+    "--set", "metrics.prometheusRule.enabled=true",
+    "--set", "podDisruptionBudget.enabled=true",
+    "--set", "operator.peering.enabled=true",
+    "--set", "replicaCount=2",
+    "--set", "operator.scanExecutor=job",
+)  # fmt: skip
+pytestmark = [pytest.mark.cluster, pytest.mark.helm]
+
+
+def render_fails(plane: ControlPlane, *args: str) -> str:
+    result = plane.helm("template", "cloudios", CHART, *args, check=False)
+    assert result.returncode != 0, result.stdout[:2000]
+    return result.stderr
+
+
+# Stand-ins for the Prometheus Operator and cert-manager CRDs, which the test server lacks: just
+# enough (open schemas) for the API server to accept the chart's objects in a dry run.
+STAND_INS = [
+    ("monitoring.coreos.com", "ServiceMonitor", "v1"),
+    ("monitoring.coreos.com", "PrometheusRule", "v1"),
+    ("cert-manager.io", "Certificate", "v1"),
+]
+
+
+def stand_in_crd(group: str, kind: str, version: str) -> dict[str, Any]:
+    plural = kind.lower() + "s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}", "labels": {"cloudios.io/test-stand-in": "true"}},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+
+
+# -- helm lint and rendering ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [(), ("--strict",)], ids=["lint", "lint-strict"])
+def test_lint_passes(control_plane: ControlPlane, extra: tuple[str, ...]) -> None:
+    result = control_plane.helm("lint", CHART, "--set", "masterKey.existingSecret=x", *extra)
+    assert "0 chart(s) failed" in result.stdout
+    everything = control_plane.helm("lint", CHART, *EVERYTHING, *extra)
+    assert "0 chart(s) failed" in everything.stdout
+
+
+def test_rendering_without_a_master_key_fails_with_the_fix(control_plane: ControlPlane) -> None:
+    err = render_fails(control_plane)
+    assert "masterKey.existingSecret is required" in err
+    assert "openssl rand -base64 32" in err
+    # helm lint renders in "lint mode", where `fail` is reported but not fatal: the message shows.
+    lint = control_plane.helm("lint", CHART, check=False)
+    assert "masterKey.existingSecret is required" in lint.stdout + lint.stderr
+    # A trial install may generate one instead.
+    docs = render(control_plane, "--set", "masterKey.devGenerate=true")
+    generated = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "cloudios-master-key"]
+    assert len(generated) == 1
+    assert generated[0]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "colour=blue"), "additional properties 'colour' not allowed"),
+        (("--set", "operator.scanExecutor=cron"), "value must be one of 'inProcess', 'job'"),
+        (("--set", "replicaCount=2"), "replicaCount > 1 requires operator.peering.enabled=true"),
+        (("--set", "webhook.certificate.selfSigned=false"), "needs a serving certificate"),
+    ],
+    ids=["unknown-top-level-key", "bad-enum", "replicas-without-peering", "webhook-without-certificate"],
+)
+def test_values_are_checked(control_plane: ControlPlane, args: tuple[str, ...], message: str) -> None:
+    assert message in render_fails(control_plane, *KEY, *args)
+
+
+def test_default_render_shape(control_plane: ControlPlane) -> None:
+    docs = render(control_plane, *KEY)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    assert len(by_kind["CustomResourceDefinition"]) == 3
+    for crd in by_kind["CustomResourceDefinition"]:
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    (deployment,) = by_kind["Deployment"]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "cloudios.controller"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["CLOUDIOS_MASTER_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "cloudios-master-key",
+        "key": "master-key",
+    }
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/tmp" in mounts
+    # The webhook CA in both configurations is the CA that signed the Secret's certificate.
+    (tls,) = [d for d in docs if d["kind"] == "Secret" and d["type"] == "kubernetes.io/tls"]
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        (config,) = by_kind[kind]
+        (hook,) = config["webhooks"]
+        assert hook["clientConfig"]["caBundle"] == tls["data"]["ca.crt"]
+        # The validating webhook writes the audit log, but never for dry runs.
+        assert hook["sideEffects"] == ("None" if kind.startswith("Mutating") else "NoneOnDryRun")
+        assert hook["failurePolicy"] == "Fail"
+    assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}.isdisjoint(by_kind)
+    without_crds = render(control_plane, *KEY, "--set", "crds.install=false", "--set", "crds.keep=false")
+    assert not [d for d in without_crds if d["kind"] == "CustomResourceDefinition"]
+
+
+def test_optional_objects_render(control_plane: ControlPlane) -> None:
+    docs = {d["kind"]: d for d in render(control_plane, *EVERYTHING)}
+    rules = docs["PrometheusRule"]["spec"]["groups"][0]["rules"]
+    assert rules[0]["alert"] == "CloudiosScanStale"
+    assert rules[0]["expr"] == "time() - cloudios_scan_last_success_timestamp_seconds > 2 * 86400"
+    assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["port"] == "metrics"
+    assert docs["Deployment"]["spec"]["replicas"] == 2
+    assert docs["Deployment"]["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
+    assert "ClusterKopfPeering" in docs
+    jobs = [r for r in docs["Role"]["rules"] if r["apiGroups"] == ["batch"]]
+    assert jobs == [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch", "delete"]}
+    ]
+
+
+# -- against the API server ---------------------------------------------------------------------
+
+
+def test_rendered_chart_passes_server_side_dry_run(control_plane: ControlPlane, namespace: str) -> None:
+    docs = render(control_plane, *KEY, namespace=namespace)
+    apply_crds_for_real(control_plane, docs)
+    result = control_plane.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump(docs))
+    assert "deployment.apps/cloudios created (server dry run)" in result.stdout
+    assert "validatingwebhookconfiguration.admissionregistration.k8s.io/cloudios created" in result.stdout
+
+
+def test_optional_objects_pass_server_side_dry_run(control_plane: ControlPlane, namespace: str) -> None:
+    stand_ins = [stand_in_crd(*spec) for spec in STAND_INS]
+    control_plane.kubectl("apply", "--server-side", "-f", "-", input=dump(stand_ins))
+    names = [f"crd/{c['metadata']['name']}" for c in stand_ins]
+    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    docs = render(
+        control_plane,
+        *EVERYTHING,
+        "--set", "webhook.certificate.certManager.enabled=true",
+        "--set", "webhook.certificate.certManager.issuerRef.name=ca-issuer",
+        namespace=namespace,
+    )  # fmt: skip
+    apply_crds_for_real(control_plane, docs)  # ours and kopf's peering CRDs
+    result = control_plane.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump(docs))
+    for created in (
+        "servicemonitor",
+        "prometheusrule",
+        "certificate",
+        "poddisruptionbudget",
+        "clusterkopfpeering",
+    ):
+        assert re.search(
+            rf"^{created}\.\S+/cloudios\S* created \(server dry run\)", result.stdout, re.MULTILINE
+        ), result.stdout
+    hooks = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
+    assert (
+        hooks[0]["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+        == f"{namespace}/cloudios-webhook-tls"
+    )
+    assert "caBundle" not in hooks[0]["webhooks"][0]["clientConfig"]
+
+
+def test_operator_pod_satisfies_pod_security_restricted(control_plane: ControlPlane, namespace: str) -> None:
+    core = k8s.CoreV1Api(control_plane.api_client())
+    labels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn")}
+    core.patch_namespace(namespace, {"metadata": {"labels": labels}})
+    docs = render(control_plane, *KEY, namespace=namespace)
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    result = control_plane.kubectl(
+        "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump([deployment])
+    )
+    assert "would violate PodSecurity" not in result.stderr, result.stderr
+    # Enforcement applies to Pods: the Deployment's pod template must be admitted...
+    template = deployment["spec"]["template"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {**template["metadata"], "name": "op"},
+        "spec": template["spec"],
+    }
+    control_plane.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump([pod]))
+    # ...and the same pod with privilege escalation allowed must not be (the check is live).
+    pod["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    with pytest.raises(CommandError, match="violates PodSecurity"):
+        control_plane.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump([pod]))
+
+
+def status_of(action: Callable[[], object]) -> int:
+    try:
+        action()
+    except k8s.ApiException as exc:
+        return int(exc.status)
+    return 200
+
+
+# -- a real install ---------------------------------------------------------------------------
+
+
+CRD_NAMES = [
+    *(f"crd/{plural}.{GROUP}" for plural in ("cloudaccounts", "scanpolicies", "recommendations")),
+    *(f"crd/{plural}.kopf.dev" for plural in ("clusterkopfpeerings", "kopfpeerings")),
+]
+
+
+def hand_crds_to(plane: ControlPlane, release: str | None, namespace: str = "") -> None:
+    """Let Helm adopt the CRDs other tests applied with kubectl (or give them back afterwards)."""
+    if release is None:
+        plane.kubectl("annotate", *CRD_NAMES, "meta.helm.sh/release-name-", "meta.helm.sh/release-namespace-")
+        return
+    plane.kubectl(
+        "annotate", "--overwrite", *CRD_NAMES,
+        f"meta.helm.sh/release-name={release}", f"meta.helm.sh/release-namespace={namespace}",
+    )  # fmt: skip
+    plane.kubectl("label", "--overwrite", *CRD_NAMES, "app.kubernetes.io/managed-by=Helm")
+
+
+def test_install_upgrade_uninstall(control_plane: ControlPlane, namespace: str) -> None:
+    release = f"c{secrets.token_hex(3)}"
+    args = (
+        "--namespace", namespace,
+        "--set", "masterKey.devGenerate=true",
+        "--set", "rbac.create=false",  # the user-facing ClusterRoles are shared with the RBAC tests
+        "--set", "operator.peering.enabled=true",
+        "--set", "operator.peering.name=" + release,
+    )  # fmt: skip
+    apply_crds_for_real(control_plane, render(control_plane, *args[2:]))
+    hand_crds_to(control_plane, release, namespace)
+    admission = k8s.AdmissionregistrationV1Api(control_plane.api_client())
+    core = k8s.CoreV1Api(control_plane.api_client())
+    extensions = k8s.ApiextensionsV1Api(control_plane.api_client())
+    name = f"{release}-cloudios"
+    try:
+        control_plane.helm("install", release, CHART, *args)
+        crd = extensions.read_custom_resource_definition(f"cloudaccounts.{GROUP}")
+        assert crd.metadata.labels["helm.sh/chart"] == "cloudios-0.1.0"
+        assert crd.metadata.annotations["helm.sh/resource-policy"] == "keep"
+        # The post-install hook created the peering object once kopf's CRDs existed.
+        peering = k8s.CustomObjectsApi(control_plane.api_client()).get_cluster_custom_object(
+            "kopf.dev", "v1", "clusterkopfpeerings", release
+        )
+        assert peering["metadata"]["name"] == release
+        first = admission.read_validating_webhook_configuration(name).webhooks[0].client_config.ca_bundle
+        key = core.read_namespaced_secret(f"{name}-master-key", namespace)
+        # --reuse-values proves nothing computed while rendering (the memoised PEMs) leaks into the
+        # stored values, where the strict schema would then refuse the next upgrade.
+        control_plane.helm("upgrade", release, CHART, "--namespace", namespace, "--reuse-values")
+        stored = json.loads(
+            control_plane.helm("get", "values", release, "-n", namespace, "-o", "json").stdout
+        )
+        assert "generatedPEM" not in json.dumps(stored)
+        again = admission.read_validating_webhook_configuration(name).webhooks[0].client_config.ca_bundle
+        assert again == first, "the webhook CA must survive an upgrade (the running pod still serves it)"
+        key_again = core.read_namespaced_secret(f"{name}-master-key", namespace)
+        assert key_again.data == key.data, "the generated master key must survive an upgrade"
+    finally:
+        control_plane.helm("uninstall", release, "--namespace", namespace, check=False)
+        hand_crds_to(control_plane, None)
+    # The webhook configurations go with the release; nothing is left to block other tests.
+    assert status_of(lambda: admission.read_validating_webhook_configuration(name)) == 404
+    assert status_of(lambda: core.read_namespaced_service(name, namespace)) == 404
+    # Kept: the CRDs (and so every user object) and the generated master key.
+    assert extensions.read_custom_resource_definition(f"cloudaccounts.{GROUP}").metadata.name
+    assert core.read_namespaced_secret(f"{name}-master-key", namespace).data
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+
+OPAQUE = {"resources", "podSecurityContext", "securityContext", "issuerRef"}  # documented as a whole
+
+
+def leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key not in OPAQUE:
+            keys.extend(leaf_keys(value, f"{path}."))
+        else:
+            keys.append(path)
+    return keys
+
+
+def commented_keys(text: str) -> set[str]:
+    """Dotted paths of the keys in values.yaml whose comment block starts with '# --' (helm-docs)."""
+    found: set[str] = set()
+    stack: list[tuple[int, str]] = []
+    block: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            block.append(stripped)
+            continue
+        match = re.match(r"(\s*)([A-Za-z0-9_]+):", line)
+        if match and not stripped.startswith("-"):
+            indent = len(match.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, match.group(2)))
+            if block and block[0].startswith("# --"):
+                found.add(".".join(key for _, key in stack))
+        block = []
+    return found
+
+
+def test_every_value_is_commented_and_documented() -> None:
+    text = (CHART / "values.yaml").read_text()
+    values = yaml.safe_load(text)
+    readme = (CHART / "README.md").read_text()
+    commented = commented_keys(text)
+    for path in leaf_keys(values):
+        assert path in commented, f"{path} has no '# --' comment in helm/cloudios/values.yaml"
+        assert f"| `{path}` |" in readme, (
+            f"{path} is missing from the values table of helm/cloudios/README.md"
+        )
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    assert set(values) <= set(schema["properties"])
