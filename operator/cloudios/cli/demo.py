@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(to_html(report), encoding="utf-8")
     out.print(f"HTML report: {report_path.resolve()}")
-    out.print(f"API calls: {sum(report.api_calls().values())} ({time.monotonic() - started:.1f}s in all)")
+    calls = sum(n for k, n in report.api_calls().items() if not k.endswith(".retries"))
+    out.print(f"API calls: {calls} ({time.monotonic() - started:.1f}s in all)")
     for error in report.errors:
         err.print(f"error: {error.obj}: {error.reason}: {error.message}", markup=False)
     return 2 if report.errors else 0

@@ -1,0 +1,149 @@
+"""Entry point of the AWS provider: one account's inventory and metric summaries.
+
+``collect(request)`` assumes the account's role (``auth``), creates every client up front in the
+calling thread from that account's own session, then runs the regions' describe calls and the
+GetMetricData batches on a ``ThreadPoolExecutor(max_workers=request.max_concurrency)``. Workers
+only ever touch clients (thread-safe), never the session. Everything in the result is tagged
+from the request, never from what AWS answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
+
+from cloudios.domain import Metric, Provider, Resource, Snapshot
+from cloudios.providers.aws.auth import open_account_session
+from cloudios.providers.aws.calls import CallCounter
+from cloudios.providers.aws.inventory import KNOWN_KINDS, SERVICE_OF_KIND, RegionScope, region_tasks
+from cloudios.providers.aws.metrics import (
+    PERCENTILE,
+    MetricFetcher,
+    Summarizer,
+    pack,
+    plan_queries,
+    queries_per_call,
+    window,
+)
+from cloudios.providers.aws.tuning import AwsTuning
+from cloudios.providers.base import CollectRequest, CollectResult, ProviderError
+
+T = TypeVar("T")
+
+
+def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> CollectResult:
+    """Inventory ``request.kinds`` and summarize ``request.metrics`` for one AWS account.
+
+    Raises ``ProviderError`` (AssumeRoleDenied, AccountMismatch, PermissionDenied, Throttled,
+    ...) instead of returning partial results.
+    """
+    aws = request.account.aws
+    if aws is None:
+        raise ProviderError("InvalidAccount", "the CloudAccount has no spec.aws block")
+    tuning = tuning or AwsTuning()
+    workers = max(1, request.max_concurrency)
+    counter = CallCounter()
+    warnings: list[str] = []
+
+    unknown = sorted(request.kinds - KNOWN_KINDS)
+    if unknown:
+        warnings.append(f"the AWS provider does not inventory {', '.join(unknown)}; skipped")
+    kinds = frozenset(request.kinds & KNOWN_KINDS)
+    needs: dict[str, list[Metric]] = {}
+    for need in request.metrics:
+        if need.kind in kinds and need.metric not in needs.setdefault(need.kind, []):
+            needs[need.kind].append(need.metric)
+
+    account = open_account_session(
+        aws=aws,
+        tenant=request.tenant,
+        account_name=request.account_name,
+        base_credentials=request.base_credentials,
+        tuning=tuning,
+        counter=counter,
+        pool=workers,
+    )
+    services = sorted({SERVICE_OF_KIND[k] for k in kinds} | ({"cloudwatch"} if needs else set()))
+    scopes = [
+        RegionScope(
+            account_id=aws.account_id,
+            region=region,
+            clients={s: account.client(s, region) for s in services},
+            page_size=tuning.page_size,
+        )
+        for region in aws.regions
+    ]
+    start, end = window(request.end, request.lookback_days)
+    fetcher = MetricFetcher(start, end)
+    per_call = queries_per_call(
+        request.lookback_days, tuning.max_queries_per_call, tuning.max_datapoints_per_call
+    )
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudios-aws") as pool:
+        found = _run_all(pool, [t for s in scopes for t in region_tasks(s, kinds)])
+        resources = sorted((r for group in found for r in group), key=_order)
+        plans = {
+            s.region: plan_queries((r for r in resources if r.region == s.region), needs) for s in scopes
+        }
+        summarizer = Summarizer(
+            (q for plan in plans.values() for q in plan), start, end, request.lookback_days
+        )
+        jobs = [
+            partial(fetcher.fetch, scope.client("cloudwatch"), scope.region, batch)
+            for scope in scopes
+            for batch in pack(plans[scope.region], per_call)
+        ]
+        _run_all(pool, jobs, consume=summarizer.add)  # summarized as batches land, then dropped
+
+    summaries = summarizer.finish()
+    warnings.extend(fetcher.warnings)
+    if summarizer.missing_p95 and not fetcher.warnings:
+        warnings.append(
+            f"CloudWatch returned no {PERCENTILE} values for {summarizer.missing_p95} series that have data "
+            f"(the endpoint may not support extended statistics); {PERCENTILE} is left empty "
+            "and modules fall back to the daily maximum."
+        )
+    snapshot = Snapshot(
+        provider=Provider.AWS,
+        account_id=aws.account_id,
+        collected_at=datetime.now(UTC),
+        lookback_days=request.lookback_days,
+        resources=tuple(resources),
+        metrics=summaries,
+    )
+    return CollectResult(snapshot=snapshot, api_calls=counter.snapshot(), warnings=warnings)
+
+
+def _order(resource: Resource) -> tuple[str, str, str]:
+    return (resource.region, resource.kind, resource.id)
+
+
+def _run_all(
+    pool: ThreadPoolExecutor, tasks: Sequence[Callable[[], T]], consume: Callable[[T], None] | None = None
+) -> list[T]:
+    """Run ``tasks`` on ``pool``; on the first failure cancel what has not started and raise.
+
+    With ``consume``, each result is handed to it in this thread as soon as it is ready and then
+    dropped (a finished future keeps its result alive); otherwise results come back in order.
+    """
+    futures: list[Future[T]] = [pool.submit(task) for task in tasks]
+    pending: set[Future[T]] = set(futures)
+    if consume is not None:
+        futures = []
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()  # raises the task's exception
+                if consume is not None:
+                    consume(result)
+            del done
+    except BaseException:
+        for other in pending:
+            other.cancel()
+        wait(pending)
+        raise
+    return [f.result() for f in futures]

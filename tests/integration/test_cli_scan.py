@@ -1,0 +1,176 @@
+"""`cloudios scan` end to end against a moto server over HTTP: accuracy, pricing, batching, output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cloudios.cli.main import main
+from cloudios.modules import registry
+from cloudios.providers.aws.sample_estate import seed_estate
+from tests.support.moto import BASE_SECRET, AwsEnv
+
+pytestmark = pytest.mark.aws
+
+ACCOUNT = "210987654321"
+REGIONS = ("us-west-2", "eu-central-1")
+
+
+def manifests(tmp_path: Path, *, lookback: int = 30, min_savings: str = "0") -> Path:
+    path = tmp_path / "estate.yaml"
+    path.write_text(
+        f"""\
+apiVersion: cloudios.io/v1alpha1
+kind: CloudAccount
+metadata: {{name: unseen, namespace: team-x, labels: {{env: test}}}}
+spec:
+  provider: aws
+  aws:
+    accountId: "{ACCOUNT}"
+    roleArn: arn:aws:iam::{ACCOUNT}:role/cloudios-readonly
+    externalId: team-x-ext
+    regions: [{", ".join(REGIONS)}]
+---
+apiVersion: cloudios.io/v1alpha1
+kind: ScanPolicy
+metadata: {{name: all, namespace: team-x}}
+spec:
+  lookbackDays: {lookback}
+  minMonthlySavings: "{min_savings}"
+"""
+    )
+    return path
+
+
+def scan_json(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main(["scan", "-f", str(path), "-o", "json", "--data-dir", str(tmp_path / "data"), *extra])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 2026])
+def test_unseen_estate_precision_recall_pricing_and_batching(
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
+    truth = seed_estate(aws_env.url, seed=seed, regions=REGIONS, account_id=ACCOUNT, lookback_days=30)
+    code, report = scan_json(manifests(tmp_path), tmp_path, capsys)
+    assert code == 0, report["summary"]["errors"]
+    recs = report["recommendations"]
+
+    # Accuracy against what a careful FinOps engineer would flag (the estate's labels).
+    score = truth.score((r["resourceId"], r["module"]) for r in recs)
+    tp = sum(score.true_positives.values())
+    fp = sum(score.false_positives.values())
+    fn = sum(score.false_negatives.values())
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95, (precision, dict(score.false_positives))
+    assert recall >= 0.9, (recall, dict(score.false_negatives))
+    assert tp >= 20  # the estate is not trivially small
+
+    # Thin data never yields a confident finding; every finding is priced at list prices in USD.
+    thin = {label.resource_id for label in truth.labels if label.profile == "thin"}
+    assert thin
+    for r in recs:
+        if r["resourceId"] in thin:
+            assert r["confidence"] == "low"
+        assert r["monthlySavings"]["currency"] == "USD"
+        assert Decimal(r["monthlySavings"]["amount"]) > 0
+        assert r["priceBasis"] == "list"
+        assert r["evidence"], r["id"]
+    assert report["summary"]["unpriced"] == 0
+
+    # One finding per resource; the total is the sum of the parts.
+    assert len({r["resourceId"] for r in recs}) == len(recs)
+    total = sum(Decimal(r["monthlySavings"]["amount"]) for r in recs)
+    assert Decimal(report["summary"]["monthlySavings"]["amount"]) == total
+    by_category = sum(Decimal(v["monthlySavings"]["amount"]) for v in report["summary"]["byCategory"].values())
+    assert by_category == total
+
+    # GetMetricData calls: no more than the lower bound plus one per region.
+    queries_per_region = _metric_queries(recs_kinds=_kinds_by_region(truth))
+    bound = sum(math.ceil(q / 500) for q in queries_per_region.values())
+    assert 0 < report["apiCalls"]["cloudwatch.GetMetricData"] <= bound + len(REGIONS)
+
+
+def _kinds_by_region(truth: object) -> dict[str, Counter[str]]:
+    counts: dict[str, Counter[str]] = {}
+    for label in truth.labels:  # type: ignore[attr-defined]
+        counts.setdefault(label.region, Counter())[label.kind] += 1
+    return counts
+
+
+def _metric_queries(recs_kinds: dict[str, Counter[str]]) -> dict[str, int]:
+    """An upper estimate of queries per region: every resource x every metric x 4 statistics."""
+    needs: Counter[str] = Counter()
+    for module in registry.all_modules():
+        for need in set(module.spec.metrics):
+            needs[need.kind] += 0
+    metrics_per_kind = {
+        kind: len({n.metric for m in registry.all_modules() for n in m.spec.metrics if n.kind == kind})
+        for kind in needs
+    }
+    return {
+        region: sum(count * metrics_per_kind.get(kind, 0) * 4 for kind, count in kinds.items())
+        for region, kinds in recs_kinds.items()
+    }
+
+
+def test_outputs_agree_and_history_is_kept(aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_estate(aws_env.url, seed=5, regions=REGIONS[:1], account_id=ACCOUNT, lookback_days=14, scale=0.5)
+    path = manifests(tmp_path, lookback=14)
+    code, first = scan_json(path, tmp_path, capsys)
+    assert code == 0
+    ids = [r["id"] for r in first["recommendations"]]
+    assert ids
+    # Same estate, second scan: identical ids (stable), and CSV carries the same rows.
+    code, second = scan_json(path, tmp_path, capsys)
+    assert [r["id"] for r in second["recommendations"]] == ids
+    assert main(["scan", "-f", str(path), "-o", "csv", "--no-store"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["id"] for r in rows] == ids
+    assert main(["scan", "-f", str(path), "-o", "html", "--no-store"]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!doctype html>")
+    assert first["summary"]["monthlySavings"]["amount"] in page
+    from cloudios.store import SqlRepository
+
+    repo = SqlRepository.sqlite(tmp_path / "data")
+    assert len(repo.scans("team-x")) == 2
+    assert sorted(s.finding.id for s in repo.findings("team-x")) == sorted(ids)
+
+
+def test_findings_gate_and_threshold(aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_estate(aws_env.url, seed=5, regions=REGIONS[:1], account_id=ACCOUNT, lookback_days=14, scale=0.5)
+    path = manifests(tmp_path, lookback=14)
+    assert main(["scan", "-f", str(path), "--no-store", "-o", "json", "--fail-on-findings"]) == 1
+    capsys.readouterr()
+    assert main(["scan", "-f", str(path), "--no-store", "-o", "json", "--fail-above", "1000000"]) == 0
+    capsys.readouterr()
+    code, high_floor = scan_json(manifests(tmp_path, lookback=14, min_savings="100000"), tmp_path, capsys, "--no-store")
+    assert code == 0
+    assert high_floor["recommendations"] == []
+    assert high_floor["summary"]["belowThreshold"] > 0
+
+
+def test_wrong_account_is_reported_with_reason_and_no_secret(
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        manifests(tmp_path).read_text().replace(f"roleArn: arn:aws:iam::{ACCOUNT}", "roleArn: arn:aws:iam::999999999999")
+    )
+    code = main(["scan", "-f", str(path), "--no-store", "-o", "json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    report = json.loads(captured.out)
+    assert report["summary"]["errors"][0]["reason"] == "AccountMismatch"
+    assert "CloudAccount/unseen" in captured.err
+    assert BASE_SECRET not in captured.out + captured.err

@@ -1,0 +1,1 @@
+"""Provider tests against real emulators over HTTP."""

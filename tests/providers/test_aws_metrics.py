@@ -1,0 +1,250 @@
+"""AWS provider metrics: exact daily statistics, the metric mapping, batching to the API limits."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloudios.domain import Metric
+from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
+from cloudios.providers.aws.collect import collect
+from cloudios.providers.aws.emulator import set_cloudwatch_page_datapoints
+from cloudios.providers.aws.metrics import queries_per_call, window
+from cloudios.providers.aws.tuning import AwsTuning
+from tests.providers.aws_helpers import EC2_METRICS, launch, put_hourly
+from tests.support.moto import ACCOUNT_A, AwsEnv, Fault, FaultProxy
+
+pytestmark = pytest.mark.aws
+
+END = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # window: [2026-03-03, 2026-03-10)
+DAY1 = datetime(2026, 3, 4, tzinfo=UTC)
+DAY3 = datetime(2026, 3, 6, tzinfo=UTC)
+
+
+def test_window_ends_at_utc_midnight() -> None:
+    start, end = window(datetime(2026, 3, 10, 23, 59, tzinfo=UTC), 7)
+    assert (start, end) == (datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("days", "max_points", "expected"),
+    [(90, 100_800, 500), (1, 100_800, 500), (30, 1_000, 33), (90, 45_000, 500), (90, 44_999, 499)],
+)
+def test_queries_per_call_obeys_both_limits(days: int, max_points: int, expected: int) -> None:
+    assert queries_per_call(days, 500, max_points) == expected
+
+
+def test_daily_statistics_of_a_hand_made_series(aws_env: AwsEnv) -> None:
+    (iid,) = launch(aws_env.client("ec2", ACCOUNT_A))
+    cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)
+    put_hourly(
+        cw, "AWS/EC2", "CPUUtilization", dimension="InstanceId", value=iid, start=DAY1, values=range(24)
+    )
+    put_hourly(
+        cw, "AWS/EC2", "CPUUtilization", dimension="InstanceId", value=iid, start=DAY3, values=[10, 20, 30]
+    )
+    # Outside the window: the last hour before it, and the (partial) day the scan runs on.
+    for outside in (datetime(2026, 3, 2, 23, tzinfo=UTC), datetime(2026, 3, 10, 1, tzinfo=UTC)):
+        put_hourly(
+            cw, "AWS/EC2", "CPUUtilization", dimension="InstanceId", value=iid, start=outside, values=[99]
+        )
+    put_hourly(
+        cw, "AWS/EC2", "NetworkIn", dimension="InstanceId", value=iid, start=DAY1, values=[1000.0] * 24
+    )
+    put_hourly(cw, "AWS/EC2", "NetworkIn", dimension="InstanceId", value=iid, start=DAY3, values=[5.0, 7.0])
+
+    result = collect(
+        aws_env.request(ACCOUNT_A, kinds=[EC2_INSTANCE], metrics=EC2_METRICS, lookback_days=7, end=END)
+    )
+
+    cpu = result.snapshot.metric(iid, Metric.CPU_UTILIZATION)
+    assert [(d.day, d.average, d.maximum, d.samples, d.sum) for d in cpu.daily] == [
+        (date(2026, 3, 4), 11.5, 23.0, 24, None),
+        (date(2026, 3, 6), 20.0, 30.0, 3, None),
+    ]
+    assert cpu.lookback_days == 7
+    assert cpu.days_with_data == 2
+    assert all(d.p95 is None for d in cpu.daily)  # moto computes no percentiles; never invented
+    net = result.snapshot.metric(iid, Metric.NETWORK_IN_BYTES)
+    assert [(d.day, d.sum, d.average, d.maximum, d.samples) for d in net.daily] == [
+        (date(2026, 3, 4), 24000.0, 1000.0, 1000.0, 24),
+        (date(2026, 3, 6), 12.0, 6.0, 7.0, 2),
+    ]
+    assert result.snapshot.metric(iid, Metric.NETWORK_OUT_BYTES).daily == ()
+    assert any("p95" in w for w in result.warnings)
+
+
+def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
+    ec2, elb, rds, cw = aws_env.clients(ACCOUNT_A, "us-east-1", "ec2", "elbv2", "rds", "cloudwatch")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0], ConnectivityType="private")["NatGateway"][
+        "NatGatewayId"
+    ]
+    alb = elb.create_load_balancer(Name="alb", Subnets=subnets, Type="application")["LoadBalancers"][0]
+    nlb = elb.create_load_balancer(Name="nlb", Subnets=subnets, Type="network")["LoadBalancers"][0]
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+    )
+    suffix = {lb["LoadBalancerArn"]: lb["LoadBalancerArn"].split(":loadbalancer/")[1] for lb in (alb, nlb)}
+    seeded = [
+        ("AWS/EBS", "VolumeReadOps", "VolumeId", volume, volume, Metric.VOLUME_READ_OPS, 1.0),
+        ("AWS/EBS", "VolumeWriteOps", "VolumeId", volume, volume, Metric.VOLUME_WRITE_OPS, 2.0),
+        ("AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", nat, nat, Metric.NAT_BYTES_OUT, 3.0),
+        ("AWS/NATGateway", "BytesInFromDestination", "NatGatewayId", nat, nat, Metric.NAT_BYTES_IN, 4.0),
+        (
+            "AWS/RDS",
+            "CPUUtilization",
+            "DBInstanceIdentifier",
+            "orders",
+            "orders",
+            Metric.CPU_UTILIZATION,
+            5.0,
+        ),
+        (
+            "AWS/RDS",
+            "DatabaseConnections",
+            "DBInstanceIdentifier",
+            "orders",
+            "orders",
+            Metric.DB_CONNECTIONS,
+            6.0,
+        ),
+        (
+            "AWS/ApplicationELB",
+            "RequestCount",
+            "LoadBalancer",
+            suffix[alb["LoadBalancerArn"]],
+            alb["LoadBalancerArn"],
+            Metric.REQUEST_COUNT,
+            7.0,
+        ),
+        (
+            "AWS/NetworkELB",
+            "NewFlowCount",
+            "LoadBalancer",
+            suffix[nlb["LoadBalancerArn"]],
+            nlb["LoadBalancerArn"],
+            Metric.REQUEST_COUNT,
+            8.0,
+        ),
+    ]
+    for namespace, name, dimension, value, _, _, level in seeded:
+        put_hourly(cw, namespace, name, dimension=dimension, value=value, start=DAY1, values=[level] * 4)
+    needs = [(EBS_VOLUME, Metric.VOLUME_READ_OPS), (EBS_VOLUME, Metric.VOLUME_WRITE_OPS)]
+    needs += [(NAT_GATEWAY, Metric.NAT_BYTES_OUT), (NAT_GATEWAY, Metric.NAT_BYTES_IN)]
+    needs += [(RDS_INSTANCE, Metric.CPU_UTILIZATION), (RDS_INSTANCE, Metric.DB_CONNECTIONS)]
+    needs += [(ELB, Metric.REQUEST_COUNT)]
+
+    snapshot = collect(
+        aws_env.request(
+            ACCOUNT_A,
+            kinds=[EBS_VOLUME, NAT_GATEWAY, RDS_INSTANCE, ELB],
+            metrics=needs,
+            lookback_days=7,
+            end=END,
+        )
+    ).snapshot
+
+    for _, name, _, _, resource_id, metric, level in seeded:
+        (day,) = snapshot.metric(resource_id, metric).daily
+        assert (day.average, day.maximum, day.samples) == (level, level, 4), name
+
+
+def test_get_metric_data_calls_are_the_lower_bound(aws_env: AwsEnv) -> None:
+    east = launch(aws_env.client("ec2", ACCOUNT_A, "us-east-1"), 130, separate=False)
+    west = launch(aws_env.client("ec2", ACCOUNT_A, "eu-west-1"), 20, separate=False)
+    per_instance = 4 + 3 + 3  # CPU: Average, Maximum, SampleCount, p95; counters: Sum, Maximum, SampleCount
+    lower_bound = math.ceil(len(east) * per_instance / 500) + math.ceil(len(west) * per_instance / 500)
+
+    result = collect(
+        aws_env.request(
+            ACCOUNT_A,
+            regions=("us-east-1", "eu-west-1"),
+            kinds=[EC2_INSTANCE],
+            metrics=EC2_METRICS,
+            lookback_days=90,
+        )
+    )
+
+    assert lower_bound == 4
+    assert result.api_calls["cloudwatch.GetMetricData"] == lower_bound  # the emulator refuses > 500 queries
+    assert "cloudwatch.GetMetricData.retries" not in result.api_calls
+
+
+def test_next_token_pages_are_followed(aws_env: AwsEnv) -> None:
+    instances = launch(aws_env.client("ec2", ACCOUNT_A), 3)
+    cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)
+    for k, iid in enumerate(instances):
+        for day in range(5):
+            start = DAY1 + timedelta(days=day)
+            put_hourly(
+                cw,
+                "AWS/EC2",
+                "CPUUtilization",
+                dimension="InstanceId",
+                value=iid,
+                start=start,
+                values=[k, 50],
+            )
+    request = aws_env.request(
+        ACCOUNT_A, kinds=[EC2_INSTANCE], metrics=EC2_METRICS[:1], lookback_days=7, end=END
+    )
+    whole = collect(request)
+
+    old = set_cloudwatch_page_datapoints(4)  # 3 instances x 3 statistics x 5 days = 45 points
+    try:
+        paged = collect(request)
+    finally:
+        set_cloudwatch_page_datapoints(old)
+
+    assert whole.api_calls["cloudwatch.GetMetricData"] == 1
+    assert paged.api_calls["cloudwatch.GetMetricData"] == math.ceil(45 / 4)
+    assert paged.snapshot.metrics == whole.snapshot.metrics
+    assert [d.samples for d in paged.snapshot.metric(instances[0], Metric.CPU_UTILIZATION).daily] == [2] * 5
+
+
+def test_an_endpoint_failing_on_percentiles_gives_p95_none(
+    aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (iid,) = launch(aws_env.client("ec2", ACCOUNT_A))
+    cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)
+    put_hourly(cw, "AWS/EC2", "CPUUtilization", dimension="InstanceId", value=iid, start=DAY1, values=[1, 3])
+    crash = Fault(
+        500, (("Content-Type", "text/html"),), b"<h1>Internal Server Error</h1>"
+    )  # stock moto 5.2.5
+
+    def on_p95(service: str, operation: str, body: bytes, _n: int) -> Fault | None:
+        return crash if operation == "GetMetricData" and b'"p95"' in body else None
+
+    proxy = FaultProxy(aws_env.url, on_p95)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    try:
+        result = collect(
+            aws_env.request(
+                ACCOUNT_A, kinds=[EC2_INSTANCE], metrics=EC2_METRICS[:1], lookback_days=7, end=END
+            ),
+            tuning=AwsTuning(max_attempts=2),
+        )
+    finally:
+        proxy.close()
+
+    (day,) = result.snapshot.metric(iid, Metric.CPU_UTILIZATION).daily
+    assert (day.average, day.maximum, day.samples, day.p95) == (2.0, 3.0, 2, None)
+    assert proxy.count("monitoring", "GetMetricData", 500) == 2  # both attempts of the first call
+    assert any("p95" in w and "HTTP 500" in w for w in result.warnings)
+
+
+def test_a_naive_end_is_utc() -> None:
+    assert window(datetime(2026, 3, 10, 23, 59), 1) == (  # noqa: DTZ001 - the point of the test
+        datetime(2026, 3, 9, tzinfo=UTC),
+        datetime(2026, 3, 10, tzinfo=UTC),
+    )

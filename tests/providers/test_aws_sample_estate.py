@@ -1,0 +1,159 @@
+"""The sample estate: its labels match what the collector observes, resource by resource."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from cloudios.domain import Metric, Snapshot
+from cloudios.domain.resource import (
+    EBS_SNAPSHOT,
+    EBS_VOLUME,
+    EC2_INSTANCE,
+    EIP,
+    ELB,
+    NAT_GATEWAY,
+    RDS_INSTANCE,
+)
+from cloudios.providers.aws import sample_estate as se
+from cloudios.providers.aws.collect import collect
+from tests.providers.aws_helpers import ALL_KINDS
+from tests.support.moto import ACCOUNT_A, AwsEnv, reset_moto
+
+pytestmark = pytest.mark.aws
+
+NEEDS = [
+    (EC2_INSTANCE, Metric.CPU_UTILIZATION),
+    (EC2_INSTANCE, Metric.NETWORK_IN_BYTES),
+    (EC2_INSTANCE, Metric.NETWORK_OUT_BYTES),
+    (RDS_INSTANCE, Metric.DB_CONNECTIONS),
+    (ELB, Metric.REQUEST_COUNT),
+    (NAT_GATEWAY, Metric.NAT_BYTES_OUT),
+    (NAT_GATEWAY, Metric.NAT_BYTES_IN),
+]
+PREVIOUS_GENERATION = ("t2.", "m3.", "m4.", "c3.", "c4.", "r3.", "r4.", "i2.", "d2.", "m1.", "c1.")
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def estate(moto_server: str) -> Iterator[tuple[se.EstateTruth, Snapshot]]:
+    """One seeded region scanned once; the tests only read it."""
+    with pytest.MonkeyPatch.context() as patch:
+        reset_moto(moto_server)
+        patch.setenv("AWS_ENDPOINT_URL", moto_server)
+        patch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTBASEKEY00001")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+        truth = se.seed_estate(
+            moto_server, seed=7, regions=("us-east-1",), lookback_days=14, account_id=ACCOUNT_A
+        )
+        request = AwsEnv.request(ACCOUNT_A, kinds=ALL_KINDS, metrics=NEEDS, lookback_days=14, end=truth.end)
+        snapshot = collect(request).snapshot
+        yield truth, snapshot
+        reset_moto(moto_server)
+
+
+def test_every_resource_is_labelled_once(estate: tuple[se.EstateTruth, Snapshot]) -> None:
+    truth, snapshot = estate
+
+    assert sorted(label.resource_id for label in truth.labels) == sorted(r.id for r in snapshot.resources)
+    assert truth.backdated
+    expected = Counter(label.expected for label in truth.labels)
+    for module in (
+        se.IDLE,
+        se.RIGHTSIZE,
+        se.PREVGEN,
+        se.UNATTACHED,
+        se.GP2,
+        se.SNAP_OLD,
+        se.EIP_IDLE,
+        se.ELB_IDLE,
+        se.RDS_IDLE,
+        se.NAT_IDLE,
+    ):
+        assert expected[module] >= 1, module
+    assert expected[None] >= 10
+
+
+def test_instance_labels_follow_the_observed_cpu(estate: tuple[se.EstateTruth, Snapshot]) -> None:
+    truth, snapshot = estate
+    labels = {label.resource_id: label for label in truth.labels}
+
+    for instance in snapshot.of_kind(EC2_INSTANCE):
+        label = labels[instance.id]
+        cpu = snapshot.metric(instance.id, Metric.CPU_UTILIZATION)
+        network = snapshot.metric(instance.id, Metric.NETWORK_IN_BYTES)
+        kind = instance.attr("instanceType")
+        if label.expected == se.IDLE:
+            assert cpu.days_with_data >= 7
+            assert max(d.average for d in cpu.daily) < 5
+            assert cpu.maximum < 30
+            assert max(network.daily_sums) < 1 * MB
+        elif label.expected == se.RIGHTSIZE:
+            assert cpu.days_with_data >= 7
+            assert cpu.maximum * 1.2 <= 50
+            assert kind.split(".")[1] in {"2xlarge", "4xlarge"}
+        elif label.expected == se.PREVGEN:
+            assert kind.startswith(PREVIOUS_GENERATION)
+            assert min(d.average for d in cpu.daily) >= 40
+        elif label.profile == "bursty":
+            assert min(d.maximum for d in cpu.daily) >= 88  # a nightly batch every day: not idle
+        elif label.profile == "thin":
+            assert cpu.days_with_data == 3
+            assert instance.attr("launchTime") > truth.end - timedelta(days=4)
+        elif label.profile == "stopped":
+            assert instance.attr("state") == "stopped"
+        else:
+            assert label.profile == "busy"
+            assert cpu.average >= 40
+
+
+def test_storage_and_network_labels_follow_the_inventory(estate: tuple[se.EstateTruth, Snapshot]) -> None:
+    truth, snapshot = estate
+    expected = truth.expected()
+
+    for volume in snapshot.of_kind(EBS_VOLUME):
+        if volume.attr("state") == "available":
+            assert expected[volume.id] == se.UNATTACHED
+        else:
+            assert expected[volume.id] == (se.GP2 if volume.attr("volumeType") == "gp2" else None)
+    old = 0
+    for snap in snapshot.of_kind(EBS_SNAPSHOT):
+        age = (truth.end - snap.attr("startTime")).days
+        flagged = age > se.OLD_SNAPSHOT_DAYS and snap.attr("usedByImage") is None
+        old += flagged
+        assert (expected[snap.id] == se.SNAP_OLD) is flagged
+    assert old >= 2
+    assert any(not s.attr("sourceVolumeExists") for s in snapshot.of_kind(EBS_SNAPSHOT))
+    for eip in snapshot.of_kind(EIP):
+        assert (expected[eip.id] == se.EIP_IDLE) is (eip.attr("associationId") is None)
+    for lb in snapshot.of_kind(ELB):
+        requests = snapshot.metric(lb.id, Metric.REQUEST_COUNT)
+        quiet = lb.attr("registeredTargets") == 0 or (
+            requests.days_with_data >= 7 and max(requests.daily_sums) < 100
+        )
+        assert (expected[lb.id] == se.ELB_IDLE) is quiet
+    for db in snapshot.of_kind(RDS_INSTANCE):
+        connections = snapshot.metric(db.id, Metric.DB_CONNECTIONS)
+        assert (expected[db.id] == se.RDS_IDLE) is (connections.maximum < 1)
+    for nat in snapshot.of_kind(NAT_GATEWAY):
+        out = snapshot.metric(nat.id, Metric.NAT_BYTES_OUT).daily_sums
+        back = snapshot.metric(nat.id, Metric.NAT_BYTES_IN).daily_sums
+        assert (expected[nat.id] == se.NAT_IDLE) is (max(o + i for o, i in zip(out, back, strict=True)) < MB)
+
+
+def test_scoring_counts_hits_misses_and_false_alarms(estate: tuple[se.EstateTruth, Snapshot]) -> None:
+    truth, _ = estate
+    perfect = [(label.resource_id, label.expected) for label in truth.labels if label.expected]
+    busy = next(label.resource_id for label in truth.labels if label.profile == "busy")
+
+    score = truth.score(perfect)
+    assert all(score.precision(m) == 1.0 for _, m in perfect)
+    assert all(score.recall(m) == 1.0 for _, m in perfect)
+
+    missing_one = truth.score([*perfect[1:], (busy, se.IDLE)])
+    assert missing_one.false_negatives[perfect[0][1]] == 1
+    assert missing_one.false_positives[se.IDLE] == 1
+    assert missing_one.precision(se.IDLE) < 1.0
