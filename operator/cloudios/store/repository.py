@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cloudios.domain import Finding
+from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 
 
 @dataclass(frozen=True)
@@ -62,5 +63,25 @@ class Repository(Protocol):
     ) -> list[StoredFinding]: ...
 
     def scans(self, tenant: str, *, account_name: str | None = None) -> list[ScanRecord]: ...
+
+    def upsert_account(
+        self, *, tenant: str, name: str, provider: str, account_id: str, now: datetime
+    ) -> None:
+        """Create or refresh the account row; a re-created account is no longer marked deleted."""
+        ...
+
+    def mark_account_deleted(self, *, tenant: str, name: str, now: datetime) -> bool:
+        """Stamp deleted_at; its data is purged once it is older than the retention period."""
+        ...
+
+    def accounts(self, tenant: str, *, include_deleted: bool = False) -> list[AccountRecord]: ...
+
+    def record_health_check(self, check: HealthCheckRecord) -> None: ...
+
+    def health_checks(self, tenant: str, *, account_name: str | None = None) -> list[HealthCheckRecord]: ...
+
+    def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
+        """Delete health checks older than ``retention`` and all data of accounts deleted before."""
+        ...
 
     def close(self) -> None: ...

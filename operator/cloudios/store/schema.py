@@ -80,9 +80,107 @@ def _v1_initial(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[scans, findings])
 
 
+# Accounts and their credential health checks (migration 2). An account row outlives the
+# CloudAccount object by the retention period: deleted_at marks it, the retention job purges it.
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("account_id", sa.String(128), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("deleted_at", UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("tenant", "name"),
+    sa.Index("ix_accounts_deleted", "deleted_at"),
+)
+
+health_checks = sa.Table(
+    "health_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("account_name", sa.String(253), nullable=False),
+    sa.Column("checked_at", UtcDateTime(), nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(100), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Index("ix_health_checks_account", "tenant", "account_name", "checked_at"),
+    sa.Index("ix_health_checks_time", "checked_at"),
+)
+
+
+def _v2_accounts_health(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[accounts, health_checks])
+
+
+# Audit log (migration 3): one chain for the whole log, so seq is global and gap-free. The time is
+# the exact ISO 8601 text that was hashed; prev_hash is unique, so the chain cannot fork.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(512), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(512), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Index("ix_audit_events_target", "tenant", "target", "seq"),
+)
+
+# Checkpoints cover the whole log; their tenant is "" (no namespace has that name, so under row-level
+# security no tenant sees them and only the verifier's role does).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False, server_default=""),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("first_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Column("prev_signature", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(80), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False, unique=True),
+)
+
+_APPEND_ONLY = ("audit_events", "audit_checkpoints")
+
+
+def _v3_audit(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[audit_events, audit_checkpoints])
+    dialect = conn.dialect.name
+    for table in _APPEND_ONLY:
+        if dialect == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
+        elif dialect == "postgresql":
+            # Also revoked from the app role with the row-level-security roles; this stops the owner.
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION cloudios_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END$$"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION cloudios_append_only()"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION cloudios_append_only()"
+            )
+
+
 # Append only: a released migration never changes; the next schema change is version 2.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
+    (2, "accounts and their credential health checks", _v2_accounts_health),
+    (3, "append-only audit chain and its checkpoints", _v3_audit),
 )
 
 

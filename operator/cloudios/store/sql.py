@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from cloudios.domain import Finding
-from cloudios.store import schema
+from cloudios.store import health, schema
+from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff, ScanRecord, StoredFinding
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cloudios"
@@ -174,6 +176,30 @@ class SqlRepository:
                 )
             )
         return Decimal(str(value))
+
+    # -- accounts, health checks and retention (store/health.py) --------------------------------
+
+    def upsert_account(
+        self, *, tenant: str, name: str, provider: str, account_id: str, now: datetime
+    ) -> None:
+        health.upsert_account(
+            self._engine, tenant=tenant, name=name, provider=provider, account_id=account_id, now=now
+        )
+
+    def mark_account_deleted(self, *, tenant: str, name: str, now: datetime) -> bool:
+        return health.mark_account_deleted(self._engine, tenant=tenant, name=name, now=now)
+
+    def accounts(self, tenant: str, *, include_deleted: bool = False) -> list[AccountRecord]:
+        return health.accounts(self._engine, tenant, include_deleted=include_deleted)
+
+    def record_health_check(self, check: HealthCheckRecord) -> None:
+        health.record_health_check(self._engine, check)
+
+    def health_checks(self, tenant: str, *, account_name: str | None = None) -> list[HealthCheckRecord]:
+        return health.health_checks(self._engine, tenant, account_name=account_name)
+
+    def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
+        return health.purge_expired(self._engine, now=now, retention=retention)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

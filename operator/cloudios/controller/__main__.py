@@ -1,0 +1,25 @@
+"""`python -m cloudios.controller`: run the Cloudios operator with settings from CLOUDIOS_* variables."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cloudios.controller.settings import ControllerSettings, SettingsError
+
+
+def main() -> int:
+    try:
+        settings = ControllerSettings.from_env(os.environ)
+    except SettingsError as exc:
+        sys.stderr.write(f"cloudios operator: bad configuration: {exc}\n")
+        return 2
+    # Imported after the settings check so a typo fails fast, before kopf and the SDKs load.
+    from cloudios.controller import runner  # noqa: PLC0415
+
+    runner.run(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

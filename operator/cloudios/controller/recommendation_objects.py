@@ -1,0 +1,235 @@
+"""Desired Recommendation objects of a policy from stored findings, and the changes that reach them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from cloudios.api import API_VERSION, LocalObjectReference, RecommendationSpec
+from cloudios.store.repository import StoredFinding
+
+KIND = "Recommendation"
+LABEL_ACCOUNT = "cloudios.io/account"
+LABEL_POLICY = "cloudios.io/policy"
+LABEL_MODULE = "cloudios.io/module"
+LABEL_CATEGORY = "cloudios.io/category"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "cloudios"
+# States other parts of the system own; a scan never overwrites them unless the finding resolves.
+_KEPT_STATES = frozenset({"Applied", "Verified", "Expired"})
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_MAX = 63
+
+
+def label_value(text: str) -> str:
+    """``text`` if it is a valid label value, else a readable prefix plus a short hash."""
+    if len(text) <= _LABEL_MAX and _LABEL_VALUE.match(text):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[: _LABEL_MAX - 11].strip("-_.")
+    return f"{prefix}-{digest}" if prefix else digest
+
+
+def object_name(module: str, finding_id: str) -> str:
+    """``<module-slug>-<first 12 hex of the finding id>``: stable across scans and operators."""
+    slug = re.sub(r"[^a-z0-9]+", "-", module.lower()).strip("-")[:40]
+    return f"{slug}-{finding_id[:12]}"
+
+
+def savings(stored: StoredFinding) -> Decimal:
+    money = stored.finding.monthly_savings
+    return money.amount if money is not None else Decimal(0)
+
+
+def top_findings(candidates: Iterable[StoredFinding], *, cap: int, floor: Decimal) -> list[StoredFinding]:
+    """Open findings at or above ``floor``, largest saving first (ties by id), at most ``cap``."""
+    open_ = [f for f in candidates if f.resolved_at is None and savings(f) >= floor]
+    open_.sort(key=lambda f: (-savings(f), f.finding.id))
+    return open_[:cap]
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.replace(microsecond=0).isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """The ScanPolicy that owns the objects."""
+
+    namespace: str
+    name: str
+    uid: str
+
+    def owner(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "ScanPolicy",
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": False,
+        }
+
+
+def desired_object(stored: StoredFinding, policy: PolicyRef) -> dict[str, Any]:
+    """metadata + spec of the Recommendation for ``stored`` (no decision: that is the user's)."""
+    f = stored.finding
+    assert f.monthly_savings is not None  # top_findings only passes priced findings
+    spec = RecommendationSpec(
+        account_ref=LocalObjectReference(name=stored.account_name),
+        policy_ref=LocalObjectReference(name=policy.name),
+        finding_id=f.id,
+        provider=f.provider,
+        account_id=f.account_id,
+        region=f.region,
+        resource_type=f.resource_type,
+        resource_id=f.resource_id,
+        resource_name=f.resource_name,
+        module=f.module,
+        category=f.category,
+        action=f.action,
+        title=f.title,
+        confidence=f.confidence,
+        current=f.current,
+        proposed=f.proposed,
+        evidence=f.evidence,
+        monthly_savings=f.monthly_savings,
+        price_basis="effective" if f.price_basis == "effective" else "list",
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": object_name(f.module, f.id),
+            "namespace": policy.namespace,
+            "labels": {
+                LABEL_ACCOUNT: label_value(stored.account_name),
+                LABEL_POLICY: label_value(policy.name),
+                LABEL_MODULE: label_value(f.module),
+                LABEL_CATEGORY: f.category.value,
+                LABEL_MANAGED_BY: MANAGED_BY,
+            },
+            "ownerReferences": [policy.owner()],
+        },
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"decision"}),
+    }
+
+
+def state_for(existing: Mapping[str, Any] | None, *, resolved: bool) -> str:
+    """Resolved wins; then states owned elsewhere; then the user's decision; else Proposed."""
+    if resolved:
+        return "Resolved"
+    current = ((existing or {}).get("status") or {}).get("state")
+    if current in _KEPT_STATES:
+        return str(current)
+    decision = (((existing or {}).get("spec") or {}).get("decision") or {}).get("type")
+    return str(decision) if decision in ("Approved", "Dismissed") else "Proposed"
+
+
+def desired_status(stored: StoredFinding, existing: Mapping[str, Any] | None) -> dict[str, Any]:
+    resolved = stored.resolved_at is not None
+    old = (existing or {}).get("status") or {}
+    was_resolved = old.get("state") == "Resolved"
+    # A scan sets the state only for new objects and when resolution changes; decisions move it
+    # otherwise (the Recommendation handler), so a scan never races a user's approval.
+    state = old.get("state") if existing is not None and resolved == was_resolved else None
+    return {
+        "state": state or state_for(existing, resolved=resolved),
+        "firstSeen": _time(stored.first_seen),
+        "lastSeen": _time(stored.last_seen),
+        "resolvedAt": _time(stored.resolved_at),
+    }
+
+
+def spec_patch(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """JSON patch making ``existing`` match ``desired`` in labels, owner and operator-owned spec."""
+    ops: list[dict[str, Any]] = []
+    meta, want = existing.get("metadata", {}), desired["metadata"]
+    labels = {**(meta.get("labels") or {}), **want["labels"]}
+    if labels != (meta.get("labels") or {}):
+        ops.append({"op": "add", "path": "/metadata/labels", "value": labels})
+    owners = [
+        o for o in meta.get("ownerReferences") or [] if o.get("uid") != want["ownerReferences"][0]["uid"]
+    ]
+    owners = [*owners, *want["ownerReferences"]]
+    if owners != (meta.get("ownerReferences") or []):
+        ops.append({"op": "add", "path": "/metadata/ownerReferences", "value": owners})
+    have = existing.get("spec") or {}
+    for key, value in desired["spec"].items():
+        if have.get(key) != value:
+            ops.append({"op": "add", "path": f"/spec/{key}", "value": value})
+    ops.extend(
+        {"op": "remove", "path": f"/spec/{key}"}
+        for key in have
+        if key not in desired["spec"] and key != "decision"
+    )
+    return ops
+
+
+def status_patch(existing: Mapping[str, Any] | None, status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Merge patch of the status fields that differ (None deletes); None when nothing changes."""
+    old = (existing or {}).get("status") or {}
+    changed = {k: v for k, v in status.items() if old.get(k) != v}
+    return changed or None
+
+
+@dataclass
+class Plan:
+    """What a reconcile does: create, patch (spec/labels and status), delete."""
+
+    create: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    patch: list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.delete or any(ops or st for _, ops, st in self.patch))
+
+
+def plan(
+    policy: PolicyRef,
+    candidates: Sequence[StoredFinding],
+    existing: Sequence[Mapping[str, Any]],
+    *,
+    cap: int,
+    floor: Decimal,
+) -> Plan:
+    """Converge the policy's Recommendations on the top ``cap`` open findings among ``candidates``.
+
+    Existing objects of findings that resolved become Resolved (kept as history). Objects whose
+    finding is still open but fell out of the top are deleted unless a user decided on them.
+    Objects of findings the candidates do not mention (module or account no longer selected)
+    are left alone.
+    """
+    result = Plan()
+    by_name = {str(o["metadata"]["name"]): o for o in existing}
+    by_finding = {object_name(f.finding.module, f.finding.id): f for f in candidates}
+    top = top_findings(candidates, cap=cap, floor=floor)
+    top_names = set()
+    for stored in top:
+        want = desired_object(stored, policy)
+        name = want["metadata"]["name"]
+        top_names.add(name)
+        have = by_name.get(name)
+        if have is None:
+            result.create.append((want, desired_status(stored, None)))
+        else:
+            result.patch.append(
+                (name, spec_patch(have, want), status_patch(have, desired_status(stored, have)))
+            )
+    for name, have in sorted(by_name.items()):
+        if name in top_names:
+            continue
+        known = by_finding.get(name)
+        if known is None:
+            continue
+        if known.resolved_at is None and not (have.get("spec") or {}).get("decision"):
+            result.delete.append(name)
+        else:
+            result.patch.append((name, [], status_patch(have, desired_status(known, have))))
+    return result

@@ -1,0 +1,209 @@
+"""Operator start-up: logging with redaction, kopf settings, the handler registry, then run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+
+from cloudios.controller import accounts, decisions, peering, policies, recommendations, retention
+from cloudios.controller.services import Services
+from cloudios.controller.settings import ControllerSettings
+from cloudios.security.redaction import RedactingFilter, install_log_redaction
+from cloudios.store.audit import SqlAuditLog
+
+PREFIX = "cloudios.io"
+FINALIZER = "cloudios.io/finalizer"
+EXIT_TIMEOUT_SECONDS = 30  # scans in worker threads cannot be cancelled; do not wait for them forever
+NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "werkzeug")
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(settings: ControllerSettings) -> None:
+    """JSON (or plain) lines on stderr; every handler and kopf's event poster redact secrets."""
+    kopf.configure(
+        verbose=settings.log_level == "DEBUG",
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+        log_prefix=settings.log_format != "json",
+        log_refkey="object",
+    )
+    logging.getLogger().setLevel(settings.log_level)
+    install_log_redaction()
+    # kopf.objects records become Kubernetes Events through kopf's own handler on that logger.
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, RedactingFilter) for f in objects.filters):
+        objects.addFilter(RedactingFilter())
+    install_log_redaction(objects)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def operator_identity(settings: ControllerSettings, services: Services) -> str:
+    """The username our API requests carry: the pod's ServiceAccount, else a SelfSubjectReview."""
+    if settings.pod_namespace and settings.service_account:
+        return decisions.service_account_username(settings.pod_namespace, settings.service_account)
+    review = k8s.AuthenticationV1Api(services.kube.api).create_self_subject_review(
+        k8s.V1SelfSubjectReview(), _request_timeout=services.kube.timeout
+    )
+    user = review.status.user_info if review.status is not None else None
+    if user is None or not user.username:
+        raise RuntimeError("the API server did not say who the operator is (SelfSubjectReview)")
+    return str(user.username)
+
+
+def webhook_server(settings: ControllerSettings) -> kopf.WebhookServer:
+    """HTTPS (TLS 1.3) with the mounted certificate, or a generated one for local runs and tests."""
+    files = settings.webhook_files()
+    if files is None:
+        hosts = list(dict.fromkeys([settings.webhook_host or "127.0.0.1", "localhost", "127.0.0.1"]))
+        generated = decisions.generate_webhook_certificate(
+            tempfile.mkdtemp(prefix="cloudios-webhook-"), hosts
+        )
+        files = (generated.cert_file, generated.key_file, generated.ca_file)
+    cert, key, ca = files
+    return decisions.webhook_server(
+        certfile=cert,
+        pkeyfile=key,
+        cafile=ca,
+        addr=settings.webhook_addr,
+        port=settings.webhook_port,
+        host=settings.webhook_host,
+    )
+
+
+def operator_settings(settings: ControllerSettings, *, peered: bool) -> kopf.OperatorSettings:
+    config = kopf.OperatorSettings()
+    config.persistence.finalizer = FINALIZER
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    # Only warnings and errors of handler logs become Events; our own Events are posted explicitly.
+    config.posting.level = logging.WARNING
+    config.posting.reporting_component = "cloudios-operator"
+    config.posting.reporting_instance = settings.pod_name or socket.gethostname()
+    config.watching.server_timeout = settings.watch_server_timeout_seconds
+    config.watching.client_timeout = settings.watch_client_timeout_seconds
+    config.watching.reconnect_backoff = settings.watch_reconnect_backoff_seconds
+    config.networking.request_timeout = settings.request_timeout_seconds
+    config.networking.connect_timeout = min(10.0, settings.request_timeout_seconds)
+    config.process.ultimate_exiting_timeout = EXIT_TIMEOUT_SECONDS
+    config.peering.priority = settings.peering_priority
+    config.peering.lifetime = settings.peering_lifetime_seconds
+    if peered and settings.peering_name:
+        config.peering.name = settings.peering_name
+        # Mandatory: start paused until the peers are known, so two replicas never both act.
+        config.peering.mandatory = True
+    else:
+        config.peering.standalone = True
+    return config
+
+
+def build_registry(
+    settings: ControllerSettings, services: Services, *, identity: str | None = None
+) -> kopf.OperatorRegistry:
+    """Every handler, bound explicitly to one registry (no registration by import).
+
+    ``identity`` is the operator's own username, which the decision webhooks let publish.
+    """
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(id="kubernetes-client", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
+    accounts.register(registry, services)
+    policies.register(registry, services)
+    recommendations.register(registry, services)
+    if settings.webhook_enabled:
+        assert identity is not None, "the decision webhooks need the operator's identity"
+
+        def audit_log() -> SqlAuditLog:
+            if settings.database_url:
+                return SqlAuditLog(settings.database_url, checkpoint_dir=settings.audit_checkpoint_dir)
+            return SqlAuditLog.sqlite(settings.data_dir, checkpoint_dir=settings.audit_checkpoint_dir)
+
+        decisions.register(
+            registry,
+            store_factory=audit_log,
+            operator_identities=frozenset({identity}),
+        )
+    return registry
+
+
+async def _serve(
+    settings: ControllerSettings,
+    services: Services,
+    config: kopf.OperatorSettings,
+    registry: kopf.OperatorRegistry,
+) -> None:
+    loop = asyncio.get_running_loop()
+    # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
+    loop.set_default_executor(ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="cloudios"))
+    purger = asyncio.create_task(
+        retention.run_forever(
+            services.store,
+            clock=services.clock,
+            retention_days=settings.retention_days,
+            interval=settings.retention_interval_seconds,
+        ),
+        name="cloudios retention",
+    )
+    try:
+        await kopf.operator(
+            registry=registry,
+            settings=config,
+            clusterwide=settings.clusterwide,
+            namespaces=list(settings.namespaces),
+            liveness_endpoint=settings.liveness_url,
+            identity=kopf_identity(settings),
+        )
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+
+
+def kopf_identity(settings: ControllerSettings) -> Any:
+    """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
+    return settings.pod_name  # None lets kopf generate one
+
+
+def run(settings: ControllerSettings) -> None:
+    """Configure, connect, and run until SIGTERM/SIGINT."""
+    configure_logging(settings)
+    services = Services.build(settings)
+    try:
+        peered = peering.available(services.kube, settings)
+        if peered:
+            peering.ensure_objects(services.kube, settings)
+        else:
+            log.warning(
+                "kopf peering %s: running standalone; never run two replicas like this",
+                "is disabled" if not settings.peering_name else "CRDs (kopf.dev) are not installed",
+            )
+        config = operator_settings(settings, peered=peered)
+        identity = None
+        if settings.webhook_enabled:
+            identity = operator_identity(settings, services)
+            config.admission.server = webhook_server(settings)
+            config.admission.managed = settings.webhook_managed
+        registry = build_registry(settings, services, identity=identity)
+        log.info(
+            "starting: %s, peering priority %d, health checks every %ss, scheduler every %ss",
+            "cluster-wide" if settings.clusterwide else f"namespaces {', '.join(settings.namespaces)}",
+            settings.peering_priority,
+            settings.health_interval_seconds,
+            settings.scheduler_interval_seconds,
+        )
+        asyncio.run(_serve(settings, services, config, registry))
+    finally:
+        services.close()

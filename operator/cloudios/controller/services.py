@@ -1,0 +1,86 @@
+"""What handlers get to work with: settings, store, Kubernetes access, a clock and per-object locks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError
+
+from cloudios.controller.kube import Kube
+from cloudios.controller.settings import ControllerSettings
+from cloudios.store.sql import SqlRepository
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(settings: ControllerSettings, attempts: int = 5) -> SqlRepository:
+    """The store, migrated. Replicas starting together race on the first migration of a shared
+    SQLite file (the loser sees "already exists" or a duplicate version); the next attempt finds it done."""
+    for attempt in range(1, attempts + 1):
+        try:
+            if settings.database_url:
+                return SqlRepository(settings.database_url)
+            return SqlRepository.sqlite(settings.data_dir)
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt + random.random() / 5)  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class ObjectLocks:
+    """One asyncio lock per object, so status writes of one object never interleave."""
+
+    _locks: dict[tuple[str, str, str], asyncio.Lock] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, kind: str, namespace: str, name: str) -> AsyncIterator[None]:
+        key = (kind, namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        lock = self._locks.get((kind, namespace, name))
+        if lock is not None and not lock.locked():
+            del self._locks[(kind, namespace, name)]
+
+
+@dataclass
+class Services:
+    """Built once in main and handed to every handler module; nothing here is global."""
+
+    settings: ControllerSettings
+    store: SqlRepository
+    kube: Kube
+    clock: Callable[[], datetime] = utcnow
+    locks: ObjectLocks = field(default_factory=ObjectLocks)
+    scan_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    # Checks are CPU-bound (boto3 sessions); a few at a time lets accounts become Ready one after
+    # another instead of all of them together at the end.
+    probe_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+    @classmethod
+    def build(cls, settings: ControllerSettings) -> Services:
+        store = open_store(settings)
+        kube = Kube.connect(pool_size=settings.worker_threads, timeout=settings.request_timeout_seconds)
+        return cls(
+            settings=settings,
+            store=store,
+            kube=kube,
+            scan_slots=asyncio.Semaphore(settings.scan_concurrency),
+            probe_slots=asyncio.Semaphore(settings.probe_concurrency),
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.kube.close()
