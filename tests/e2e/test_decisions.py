@@ -26,11 +26,11 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from tests.support.controlplane import ControlPlane, free_port
 
 from cloudios.controller import decisions
 from cloudios.security.audit import key_id
 from cloudios.store.audit import SqlAuditLog
+from tests.support.controlplane import ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "cloudios"

@@ -15,6 +15,7 @@ import pytest
 from cloudios.cli.main import main
 from cloudios.modules import registry
 from cloudios.providers.aws.sample_estate import seed_estate
+from cloudios.store import SqlRepository
 from tests.support.moto import BASE_SECRET, AwsEnv
 
 pytestmark = pytest.mark.aws
@@ -49,7 +50,9 @@ spec:
     return path
 
 
-def scan_json(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def scan_json(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict]:  # type: ignore[type-arg]
     code = main(["scan", "-f", str(path), "-o", "json", "--data-dir", str(tmp_path / "data"), *extra])
     out = capsys.readouterr().out
     return code, json.loads(out)
@@ -91,7 +94,9 @@ def test_unseen_estate_precision_recall_pricing_and_batching(
     assert len({r["resourceId"] for r in recs}) == len(recs)
     total = sum(Decimal(r["monthlySavings"]["amount"]) for r in recs)
     assert Decimal(report["summary"]["monthlySavings"]["amount"]) == total
-    by_category = sum(Decimal(v["monthlySavings"]["amount"]) for v in report["summary"]["byCategory"].values())
+    by_category = sum(
+        Decimal(v["monthlySavings"]["amount"]) for v in report["summary"]["byCategory"].values()
+    )
     assert by_category == total
 
     # GetMetricData calls: no more than the lower bound plus one per region.
@@ -123,7 +128,9 @@ def _metric_queries(recs_kinds: dict[str, Counter[str]]) -> dict[str, int]:
     }
 
 
-def test_outputs_agree_and_history_is_kept(aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_outputs_agree_and_history_is_kept(
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed_estate(aws_env.url, seed=5, regions=REGIONS[:1], account_id=ACCOUNT, lookback_days=14, scale=0.5)
     path = manifests(tmp_path, lookback=14)
     code, first = scan_json(path, tmp_path, capsys)
@@ -140,21 +147,23 @@ def test_outputs_agree_and_history_is_kept(aws_env: AwsEnv, tmp_path: Path, caps
     page = capsys.readouterr().out
     assert page.startswith("<!doctype html>")
     assert first["summary"]["monthlySavings"]["amount"] in page
-    from cloudios.store import SqlRepository
-
     repo = SqlRepository.sqlite(tmp_path / "data")
     assert len(repo.scans("team-x")) == 2
     assert sorted(s.finding.id for s in repo.findings("team-x")) == sorted(ids)
 
 
-def test_findings_gate_and_threshold(aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_findings_gate_and_threshold(
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seed_estate(aws_env.url, seed=5, regions=REGIONS[:1], account_id=ACCOUNT, lookback_days=14, scale=0.5)
     path = manifests(tmp_path, lookback=14)
     assert main(["scan", "-f", str(path), "--no-store", "-o", "json", "--fail-on-findings"]) == 1
     capsys.readouterr()
     assert main(["scan", "-f", str(path), "--no-store", "-o", "json", "--fail-above", "1000000"]) == 0
     capsys.readouterr()
-    code, high_floor = scan_json(manifests(tmp_path, lookback=14, min_savings="100000"), tmp_path, capsys, "--no-store")
+    code, high_floor = scan_json(
+        manifests(tmp_path, lookback=14, min_savings="100000"), tmp_path, capsys, "--no-store"
+    )
     assert code == 0
     assert high_floor["recommendations"] == []
     assert high_floor["summary"]["belowThreshold"] > 0
@@ -165,7 +174,9 @@ def test_wrong_account_is_reported_with_reason_and_no_secret(
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
-        manifests(tmp_path).read_text().replace(f"roleArn: arn:aws:iam::{ACCOUNT}", "roleArn: arn:aws:iam::999999999999")
+        manifests(tmp_path)
+        .read_text()
+        .replace(f"roleArn: arn:aws:iam::{ACCOUNT}", "roleArn: arn:aws:iam::999999999999")
     )
     code = main(["scan", "-f", str(path), "--no-store", "-o", "json"])
     captured = capsys.readouterr()

@@ -36,10 +36,18 @@ def run_cli(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *extr
     [
         (("provider: aws", "provider: oracle"), "spec.provider", "aws"),
         (("    roleArn: arn:aws:iam::123456789012:role/cloudios\n", ""), "spec.aws.roleArn", "required"),
-        (("roleArn: arn:aws:iam::123456789012:role/cloudios", "roleArn: not-an-arn"), "spec.aws.roleArn", "pattern"),
+        (
+            ("roleArn: arn:aws:iam::123456789012:role/cloudios", "roleArn: not-an-arn"),
+            "spec.aws.roleArn",
+            "pattern",
+        ),
         (("regions: [us-east-1]", "regions: [mars-1]"), "spec.aws.regions", "region"),
-        (("accountId: \"123456789012\"", "accountId: \"12\""), "spec.aws.accountId", "pattern"),
-        (("  provider: aws\n", "  provider: aws\n  gcp: {projectId: my-project-1}\n"), "spec.gcp", "only the 'aws' block"),
+        (('accountId: "123456789012"', 'accountId: "12"'), "spec.aws.accountId", "pattern"),
+        (
+            ("  provider: aws\n", "  provider: aws\n  gcp: {projectId: my-project-1}\n"),
+            "spec.gcp",
+            "only the 'aws' block",
+        ),
         (("  provider: aws\n", "  provider: aws\n  colour: blue\n"), "spec.colour", "unknown field"),
         (("apiVersion: cloudios.io/v1alpha1", "apiVersion: cloudios.io/v9"), "apiVersion", "v1alpha1"),
     ],

@@ -53,6 +53,10 @@ def test_a_secret_planted_at_any_depth_never_survives(secret: str, path: list[ob
     assert secret not in repr(redact(value))
 
 
+def _fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
 def test_log_records_and_exceptions_are_redacted(caplog: object) -> None:
     logger = logging.getLogger("cloudios.test.redaction")
     records: list[logging.LogRecord] = []
@@ -67,7 +71,7 @@ def test_log_records_and_exceptions_are_redacted(caplog: object) -> None:
     try:
         logger.warning("assumed role with key %s", SECRETS[0])
         try:
-            raise RuntimeError(f"denied for {SECRETS[1]}")
+            _fail(f"denied for {SECRETS[1]}")
         except RuntimeError:
             logger.exception("scan failed")
     finally:

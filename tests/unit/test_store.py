@@ -9,8 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
-from cloudios.store import ScanRecord, SqlRepository
-from cloudios.store import schema
+from cloudios.store import ScanRecord, SqlRepository, schema
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
@@ -33,7 +32,9 @@ def f(resource: str, module: str = "aws.ec2.idle", savings: str = "10") -> Findi
     )
 
 
-def scan(scan_id: str, when: datetime, tenant: str = "team-a", modules: tuple[str, ...] = ("aws.ec2.idle",)) -> ScanRecord:
+def scan(
+    scan_id: str, when: datetime, tenant: str = "team-a", modules: tuple[str, ...] = ("aws.ec2.idle",)
+) -> ScanRecord:
     return ScanRecord(
         id=scan_id,
         tenant=tenant,
@@ -69,7 +70,9 @@ def test_history_first_seen_last_seen_and_resolved(tmp_path: Path) -> None:
 
 def test_a_module_that_did_not_run_does_not_resolve_its_findings(tmp_path: Path) -> None:
     repo = SqlRepository.sqlite(tmp_path)
-    repo.record_scan(scan("s1", T0, modules=("aws.ec2.idle", "aws.ebs.unattached")), [f("vol-1", "aws.ebs.unattached")])
+    repo.record_scan(
+        scan("s1", T0, modules=("aws.ec2.idle", "aws.ebs.unattached")), [f("vol-1", "aws.ebs.unattached")]
+    )
     diff = repo.record_scan(scan("s2", T0 + timedelta(days=1)), [])
     assert diff.resolved == ()
     assert len(repo.findings("team-a")) == 1
@@ -90,7 +93,7 @@ def test_a_tenant_never_sees_another_tenants_rows(tmp_path: Path) -> None:
     assert [s.finding.resource_id for s in repo.findings("team-a")] == ["i-a"]
     assert [s.finding.resource_id for s in repo.findings("team-b")] == ["i-b"]
     assert [s.id for s in repo.scans("team-b")] == ["s2"]
-    assert repo.total_savings("team-a") == Decimal("10")
+    assert repo.total_savings("team-a") == Decimal(10)
 
 
 def test_migrations_apply_once_and_every_table_has_a_tenant(tmp_path: Path) -> None:

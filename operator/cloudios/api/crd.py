@@ -122,7 +122,7 @@ CLOUD_ACCOUNT = Kind(
     columns=(
         Column("Provider", ".spec.provider", "aws, gcp, azure or kubernetes."),
         Column("Account", _ACCOUNT_ID_PATH, "Account ID, project ID, subscription ID or cluster name."),
-        Column("Ready", f"{_READY}.status", "Whether the credentials work and the last scan succeeded."),
+        Column("Ready", f"{_READY}.status", "Whether the account is usable (spec, suspend, credentials)."),
         Column("Reason", f"{_READY}.reason", "Why the account is (not) ready."),
         Column("Savings", ".status.potentialMonthlySavings.amount", "Open monthly savings (USD)."),
         Column("Age", ".metadata.creationTimestamp", "Time since creation.", type="date"),
