@@ -26,8 +26,15 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 venv: $(VENV)/.synced
 
-## demo: scan a seeded local AWS emulator and print the savings (installs what it needs first)
-demo: venv
+## demo: the CLI scan of a seeded local AWS emulator, then the operator on a local control plane
+## (Recommendations, summary, an approval with the approver recorded); installs what it needs first
+demo: venv controlplane
+	$(VENV)/bin/cloudios demo
+	$(PY) tools/demo_operator.py
+
+## demo-cli: only the CLI part of the demo (no control plane needed)
+.PHONY: demo-cli
+demo-cli: venv
 	$(VENV)/bin/cloudios demo
 
 ## controlplane: build kube-apiserver, etcd, kubectl and helm from their Go modules (cached by version)

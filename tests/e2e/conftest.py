@@ -54,14 +54,15 @@ def estate() -> Iterator[Estate]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_setup(
     control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Path | str]]:
     """CRDs (ours and kopf's peering), a webhook certificate, and a webhook configuration name.
 
     The decision webhooks are persistent (fail closed), so the configurations the test operators
-    managed are deleted at the end; otherwise later suites could not write Recommendations.
+    managed are deleted when the e2e package finishes (package scope, not session: the suites that
+    run after it in the same session would otherwise hit a webhook whose server is gone).
     """
     apply(control_plane, CRDS)
     apply(control_plane, PEERING_CRDS)

@@ -137,7 +137,8 @@ def test_bad_credentials_set_conditions_without_crash_loop(
     cluster.secret(SECRET_NAME, base_secret())
     cluster.create(ACCOUNTS, account("mismatch", account_id="222222222222", role_account="111111111111"))
     cluster.create(ACCOUNTS, account("nosecret", secret="missing-secret"))
-    operator = operators(cluster.namespace)
+    # Its own metrics port: the default 9090 may be taken by another operator, logged as an error.
+    operator = operators(cluster.namespace, CLOUDIOS_METRICS_PORT=str(free_port()))
 
     mismatch = cluster.wait_condition(
         ACCOUNTS, "mismatch", "CredentialsValid", "False", reason="AccountMismatch"

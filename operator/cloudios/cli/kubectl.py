@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,16 +29,46 @@ class PluginError(Exception):
         self.code = code
 
 
+class _Impersonating:
+    """Wraps the client's urllib3 pool so every request carries kubectl's impersonation headers.
+
+    The client's default headers hold one value per name, but the API server reads each group
+    from its own ``Impersonate-Group`` header line, so the headers are added per request here.
+    """
+
+    def __init__(self, pool: Any, user: str, groups: Sequence[str]) -> None:
+        self._pool = pool
+        self._user = user
+        self._groups = tuple(groups)
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        from urllib3 import HTTPHeaderDict  # noqa: PLC0415 - a dependency of the kubernetes client
+
+        headers = HTTPHeaderDict(kwargs.pop("headers", None) or {})
+        headers["Impersonate-User"] = self._user
+        for group in self._groups:
+            headers.add("Impersonate-Group", group)
+        return self._pool.request(method, url, *args, headers=headers, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
 def _api(args: argparse.Namespace) -> Any:
     from kubernetes import client, config  # noqa: PLC0415
 
+    configuration = client.Configuration()
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=args.kubeconfig, context=args.context
+            config_file=args.kubeconfig, context=args.context, client_configuration=configuration
         )
     except Exception as exc:  # noqa: BLE001 - any kubeconfig problem is one clear message
         raise PluginError(f"cannot load kubeconfig: {exc}", 2) from None
-    return client.CustomObjectsApi()
+    api = client.ApiClient(configuration)
+    if args.as_user:
+        rest: Any = api.rest_client
+        rest.pool_manager = _Impersonating(rest.pool_manager, args.as_user, args.as_group)
+    return client.CustomObjectsApi(api)
 
 
 def _namespace(args: argparse.Namespace) -> str:
@@ -45,10 +77,12 @@ def _namespace(args: argparse.Namespace) -> str:
     from kubernetes import config  # noqa: PLC0415
 
     try:
-        _, active = config.list_kube_config_contexts(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
+        contexts, active = config.list_kube_config_contexts(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
     except Exception:  # noqa: BLE001
         return "default"
-    ns = (active or {}).get("context", {}).get("namespace")
+    if args.context:
+        active = next((c for c in contexts or [] if c.get("name") == args.context), None)
+    ns = ((active or {}).get("context") or {}).get("namespace")
     return str(ns or "default")
 
 
@@ -67,9 +101,7 @@ def _call(fn: Any, *a: Any, what: str, ns: str, **kw: Any) -> Any:
             ) from None
         message = exc.reason
         if exc.body:
-            import json  # noqa: PLC0415
-
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, AttributeError):
                 message = json.loads(exc.body).get("message", message)
         raise PluginError(f"{what}: {message}") from None
 
@@ -126,13 +158,16 @@ def summary(args: argparse.Namespace) -> int:
             continue
         amount = _amount(obj)
         spec = obj.get("spec") or {}
+        account = spec.get("accountRef") or {}
+        account_name = account.get("name", "?") if isinstance(account, dict) else account
         total += amount
         groups["namespace"][obj["metadata"]["namespace"]] += amount
-        groups["account"][f"{obj['metadata']['namespace']}/{spec.get('accountRef', '?')}"] += amount
+        groups["account"][f"{obj['metadata']['namespace']}/{account_name}"] += amount
         groups["category"][str(spec.get("category", "?"))] += amount
     console = Console()
     for title, rows in groups.items():
-        table = Table(title=f"Monthly savings by {title}", title_justify="left")
+        heading = f"Monthly savings by {title}"
+        table = Table(title=heading, title_justify="left", min_width=len(heading))
         table.add_column(title.capitalize())
         table.add_column("USD / month", justify="right")
         for key, value in sorted(rows.items(), key=lambda kv: -kv[1]):
@@ -179,14 +214,26 @@ def describe(obj: dict[str, Any]) -> str:
         f"  state:      {status.get('state', 'Proposed')}",
     ]
     evidence = spec.get("evidence") or {}
+    # Metric summaries sit under evidence.metrics (one per metric); older objects had them on top.
+    metrics = evidence.get("metrics")
+    if not isinstance(metrics, dict):
+        metrics = {}
+    summaries = [m for m in [*metrics.values(), *evidence.values()] if isinstance(m, dict) and "metric" in m]
     lines.extend(
         f"  evidence:   {m['metric']}: average {m.get('average')}, peak {m.get('maximum')}, "
         f"p95 {m.get('p95OfDailyP95')} over {m.get('daysWithData')} of {m.get('lookbackDays')} days"
-        for m in evidence.values()
-        if isinstance(m, dict) and "metric" in m
+        for m in summaries
     )
     for key, value in evidence.items():
-        if not isinstance(value, dict | list):
+        if value is None or key == "metrics":
+            continue
+        if isinstance(value, list):
+            if value:
+                lines.append(f"  {key}: {'; '.join(map(str, value))}")
+        elif isinstance(value, dict):
+            if value and "metric" not in value:
+                lines.append(f"  {key}: {_pairs(value)}")
+        else:
             lines.append(f"  {key}: {value}")
     decision = spec.get("decision") or {}
     if decision:
@@ -204,27 +251,58 @@ def _pairs(value: Any) -> str:
     return str(value or "-")
 
 
+def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options accepted before and after the command, as kubectl does (``approve r1 -n team-a``).
+
+    After the command they default to SUPPRESS so they never overwrite a value given before it.
+    """
+    default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--kubeconfig", help="path to the kubeconfig file", **default)
+    parser.add_argument("--context", help="kubeconfig context to use", **default)
+    parser.add_argument("-n", "--namespace", help="namespace (default: the context's)", **default)
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="act as this user (impersonation, like kubectl --as; needs the `impersonate` right)",
+        **default,
+    )
+    parser.add_argument(
+        "--as-group",
+        dest="as_group" if top else "as_group_after",
+        metavar="GROUP",
+        action="append",
+        default=[] if top else argparse.SUPPRESS,
+        help="with --as: act as a member of this group (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubectl cloudios", description="Work with Cloudios Recommendations."
     )
-    parser.add_argument("--kubeconfig", help="path to the kubeconfig file")
-    parser.add_argument("--context", help="kubeconfig context to use")
-    parser.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+    _connection_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("approve", "approve a recommendation"), ("dismiss", "dismiss a recommendation")):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("name", help="Recommendation name")
         p.add_argument("--reason", help="why (recorded with your identity)")
+        _connection_options(p, top=False)
     s = sub.add_parser("summary", help="open savings by namespace, account and category")
     s.add_argument("-A", "--all-namespaces", action="store_true", help="across all namespaces you can read")
+    _connection_options(s, top=False)
     e = sub.add_parser("explain", help="a recommendation's evidence in words")
     e.add_argument("name", help="Recommendation name")
+    _connection_options(e, top=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.as_group = [*args.as_group, *getattr(args, "as_group_after", [])]
+    if args.as_group and not args.as_user:
+        parser.error("--as-group needs --as (the user to impersonate)")
     try:
         if args.command in {"approve", "dismiss"}:
             return decide(args, "Approved" if args.command == "approve" else "Dismissed")

@@ -136,7 +136,10 @@ async def reconcile(services: Services, body: Mapping[str, Any]) -> list[Notice]
                 "message": redact_text(result.message),
             }
             log.info("health check of %s/%s: %s", namespace, name, result.reason)
-        return await write_conditions(services, body, _observations(account, error, result), status)
+        observations = _observations(account, error, result)
+        ready = any(o.type == READY and o.status == "True" for o in observations)
+        services.metrics.set_account_ready(namespace, name, ready=ready)
+        return await write_conditions(services, body, observations, status)
 
 
 async def write_conditions(

@@ -142,7 +142,7 @@ async def record_on_account(
         if run.result is not None:
             status = "True"
             message = f"ScanPolicy {policy.metadata.name}: {run.message}"
-            extra["resourceCounts"] = {"total": run.result.resources}
+            extra["resourceCounts"] = {"total": run.result.resources, **run.result.resource_counts}
             savings = await asyncio.to_thread(_open_savings, services, namespace, name)
             extra["potentialMonthlySavings"] = savings.model_dump(mode="json")
         else:

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from cloudios.api import GROUP, VERSION
-from cloudios.controller import account_health, handling
+from cloudios.controller import account_health, handling, policy_runs
 from cloudios.controller.recommendation_objects import KIND as RECOMMENDATION
 from cloudios.controller.recommendation_objects import LABEL_ACCOUNT, label_value
 from cloudios.controller.services import Services
@@ -43,8 +43,10 @@ async def cleanup(services: Services, namespace: str, name: str) -> None:
             await asyncio.sleep(min(2**attempt, 10))
         else:
             services.locks.forget(account_health.KIND, namespace, name)
+            services.metrics.forget_account(namespace, name)
             return
     log.error("cleanup of CloudAccount %s/%s gave up; its finalizer is released anyway", namespace, name)
+    services.metrics.forget_account(namespace, name)
 
 
 async def _cleanup_once(services: Services, namespace: str, name: str) -> None:
@@ -53,6 +55,7 @@ async def _cleanup_once(services: Services, namespace: str, name: str) -> None:
     deleted = await asyncio.to_thread(
         services.kube.delete_labelled, RECOMMENDATION, namespace, f"{LABEL_ACCOUNT}={label_value(name)}"
     )
+    await policy_runs.refresh_savings(services, namespace)  # its findings no longer count
     log.info(
         "CloudAccount %s/%s deleted: data marked for purge, %d recommendation(s) removed",
         namespace,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from cloudios.controller.recommendation_objects import PolicyRef
 from cloudios.controller.services import Services
 from cloudios.domain import Money, Provider
 from cloudios.pipeline.selection import PolicyError, select
+from cloudios.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ async def reconcile(services: Services, body: Mapping[str, Any]) -> list[Notice]
     meta = body.get("metadata", {})
     async with services.locks.hold(KIND, str(meta.get("namespace")), str(meta.get("name"))):
         validity = validate(body)
+        await seed_metrics(services, body)
         if validity.policy is None:
             assert validity.problem is not None
             return await _write(services, body, [validity.problem], {})
@@ -142,9 +145,11 @@ async def tick(services: Services, body: Mapping[str, Any]) -> list[Notice]:
                 services, latest, policy, {"accounts": entries} if changed else None
             )
         log.info("policy %s/%s: scanning %d account(s)", namespace, name, len(due))
-        scanned = await asyncio.gather(*(account_scans.scan_account(services, policy, b, now) for b in due))
+        timed = await asyncio.gather(*(_timed_scan(services, policy, b, now) for b in due))
+        scanned = [run for run, _ in timed]
         notices: list[Notice] = []
-        for account_body, run in zip(due, scanned, strict=True):
+        for account_body, (run, seconds) in zip(due, timed, strict=True):
+            _record_metrics(services, name, account_body, run, seconds)
             runs[run.name] = run
             notices.extend(await account_scans.record_on_account(services, policy, account_body, run))
         runs = {r.name: r for r in _complete(runs, selected, previous)}
@@ -161,6 +166,82 @@ async def tick(services: Services, body: Mapping[str, Any]) -> list[Notice]:
             )
         )
         return notices
+
+
+async def _timed_scan(
+    services: Services, policy: ScanPolicy, body: Mapping[str, Any], now: datetime
+) -> tuple[AccountRun, float]:
+    """The account's run and its seconds (from the run's start, so a wait for a scan slot counts)."""
+    began = time.monotonic()
+    run = await account_scans.scan_account(services, policy, body, now)
+    return run, time.monotonic() - began
+
+
+def _record_metrics(
+    services: Services, policy: str, body: Mapping[str, Any], run: AccountRun, seconds: float
+) -> None:
+    result = run.result
+    services.metrics.record_scan(
+        str(body["metadata"]["namespace"]),
+        policy,
+        ok=run.outcome == "Succeeded",
+        duration_seconds=seconds,
+        api_calls=result.api_calls if result is not None else {},
+        finished_at=result.finished_at if result is not None else None,
+        provider=str((body.get("spec") or {}).get("provider") or "unknown"),
+    )
+
+
+def namespace_savings(store: Repository, namespace: str) -> dict[str, dict[str, Decimal]]:
+    """Open findings' monthly savings of the namespace's live accounts: currency -> category -> sum.
+
+    Every open finding counts once, whichever policy found it; the policies' minMonthlySavings and
+    Recommendation caps do not apply (findings below a policy's floor are never stored anyway).
+    """
+    live = {a.name for a in store.accounts(namespace)}
+    totals: dict[str, dict[str, Decimal]] = {}
+    for stored in store.findings(namespace):
+        money = stored.finding.monthly_savings
+        if stored.account_name not in live or money is None:
+            continue
+        by_category = totals.setdefault(money.currency, {})
+        category = stored.finding.category.value
+        by_category[category] = by_category.get(category, Decimal(0)) + money.amount
+    return totals
+
+
+async def refresh_savings(services: Services, namespace: str) -> None:
+    """Set the namespace's savings gauges from the store (after a run, or an account's deletion)."""
+    totals = await asyncio.to_thread(namespace_savings, services.store, namespace)
+    services.metrics.replace_savings(namespace, totals)
+
+
+def _last_success(
+    store: Repository, namespace: str, policy: str, status: Mapping[str, Any]
+) -> datetime | None:
+    """When an account scan of the policy last succeeded: the store's scans (only successful scans are
+    recorded), else the status' Succeeded entries (a fresh store after a pod moved)."""
+    times = [s.finished_at for s in store.scans(namespace) if s.policy_name == policy]
+    times += [
+        t
+        for entry in status.get("accounts") or []
+        if entry.get("outcome") == "Succeeded" and (t := schedule.parse_time(entry.get("lastRunTime")))
+    ]
+    return max(times, default=None)
+
+
+async def seed_metrics(services: Services, body: Mapping[str, Any]) -> None:
+    """After a restart the gauges come from history, before the next run: the savings from the
+    store, and the last success so a staleness alert still fires when every scan since fails."""
+    meta = body.get("metadata", {})
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    await refresh_savings(services, namespace)
+    if services.metrics.last_success_of(namespace, name) is not None:
+        return
+    status = body.get("status") or {}
+    found = await asyncio.to_thread(_last_success, services.store, namespace, name, status)
+    if found is not None:
+        services.metrics.mark_last_success(namespace, name, found)
 
 
 def _complete(
@@ -209,9 +290,13 @@ async def _publish(
         report = recommendation_sync.sync(
             services.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor
         )
+        services.metrics.set_recommendation_states(
+            namespace, recommendation_sync.state_counts(services.kube, namespace)
+        )
         return report, found
 
     report, found = await asyncio.to_thread(publish)
+    await refresh_savings(services, namespace)
     counts: Counter[str] = Counter()
     by_category: dict[str, Money] = {}
     total = Money.zero()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -104,3 +105,10 @@ def sync(
     for name in plan.delete:
         report.deleted += int(kube.delete(KIND, policy.namespace, name))
     return report
+
+
+def state_counts(kube: Kube, namespace: str) -> Counter[str]:
+    """The namespace's Recommendation objects (every policy's) by status.state; none yet is Proposed."""
+    return Counter(
+        str((item.get("status") or {}).get("state") or "Proposed") for item in kube.items(KIND, namespace)
+    )

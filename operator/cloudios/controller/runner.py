@@ -17,6 +17,7 @@ from cloudios.controller import accounts, decisions, peering, policies, recommen
 from cloudios.controller.services import Services
 from cloudios.controller.settings import ControllerSettings
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
+from cloudios.sinks.metrics import MetricsServer
 from cloudios.store.audit import SqlAuditLog
 
 PREFIX = "cloudios.io"
@@ -172,6 +173,29 @@ async def _serve(
             await purger
 
 
+def serve_metrics(settings: ControllerSettings, services: Services) -> MetricsServer | None:
+    """Start the Prometheus endpoint (every replica serves one; standbys export no scan series).
+
+    A port that cannot be bound is logged and the operator runs on without metrics: scans matter
+    more than their monitoring, and Prometheus reports the target as down.
+    """
+    if not settings.metrics_port:
+        log.info("metrics endpoint disabled (CLOUDIOS_METRICS_PORT=0)")
+        return None
+    try:
+        endpoint = services.metrics.serve(settings.metrics_port, settings.metrics_addr)
+    except OSError as exc:
+        log.error(  # noqa: TRY400 - the reason is the whole story; no traceback needed
+            "cannot serve metrics on %s:%d (CLOUDIOS_METRICS_PORT): %s; running without metrics",
+            settings.metrics_addr,
+            settings.metrics_port,
+            exc.strerror or exc,
+        )
+        return None
+    log.info("serving metrics on http://%s:%d/metrics", settings.metrics_addr, endpoint.port)
+    return endpoint
+
+
 def kopf_identity(settings: ControllerSettings) -> Any:
     """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
     return settings.pod_name  # None lets kopf generate one
@@ -181,7 +205,9 @@ def run(settings: ControllerSettings) -> None:
     """Configure, connect, and run until SIGTERM/SIGINT."""
     configure_logging(settings)
     services = Services.build(settings)
+    endpoint: MetricsServer | None = None
     try:
+        endpoint = serve_metrics(settings, services)
         peered = peering.available(services.kube, settings)
         if peered:
             peering.ensure_objects(services.kube, settings)
@@ -206,4 +232,6 @@ def run(settings: ControllerSettings) -> None:
         )
         asyncio.run(_serve(settings, services, config, registry))
     finally:
+        if endpoint is not None:
+            endpoint.stop()
         services.close()

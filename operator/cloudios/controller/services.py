@@ -1,4 +1,4 @@
-"""What handlers get to work with: settings, store, Kubernetes access, a clock and per-object locks."""
+"""What handlers get to work with: settings, store, Kubernetes access, metrics, a clock and object locks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError
 
+from cloudios import __version__
 from cloudios.controller.kube import Kube
 from cloudios.controller.settings import ControllerSettings
+from cloudios.sinks.metrics import Metrics
 from cloudios.store.sql import SqlRepository
 
 
@@ -64,6 +66,7 @@ class Services:
     kube: Kube
     clock: Callable[[], datetime] = utcnow
     locks: ObjectLocks = field(default_factory=ObjectLocks)
+    metrics: Metrics = field(default_factory=lambda: Metrics(version=__version__))
     scan_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     # Checks are CPU-bound (boto3 sessions); a few at a time lets accounts become Ready one after
     # another instead of all of them together at the end.

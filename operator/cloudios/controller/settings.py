@@ -45,6 +45,8 @@ ENVIRONMENT: dict[str, str] = {
     "CLOUDIOS_WEBHOOK_MANAGED": "webhook_managed",
     "CLOUDIOS_WEBHOOK_CERT_DIR": "webhook_cert_dir",
     "CLOUDIOS_AUDIT_CHECKPOINT_DIR": "audit_checkpoint_dir",
+    "CLOUDIOS_METRICS_PORT": "metrics_port",
+    "CLOUDIOS_METRICS_ADDR": "metrics_addr",
     "CLOUDIOS_POD_NAME": "pod_name",
     "CLOUDIOS_NAMESPACE": "pod_namespace",
     "CLOUDIOS_SERVICE_ACCOUNT": "service_account",
@@ -126,6 +128,10 @@ class ControllerSettings(BaseModel):
         "the Helm chart ships them.",
     )
     audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
+    metrics_port: int = Field(
+        default=9090, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint; 0 disables it."
+    )
+    metrics_addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
     pod_name: str | None = Field(default=None, description="Peering identity (the pod's name).")
     pod_namespace: str | None = None
     service_account: str | None = None

@@ -38,6 +38,8 @@ class ScanOutcome:
     unpriced: list[Finding] = field(default_factory=list)
     below_threshold: int = 0
     resources: int = 0
+    resource_counts: dict[str, int] = field(default_factory=dict)
+    """Inventoried resources by kind (``ec2.instance`` -> n)."""
     api_calls: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
@@ -127,6 +129,7 @@ def scan(
         unpriced=unpriced,
         below_threshold=len(kept) - len(published),
         resources=len(collected.snapshot.resources),
+        resource_counts=dict(sorted(Counter(r.kind for r in collected.snapshot.resources).items())),
         api_calls=collected.api_calls,
         warnings=warnings,
     )

@@ -1,0 +1,273 @@
+"""Prometheus metrics of the operator: a registry of their own, plain-value recorders, an HTTP endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import get_args
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    start_http_server,
+)
+
+from cloudios.api.recommendation import RecommendationState
+from cloudios.domain.enums import Category
+
+CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+STATES: tuple[str, ...] = get_args(RecommendationState)
+RETRIES_SUFFIX = ".retries"  # the providers' call counters report extra HTTP attempts under this suffix
+# Scans take seconds (a small account) to tens of minutes (many regions; the default timeout is 30 min).
+DURATION_BUCKETS: tuple[float, ...] = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+OTHER = "other"  # label value for anything that does not look like a bounded name
+_CENT = Decimal("0.01")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # botocore service names: ec2, cloudwatch, ...
+_OPERATION = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,127}$")  # API operation names: DescribeInstances, ...
+
+
+@dataclass
+class MetricsServer:
+    """A running /metrics endpoint; ``stop()`` (or calling it) shuts it down and frees the port."""
+
+    server: WSGIServer
+    thread: threading.Thread
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the OS chose when asked for port 0)."""
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    __call__ = stop
+
+
+def _cents(amount: Decimal) -> float:
+    """A money amount for a gauge: rounded to the cent first, so the float prints as the cents."""
+    return float(amount.quantize(_CENT, ROUND_HALF_EVEN))
+
+
+def _split_call(key: str) -> tuple[str, str]:
+    """'ec2.DescribeInstances' -> ('ec2', 'DescribeInstances'); names that are not bounded -> 'other'."""
+    service, _, operation = key.partition(".")
+    if not _SERVICE.match(service):
+        return OTHER, OTHER
+    return service, operation if _OPERATION.match(operation) else OTHER
+
+
+class Metrics:
+    """The operator's metrics on its own ``CollectorRegistry`` (never the process-global one).
+
+    Every label is bounded: namespaces, policy and account names (one series per object the
+    cluster holds), the fixed finding categories and Recommendation states, ISO currency codes, and
+    cloud API service/operation names. Resource ids and Recommendation names never become labels.
+    All methods take plain values and are safe to call from any thread.
+    """
+
+    def __init__(self, *, version: str, process_metrics: bool = True) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.scans = Counter(
+            "cloudios_scans",
+            "Account scans run by ScanPolicies, by result (success|failure).",
+            ["namespace", "policy", "result"],
+            registry=r,
+        )
+        self.scan_duration = Histogram(
+            "cloudios_scan_duration_seconds",
+            "Duration of one account's scan, from the run's start (including any wait for a scan slot).",
+            ["namespace"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "cloudios_scan_last_success_timestamp_seconds",
+            "Unix time when an account scan of the policy last finished successfully.",
+            ["namespace", "policy"],
+            registry=r,
+        )
+        self.savings = Gauge(
+            "cloudios_potential_monthly_savings",
+            "Monthly savings of the namespace's open findings, in units of the currency label "
+            "(e.g. US dollars), list-price basis.",
+            ["namespace", "category", "currency"],
+            registry=r,
+        )
+        self.recommendations = Gauge(
+            "cloudios_recommendations",
+            "Recommendation objects in the namespace by status.state.",
+            ["namespace", "state"],
+            registry=r,
+        )
+        self.api_calls = Counter(
+            "cloudios_cloud_api_calls",
+            "Logical cloud API calls made by scans (one paginated page is one call), retries excluded.",
+            ["provider", "service", "operation"],
+            registry=r,
+        )
+        self.api_retries = Counter(
+            "cloudios_cloud_api_retries",
+            "Extra HTTP attempts (retries after throttling or transient errors) of cloud API calls.",
+            ["provider", "service"],
+            registry=r,
+        )
+        self.account_ready = Gauge(
+            "cloudios_account_ready",
+            "1 when the CloudAccount's last health check succeeded (Ready=True), else 0.",
+            ["namespace", "account"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "cloudios_build_info",
+            "Always 1; the version label names the running build.",
+            ["version"],
+            registry=r,
+        )
+        self.build_info.labels(version).set(1)
+        if process_metrics:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
+        self._lock = threading.Lock()
+        self._last_success: dict[tuple[str, str], float] = {}
+        self._currencies: dict[str, set[str]] = {}
+
+    # -- scans ---------------------------------------------------------------------------------
+
+    def record_scan(
+        self,
+        namespace: str,
+        policy: str,
+        *,
+        ok: bool,
+        duration_seconds: float,
+        api_calls: Mapping[str, int],
+        finished_at: datetime | None = None,
+        provider: str = "aws",
+    ) -> None:
+        """One account's scan under ``policy``. ``api_calls`` are the scan's 'service.Operation'
+        counts; keys ending in '.retries' count extra attempts and go to the retries counter."""
+        for result in ("success", "failure"):  # both series exist, so rate() and ratios work at once
+            self.scans.labels(namespace, policy, result)
+        self.scans.labels(namespace, policy, "success" if ok else "failure").inc()
+        self.scan_duration.labels(namespace).observe(max(0.0, duration_seconds))
+        if ok and finished_at is not None:
+            self.mark_last_success(namespace, policy, finished_at)
+        for key, count in api_calls.items():
+            if count <= 0:
+                continue
+            if key.endswith(RETRIES_SUFFIX):
+                service, _ = _split_call(key.removesuffix(RETRIES_SUFFIX))
+                self.api_retries.labels(provider, service).inc(count)
+            else:
+                service, operation = _split_call(key)
+                self.api_calls.labels(provider, service, operation).inc(count)
+
+    def mark_last_success(self, namespace: str, policy: str, finished_at: datetime) -> None:
+        """Move the policy's last-success time forward (never back: runs may finish out of order)."""
+        stamp = finished_at.timestamp()
+        with self._lock:
+            key = (namespace, policy)
+            if stamp <= self._last_success.get(key, float("-inf")):
+                return
+            self._last_success[key] = stamp
+            self.last_success.labels(namespace, policy).set(stamp)
+
+    def last_success_of(self, namespace: str, policy: str) -> float | None:
+        with self._lock:
+            return self._last_success.get((namespace, policy))
+
+    def forget_policy(self, namespace: str, policy: str) -> None:
+        """Drop a deleted policy's series (otherwise its frozen last-success time would alert)."""
+        with self._lock:
+            self._last_success.pop((namespace, policy), None)
+        _remove(self.last_success, namespace, policy)
+        for result in ("success", "failure"):
+            _remove(self.scans, namespace, policy, result)
+
+    # -- savings and recommendations -----------------------------------------------------------
+
+    def set_savings(self, namespace: str, totals_by_category: Mapping[str, Decimal], currency: str) -> None:
+        """The namespace's open savings per category in ``currency``; categories without findings get
+        0, so every (category, currency) series exists. Raises ValueError on an unknown category."""
+        if not _CURRENCY.match(currency):
+            raise ValueError(f"currency must be an ISO 4217 code, not {currency!r}")
+        unknown = set(totals_by_category) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown finding categories: {sorted(unknown)}")
+        with self._lock:
+            self._currencies.setdefault(namespace, set()).add(currency)
+        for category in CATEGORIES:
+            amount = totals_by_category.get(category, Decimal(0))
+            self.savings.labels(namespace, category, currency).set(_cents(amount))
+
+    def replace_savings(
+        self,
+        namespace: str,
+        by_currency: Mapping[str, Mapping[str, Decimal]],
+        *,
+        default_currency: str = "USD",
+    ) -> None:
+        """All of the namespace's savings at once: currencies no longer present lose their series;
+        ``default_currency`` always has its (possibly zero) series."""
+        wanted: dict[str, Mapping[str, Decimal]] = {default_currency: {}, **by_currency}
+        for currency, totals in wanted.items():
+            self.set_savings(namespace, totals, currency)
+        with self._lock:
+            stale = self._currencies.get(namespace, set()) - set(wanted)
+            self._currencies[namespace] = set(wanted)
+        for currency in stale:
+            for category in CATEGORIES:
+                _remove(self.savings, namespace, category, currency)
+
+    def set_recommendation_states(self, namespace: str, counts: Mapping[str, int]) -> None:
+        """Recommendation objects by state; every known state gets a series (0 when none).
+        States outside the CRD's enum are ignored."""
+        for state in STATES:
+            self.recommendations.labels(namespace, state).set(counts.get(state, 0))
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def set_account_ready(self, namespace: str, account: str, *, ready: bool) -> None:
+        self.account_ready.labels(namespace, account).set(1 if ready else 0)
+
+    def forget_account(self, namespace: str, account: str) -> None:
+        """Drop a deleted CloudAccount's series."""
+        _remove(self.account_ready, namespace, account)
+
+    # -- exposition ----------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The text format Prometheus scrapes."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104 - the pod's port
+        """Serve GET /metrics on ``addr:port`` (0 lets the OS choose) in a daemon thread."""
+        server, thread = start_http_server(port, addr, registry=self.registry)
+        return MetricsServer(server, thread)
+
+
+def _remove(metric: Counter | Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # never set: nothing to remove
+        metric.remove(*labels)

@@ -1,0 +1,483 @@
+"""`make demo`, part two: a local control plane, a seeded AWS emulator, the operator, an approval."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests.support (the control plane) lives next to tools/
+
+import yaml  # noqa: E402
+from kubernetes import client as k8s  # noqa: E402
+from tests.support.controlplane import (  # noqa: E402
+    CommandError,
+    ControlPlane,
+    ControlPlaneError,
+    find_binary,
+    free_port,
+    start_control_plane,
+)
+
+from cloudios.controller import decisions  # noqa: E402
+
+NAMESPACE = "team-demo"
+ACCOUNT, POLICY = "demo-aws", "demo-weekly"
+SECRET = "demo-aws-credentials"
+ADMINS, MEMBERS = "team-demo-admins", "team-demo-members"
+ADMIN_USER, MEMBER_USER = "alice", "bob"
+GROUP, VERSION = "cloudios.io", "v1alpha1"
+EXAMPLES = ROOT / "examples" / "demo"
+CRDS = ROOT / "crds"
+PEERING_CRDS = ROOT / "tests" / "support" / "kopf-peering-crds.yaml"
+CHART = ROOT / "helm" / "cloudios"
+MARKER = ".cloudios-operator-demo"
+# The emulator accepts any keys; these only have to look like AWS keys. Never real credentials.
+DEMO_KEYS = {"aws_access_key_id": "AKIADEMOEMULATOR0001", "aws_secret_access_key": "demo-emulator-secret"}
+DEMO_SEED, DEMO_REGIONS, DEMO_LOOKBACK_DAYS = 7, ("us-east-1", "eu-west-1"), 30
+LOG_TAIL = 40
+HEARTBEAT_SECONDS = 10
+T = TypeVar("T")
+
+
+class DemoError(RuntimeError):
+    """Something the user should read: what failed and, if known, what to do."""
+
+
+_started = time.monotonic()
+
+
+def progress(message: str) -> None:
+    sys.stderr.write(f"[{time.monotonic() - _started:5.1f}s] {message}\n")
+    sys.stderr.flush()
+
+
+def show(command: str, output: str) -> None:
+    """A command as the user would type it, then its output (stdout: the demo's result)."""
+    sys.stdout.write(f"\n$ {command}\n{output.rstrip()}\n")
+    sys.stdout.flush()
+
+
+def _die_with_parent() -> None:
+    # A `kill -9` of the demo must not leave the operator running against a dead API server.
+    import ctypes  # noqa: PLC0415
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Operator:
+    """`python -m cloudios.controller` as a subprocess, logging (plain text) to a file."""
+
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "cloudios.controller"],
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches only the demo, which stops the operator first.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+
+    def check_alive(self) -> None:
+        if self.popen is not None and (code := self.popen.poll()) is not None:
+            raise DemoError(f"the operator exited with code {code}")
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def tail(self, lines: int = LOG_TAIL) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no operator log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Demo:
+    """Everything the demo starts, stopped in reverse order by `close()`."""
+
+    workdir: Path
+    deadline: float
+    plane: ControlPlane | None = None
+    moto_url: str = ""
+    moto_stop: Callable[[], None] | None = None
+    operator: Operator | None = None
+    custom: Any = None
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def kubectl(self, *args: str | os.PathLike[str], stdin: str | None = None) -> str:
+        assert self.plane is not None
+        return self.plane.kubectl(*args, input=stdin).stdout
+
+    def plugin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`kubectl cloudios ...` (the kubectl-cloudios plugin) against the demo cluster."""
+        assert self.plane is not None
+        env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig_path), "COLUMNS": "100"}
+        result = subprocess.run(
+            [sys.executable, "-m", "cloudios.cli.kubectl", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise DemoError(f"kubectl cloudios {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def get(self, plural: str, name: str) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, plural, name)  # type: ignore[no-any-return]
+
+    def recommendations(self) -> list[dict[str, Any]]:
+        listed = self.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "recommendations")
+        return list(listed["items"])
+
+    def wait(self, check: Callable[[], T | None], what: str, *, every: float = 1.0) -> T:
+        """Poll until `check` returns something; a heartbeat line every 10 s; fail at the deadline."""
+        last_note = time.monotonic()
+        while True:
+            if self.operator is not None:
+                self.operator.check_alive()
+            with contextlib.suppress(k8s.ApiException):
+                if (result := check()) is not None:
+                    return result
+            now = time.monotonic()
+            if now > self.deadline:
+                raise DemoError(f"timed out waiting for {what} (raise it with --timeout)")
+            if now - last_note >= HEARTBEAT_SECONDS:
+                progress(f"  ... still waiting for {what}")
+                last_note = now
+            time.sleep(every)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def start_emulator(self) -> threading.Thread:
+        """moto in this process, seeded in a thread while the control plane starts."""
+        from cloudios.providers.aws import emulator, sample_estate  # noqa: PLC0415
+
+        url, self.moto_stop = emulator.start_moto_server()
+        self.moto_url = url
+        progress(f"AWS emulator (moto) on {url}; seeding the sample estate in the background")
+        failure: list[BaseException] = []
+
+        def seed() -> None:
+            try:
+                truth = sample_estate.seed_estate(
+                    url, seed=DEMO_SEED, regions=DEMO_REGIONS, lookback_days=DEMO_LOOKBACK_DAYS
+                )
+                progress(
+                    f"seeded {len(truth.labels)} resources in account 123456789012 "
+                    f"({', '.join(DEMO_REGIONS)}) with {DEMO_LOOKBACK_DAYS} days of CloudWatch metrics"
+                )
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=seed, name="seed-estate", daemon=True)
+        thread.failure = failure  # type: ignore[attr-defined]
+        thread.start()
+        return thread
+
+    def start_control_plane(self) -> None:
+        progress("starting a local control plane (etcd + kube-apiserver, TLS and RBAC on loopback)")
+        try:
+            self.plane = start_control_plane(self.workdir / "controlplane")
+        except ControlPlaneError as exc:
+            raise DemoError(f"{exc}\n(run `make controlplane` first; `make demo` does)") from None
+        self.custom = k8s.CustomObjectsApi(self.plane.api_client())
+        progress(f"API server ready at {self.plane.server_url} ({self.plane.startup_seconds:.1f}s)")
+
+    def install(self) -> None:
+        """CRDs, kopf's peering CRDs, the chart's user roles, the namespace and its bindings."""
+        assert self.plane is not None
+        progress("applying the CRDs (crds/), kopf's peering CRDs and the cloudios-* ClusterRoles")
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", CRDS, "-f", PEERING_CRDS)
+        roles = self.plane.helm(
+            "template", "cloudios", CHART, "--namespace", "cloudios-system",
+            "--set", "masterKey.existingSecret=cloudios-master-key",
+            "--show-only", "templates/rbac-roles.yaml",
+        ).stdout  # fmt: skip
+        self.kubectl("apply", "--server-side", "-f", "-", stdin=roles)
+        self.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s",
+            *(f"crd/{p}.{GROUP}" for p in ("cloudaccounts", "scanpolicies", "recommendations")),
+            "crd/kopfpeerings.kopf.dev",
+        )  # fmt: skip
+        self.kubectl("create", "namespace", NAMESPACE)
+        for group, role in ((ADMINS, "cloudios-admin"), (MEMBERS, "cloudios-member")):
+            self.kubectl(
+                "create", "rolebinding", group, f"--clusterrole={role}", f"--group={group}", "-n", NAMESPACE
+            )
+        progress(f"namespace {NAMESPACE}: group {ADMINS} -> cloudios-admin, {MEMBERS} -> cloudios-member")
+        core = k8s.CoreV1Api(self.plane.api_client())
+        core.create_namespaced_secret(
+            NAMESPACE, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=SECRET), string_data=DEMO_KEYS)
+        )
+        # The example account has no Secret reference (the CLI demo passes the emulator's keys
+        # itself); in a cluster the operator reads them from this Secret.
+        account = yaml.safe_load((EXAMPLES / "cloudaccount.yaml").read_text())
+        account["spec"]["aws"]["credentialsSecretRef"] = {"name": SECRET}
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(account))
+        progress(f"applied examples/demo/cloudaccount.yaml + credentialsSecretRef {SECRET} (dummy keys)")
+
+    def start_operator(self) -> None:
+        assert self.plane is not None
+        tls = decisions.generate_webhook_certificate(self.workdir / "webhook-tls", ["127.0.0.1"])
+        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+        env = {k: v for k, v in os.environ.items() if k in keep}
+        env.update(
+            {
+                "KUBECONFIG": str(self.plane.kubeconfig_path),
+                "AWS_ENDPOINT_URL": self.moto_url,
+                # Credentials come only from the CloudAccount's Secret: no files, no metadata service.
+                "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "CLOUDIOS_NAMESPACES": NAMESPACE,
+                "CLOUDIOS_DATA_DIR": str(self.workdir / "data"),
+                "CLOUDIOS_LOG_FORMAT": "plain",
+                "CLOUDIOS_SCHEDULER_INTERVAL_SECONDS": "2",
+                "CLOUDIOS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
+                # The decision webhooks: the API server calls back on loopback, so decisions are
+                # stamped with the deciding user's identity and audited.
+                "CLOUDIOS_WEBHOOK_ADDR": "127.0.0.1",
+                "CLOUDIOS_WEBHOOK_PORT": str(free_port()),
+                "CLOUDIOS_WEBHOOK_MANAGED": "demo.cloudios.io",
+                "CLOUDIOS_WEBHOOK_CERT_FILE": str(tls.cert_file),
+                "CLOUDIOS_WEBHOOK_KEY_FILE": str(tls.key_file),
+                "CLOUDIOS_WEBHOOK_CA_FILE": str(tls.ca_file),
+                "CLOUDIOS_AUDIT_CHECKPOINT_DIR": str(self.workdir / "audit-checkpoints"),
+            }
+        )
+        self.operator = Operator(env, self.workdir / "operator.log")
+        self.operator.start()
+        progress(f"operator started (python -m cloudios.controller), log: {_shown(self.operator.log_path)}")
+
+    def wait_ready(self) -> None:
+        progress(
+            f"waiting for CloudAccount {ACCOUNT} Ready (AssumeRole + GetCallerIdentity against the emulator)"
+        )
+
+        def ready() -> dict[str, Any] | None:
+            conditions = (self.get("cloudaccounts", ACCOUNT).get("status") or {}).get("conditions") or []
+            found: dict[str, Any] | None = next((c for c in conditions if c.get("type") == "Ready"), None)
+            if found and found["status"] == "True":
+                return found
+            if found and found["status"] == "False":  # a failed check is final until the next one
+                raise DemoError(f"CloudAccount {ACCOUNT} is not Ready: {found['reason']}: {found['message']}")
+            return None
+
+        condition = self.wait(ready, f"CloudAccount {ACCOUNT} Ready")
+        progress(f"CloudAccount {ACCOUNT} Ready: {condition['reason']}")
+
+    def wait_scan(self, seeding: threading.Thread) -> list[dict[str, Any]]:
+        self.wait(lambda: None if seeding.is_alive() else True, "the sample estate to be seeded")
+        if failure := getattr(seeding, "failure", None):
+            raise DemoError(f"seeding the sample estate failed: {failure[0]!r}")
+        self.kubectl("apply", "-f", EXAMPLES / "scanpolicy.yaml")
+        progress(f"applied examples/demo/scanpolicy.yaml; the operator scans {ACCOUNT} at its next tick")
+
+        def scanned() -> list[dict[str, Any]] | None:
+            status = self.get("scanpolicies", POLICY).get("status") or {}
+            ready: dict[str, Any] = next(
+                (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+            )
+            if ready.get("reason") == "ScanFailed":
+                raise DemoError(f"the scan failed: {ready.get('message')}")
+            recs = self.recommendations()
+            return recs if status.get("lastRunTime") and recs else None
+
+        recs = self.wait(scanned, "the first scan and its Recommendations")
+        progress(f"first scan done: {len(recs)} Recommendations in {NAMESPACE}")
+        return recs
+
+    def approve_top(self, recs: list[dict[str, Any]]) -> None:
+        top = max(recs, key=lambda r: Decimal(str(r["spec"]["monthlySavings"]["amount"])))
+        name = top["metadata"]["name"]
+        as_member = ["--as", MEMBER_USER, "--as-group", MEMBERS]
+        as_admin = ["--as", ADMIN_USER, "--as-group", ADMINS]
+        refused = self.plugin("approve", name, "-n", NAMESPACE, *as_member, check=False)
+        if refused.returncode == 0:
+            raise DemoError(f"{MEMBER_USER} (a member) could approve {name}: RBAC is not in force")
+        show(
+            f"kubectl cloudios approve {name} -n {NAMESPACE} {' '.join(as_member)}   # a member may not",
+            refused.stdout + refused.stderr,
+        )
+        approved = self.plugin(
+            "approve", name, "-n", NAMESPACE, "--reason", "checked with the owning team", *as_admin
+        )
+        show(f"kubectl cloudios approve {name} -n {NAMESPACE} {' '.join(as_admin)}", approved.stdout)
+
+        def state() -> str | None:
+            found = (self.get("recommendations", name).get("status") or {}).get("state")
+            return found if found == "Approved" else None
+
+        self.wait(state, f"{name} to reach state Approved", every=0.5)
+        show(
+            f"kubectl cloudios explain {name} -n {NAMESPACE}",
+            self.plugin("explain", name, "-n", NAMESPACE).stdout,
+        )
+
+    def close(self) -> None:
+        """Stop the operator, the emulator, the API server and etcd; keep the logs."""
+        if self.operator is not None:
+            self.operator.stop()
+        if self.moto_stop is not None:
+            with contextlib.suppress(Exception):
+                self.moto_stop()
+        if self.plane is not None:
+            self.plane.stop()
+            # etcd preallocates a 64 MB WAL; the logs next to it are what is worth keeping.
+            shutil.rmtree(self.workdir / "controlplane" / "etcd-data", ignore_errors=True)
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _fresh_workdir(path: Path) -> Path:
+    """The demo's own directory under out/, emptied from a previous run (never anything else)."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / MARKER).exists():
+            raise DemoError(f"{path} exists and was not made by this demo; choose another --workdir")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / MARKER).write_text("created by tools/demo_operator.py; removed by its next run\n")
+    return path.resolve()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (e.g. a CI timeout) cleans up like Ctrl-C does."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        workdir = _fresh_workdir(Path(args.workdir))
+    except (DemoError, OSError) as exc:
+        sys.stderr.write(f"operator demo failed: {exc}\n")
+        return 1
+    demo = Demo(workdir=workdir, deadline=time.monotonic() + args.timeout)
+    code = 0
+    with _terminate_as_interrupt():
+        try:
+            progress("Cloudios operator demo: the same example manifests, now reconciled by the operator")
+            seeding = demo.start_emulator()
+            demo.start_control_plane()
+            demo.install()
+            demo.start_operator()
+            demo.wait_ready()
+            recs = demo.wait_scan(seeding)
+            show(
+                f"kubectl get cloudaccounts,scanpolicies,recommendations -n {NAMESPACE}",
+                demo.kubectl("get", "cloudaccounts,scanpolicies,recommendations", "-n", NAMESPACE),
+            )
+            show(f"kubectl cloudios summary -n {NAMESPACE}", demo.plugin("summary", "-n", NAMESPACE).stdout)
+            demo.approve_top(recs)
+            progress(f"done in {time.monotonic() - _started:.0f}s; logs in {_shown(workdir)}")
+            if args.keep_running:
+                keep_running(demo)
+        except KeyboardInterrupt:
+            progress("interrupted")
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - every failure ends in one message and a clean-up
+            known = isinstance(exc, DemoError | CommandError | ControlPlaneError)
+            sys.stderr.write(f"\noperator demo failed: {exc if known else repr(exc)}\n")
+            if demo.operator is not None:
+                log = _shown(demo.operator.log_path)
+                sys.stderr.write(f"--- last {LOG_TAIL} lines of {log} ---\n{demo.operator.tail()}\n")
+            code = 1
+        finally:
+            # A second Ctrl-C must not leave processes behind half-way through the clean-up.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            progress("stopping the operator, the emulator, the API server and etcd")
+            demo.close()
+            progress("stopped")
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    return code
+
+
+def keep_running(demo: Demo) -> None:
+    """Leave everything up for the user's own kubectl until Ctrl-C."""
+    assert demo.plane is not None
+    assert demo.operator is not None
+    kubectl_dir = find_binary("kubectl").parent
+    sys.stdout.write(
+        "\nThe control plane, the emulator and the operator keep running. In another shell:\n"
+        f"  export KUBECONFIG={demo.plane.kubeconfig_path}\n"
+        f"  kubectl get cloudios -n {NAMESPACE}\n"
+        f"  kubectl cloudios summary -n {NAMESPACE}\n"
+        f"  kubectl annotate scanpolicy {POLICY} -n {NAMESPACE} cloudios.io/run-now=$(date +%s) --overwrite\n"
+        f"  (kubectl is in {kubectl_dir}, kubectl-cloudios in {Path(sys.executable).parent})\n"
+        "Press Ctrl-C to stop everything.\n"
+    )
+    sys.stdout.flush()
+    while True:
+        demo.operator.check_alive()
+        time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave everything running until Ctrl-C (prints KUBECONFIG)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds until the demo gives up (default 300)"
+    )
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "out" / "operator-demo"), help="logs, certificates and the store"
+    )
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
