@@ -58,3 +58,5 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
         else:
             log.info("ScanPolicy %s/%s deleted with %d recommendation(s)", namespace, name, deleted)
         services.locks.forget(policy_runs.KIND, namespace, name)
+        # A deleted policy's staleness gauge would otherwise fire CloudiosScanStale two days later.
+        services.metrics.forget_policy(namespace, name)
