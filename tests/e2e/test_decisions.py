@@ -14,11 +14,10 @@ import asyncio
 import contextlib
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import kopf
 import pytest
@@ -31,29 +30,14 @@ from cloudios.controller import decisions
 from cloudios.security.audit import key_id
 from cloudios.store.audit import SqlAuditLog
 from tests.support.controlplane import ControlPlane, free_port
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "cloudios"
 GROUP, VERSION, PLURAL = "cloudios.io", "v1alpha1", "recommendations"
 ROLE_MESSAGE = "deciding needs the cloudios-admin or cloudios-owner role in namespace {}"
-T = TypeVar("T")
 
 pytestmark = pytest.mark.cluster
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (k8s.ApiException, AssertionError) as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s; last error: {last}")
 
 
 def kubeconfig_login(plane: ControlPlane) -> kopf.ConnectionInfo:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from tests.support.chart import GROUP, KEY, VERSION, apply_crds_for_real, dump, eventually, render
+from tests.support.chart import GROUP, KEY, VERSION, apply_crds_for_real, dump, render
 from tests.support.controlplane import ControlPlane
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 

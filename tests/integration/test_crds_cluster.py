@@ -4,38 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from tests.support.controlplane import ControlPlane
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "cloudios.io", "v1alpha1"
 PLURALS = ("cloudaccounts", "scanpolicies", "recommendations")
-T = TypeVar("T")
 
 pytestmark = pytest.mark.cluster
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
-    """Retry until `check` returns something truthy; new CRDs and OpenAPI publish asynchronously."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (k8s.ApiException, AssertionError) as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s; last error: {last}")
 
 
 def apply_crds(plane: ControlPlane, directory: Path) -> None:

@@ -4,39 +4,20 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import yaml
 from kubernetes import client as k8s
 
 from tests.support.controlplane import CommandError, ControlPlane
+from tests.support.waiting import eventually
 
 CHARTS = Path(__file__).resolve().parents[1] / "support" / "charts"
 GROUP = "harness.test.cloudios.io"
-T = TypeVar("T")
 
 pytestmark = pytest.mark.cluster
-
-
-def eventually(check: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
-    """Retry `check` until it returns a truthy value without raising; RBAC and CRD handlers
-    become effective asynchronously (informer caches), typically within milliseconds."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (k8s.ApiException, AssertionError) as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s; last error: {last}")
 
 
 def bind_configmap_reader(api: k8s.ApiClient, namespace: str, subject: k8s.RbacV1Subject) -> None:

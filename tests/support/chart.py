@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from kubernetes import client as k8s
 
 from tests.support.controlplane import ControlPlane
 
@@ -16,23 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "cloudios"
 KEY = ("--set", "masterKey.existingSecret=cloudios-master-key")
 GROUP, VERSION = "cloudios.io", "v1alpha1"
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
-    """Retry until `check` returns something truthy; RBAC and new CRDs take effect asynchronously."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (k8s.ApiException, AssertionError) as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s; last error: {last}")
 
 
 def render(plane: ControlPlane, *args: str, namespace: str = "cloudios-system") -> list[dict[str, Any]]:

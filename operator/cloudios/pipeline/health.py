@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloudios.api import CloudAccount
-from cloudios.domain import Provider
+from cloudios.providers import registry
 from cloudios.providers.base import AwsBaseCredentials, ProviderError
 
 log = logging.getLogger(__name__)
 
 VERIFIED = "CredentialsVerified"
-
-# provider -> (module, function, pip extra); SDKs load lazily like providers.registry.
-_PROBES: dict[Provider, tuple[str, str, str]] = {
-    Provider.AWS: ("cloudios.providers.aws.auth", "probe", "aws"),
-}
 
 
 @dataclass(frozen=True)
@@ -31,26 +24,6 @@ class ProbeResult:
     identity: str | None = None
 
 
-def _prober(provider: Provider) -> Callable[..., str]:
-    entry = _PROBES.get(provider)
-    if entry is None:
-        raise ProviderError(
-            "ProviderNotImplemented",
-            f"provider '{provider.value}' is not supported by this version of Cloudios yet; "
-            f"supported: {', '.join(p.value for p in _PROBES)}",
-        )
-    module_path, name, extra = entry
-    try:
-        module = importlib.import_module(module_path)
-    except ImportError as exc:
-        raise ProviderError(
-            "ProviderSdkMissing",
-            f"the {provider.value} SDK is not installed ({exc.name}); install cloudios[{extra}]",
-        ) from None
-    fn: Callable[..., str] = getattr(module, name)
-    return fn
-
-
 def probe(
     account: CloudAccount, *, base_credentials: AwsBaseCredentials | None, timeout: float
 ) -> ProbeResult:
@@ -60,7 +33,7 @@ def probe(
     """
     spec = account.spec
     try:
-        fn = _prober(spec.provider)
+        fn = registry.prober(spec.provider)
         block = getattr(spec, spec.provider.value)
         identity = fn(
             block,
