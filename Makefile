@@ -53,8 +53,9 @@ test: venv controlplane
 	$(PY) -m pytest
 
 ## bench: benchmarks; results are recorded by hand in docs/benchmarks.md with the command
-bench: venv
+bench: venv controlplane
 	$(PY) bench/aws_scan.py
+	$(PY) -m bench.operator --accounts 200 --runs 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -108,3 +109,46 @@ def test_migrations_apply_once_and_every_table_has_a_tenant(tmp_path: Path) -> N
     repo.record_scan(scan("s1", T0), [f("i-1", savings="12.34")])
     stored = repo.findings("team-a")[0].finding
     assert stored == f("i-1", savings="12.34")
+
+
+def test_region_restricted_scan_resolves_only_its_regions(tmp_path: Path) -> None:
+    """A shard (one region of an account) must not resolve the findings of other regions."""
+    repo = SqlRepository.sqlite(tmp_path)
+    east = f("i-east")
+    west = f("i-west").model_copy(
+        update={
+            "region": "us-west-2",
+            "id": Finding.make_id(Provider.AWS, "111111111111", "us-west-2", "i-west", "aws.ec2.idle"),
+        }
+    )
+    repo.record_scan(scan("s1", T0), [east, west])
+    # The us-east-1 shard of the next scan finds nothing: only the us-east-1 finding is resolved.
+    diff = repo.record_scan(scan("s2-east", T0 + timedelta(days=1)), [], regions=["us-east-1"])
+    assert diff.resolved == (east.id,)
+    assert {s.finding.id for s in repo.findings("team-a")} == {west.id}
+    # The us-west-2 shard still sees its finding; without regions a scan resolves every region.
+    diff = repo.record_scan(scan("s2-west", T0 + timedelta(days=1)), [west], regions=["us-west-2"])
+    assert diff.resolved == ()
+    assert diff.seen_again == (west.id,)
+    diff = repo.record_scan(scan("s3", T0 + timedelta(days=2)), [])
+    assert diff.resolved == (west.id,)
+
+
+def _open_and_close(directory: str) -> None:
+    SqlRepository.sqlite(directory).close()
+
+
+def test_processes_migrating_a_new_database_at_once_do_not_collide(tmp_path: Path) -> None:
+    for round_ in range(5):
+        directory = str(tmp_path / f"db{round_}")
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_open_and_close, args=(directory,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+        engine = sa.create_engine(f"sqlite:///{directory}/cloudios.db")
+        with engine.connect() as conn:
+            versions = list(conn.scalars(sa.select(schema.schema_migrations.c.version)))
+        assert versions == sorted({v for v, _, _ in schema.MIGRATIONS})

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from sqlalchemy.exc import DBAPIError
 
 from cloudios import __version__
 from cloudios.controller.kube import Kube
@@ -23,19 +19,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(settings: ControllerSettings, attempts: int = 5) -> SqlRepository:
-    """The store, migrated. Replicas starting together race on the first migration of a shared
-    SQLite file (the loser sees "already exists" or a duplicate version); the next attempt finds it done."""
-    for attempt in range(1, attempts + 1):
-        try:
-            if settings.database_url:
-                return SqlRepository(settings.database_url)
-            return SqlRepository.sqlite(settings.data_dir)
-        except DBAPIError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt + random.random() / 5)  # noqa: S311 - jitter
-    raise AssertionError("unreachable")
+def open_store(settings: ControllerSettings) -> SqlRepository:
+    """The store, migrated (replicas starting together are serialised by the store's migration lock)."""
+    if settings.database_url:
+        return SqlRepository(settings.database_url)
+    return SqlRepository.sqlite(settings.data_dir)
 
 
 @dataclass

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -184,8 +187,32 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
 )
 
 
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes (replicas, shard jobs, CLI).
+
+    Two processes opening a new database at once would otherwise both create the same tables.
+    PostgreSQL takes an advisory lock in its own implementation.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrate-lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(engine: sa.Engine) -> list[int]:
     """Apply pending migrations in order, each in its own transaction; returns the versions applied."""
+    with _migration_lock(engine):
+        return _migrate(engine)
+
+
+def _migrate(engine: sa.Engine) -> list[int]:
     metadata.create_all(engine, tables=[schema_migrations])
     applied: list[int] = []
     with engine.begin() as conn:
