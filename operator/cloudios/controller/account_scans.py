@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from cloudios.api import CloudAccount, ScanPolicy
-from cloudios.controller import account_health, conditions, secrets
+from cloudios.controller import account_health, conditions, scan_jobs, secrets
 from cloudios.controller.account_health import KIND, READY, SCANNED, parse
 from cloudios.controller.conditions import Observation
 from cloudios.controller.notices import Notice
@@ -89,13 +89,17 @@ async def scan_account(
                 account.spec,
                 timeout=services.settings.probe_timeout_seconds,
             )
-            outcome = await asyncio.wait_for(
-                asyncio.to_thread(
-                    scan, account, policy, now=started, base_credentials=credentials, store=services.store
-                ),
-                timeout=timeout,
-            )
-        except (secrets.SecretError, ProviderError) as exc:
+            if services.settings.executor == "job":
+                # The Jobs read the Secret themselves; reading it here only reports a bad one early.
+                outcome = await asyncio.wait_for(scan_jobs.run(services, policy, account, started), timeout)
+            else:
+                outcome = await asyncio.wait_for(
+                    asyncio.to_thread(
+                        scan, account, policy, now=started, base_credentials=credentials, store=services.store
+                    ),
+                    timeout=timeout,
+                )
+        except (secrets.SecretError, ProviderError, scan_jobs.ShardFailedError) as exc:
             return _failed(name, started, exc.reason, exc.message)
         except PolicyError as exc:
             return _failed(name, started, "InvalidModule", str(exc))

@@ -20,6 +20,8 @@ ENVIRONMENT: dict[str, str] = {
     "CLOUDIOS_RETENTION_INTERVAL_SECONDS": "retention_interval_seconds",
     "CLOUDIOS_RETENTION_DAYS": "retention_days",
     "CLOUDIOS_EXECUTOR": "executor",
+    "CLOUDIOS_JOB_IMAGE": "job_image",
+    "CLOUDIOS_JOB_ALLOW_LOCAL_STORE": "job_allow_local_store",
     "CLOUDIOS_SCAN_CONCURRENCY": "scan_concurrency",
     "CLOUDIOS_WORKER_THREADS": "worker_threads",
     "CLOUDIOS_PROBE_TIMEOUT_SECONDS": "probe_timeout_seconds",
@@ -79,7 +81,14 @@ class ControllerSettings(BaseModel):
     )
     retention_interval_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
     retention_days: int = Field(default=30, ge=1, description="Health checks and deleted accounts' data.")
-    executor: Literal["inProcess"] = Field(default="inProcess", description="Where scans run.")
+    executor: Literal["inProcess", "job"] = Field(
+        default="inProcess", description="Where scans run: in the operator, or a Job per account and region."
+    )
+    job_image: str | None = Field(default=None, description="Image of the scan Jobs (the operator's own).")
+    job_allow_local_store: bool = Field(
+        default=False,
+        description="Let scan Jobs share a local SQLite store in a cluster (single node, development).",
+    )
     scan_concurrency: int = Field(default=4, ge=1, le=64, description="Scans running at once.")
     worker_threads: int = Field(default=16, ge=2, le=256, description="Threads for blocking I/O.")
     probe_timeout_seconds: float = Field(default=30, gt=0, description="Limit of one credential check.")
@@ -143,16 +152,6 @@ class ControllerSettings(BaseModel):
             return tuple(n.strip() for n in value.split(",") if n.strip())
         return value
 
-    @field_validator("executor", mode="before")
-    @classmethod
-    def _executor(cls, value: Any) -> Any:
-        if value == "job":
-            raise ValueError(
-                "'job' is not available in this version: scans run in the operator process; "
-                "unset CLOUDIOS_EXECUTOR or set it to inProcess"
-            )
-        return value
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -174,6 +173,7 @@ class ControllerSettings(BaseModel):
         "pod_name",
         "pod_namespace",
         "service_account",
+        "job_image",
         mode="before",
     )
     @classmethod
@@ -215,7 +215,7 @@ class ControllerSettings(BaseModel):
             if name in environ and field not in values:
                 values[field] = environ[name]
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as exc:
             by_field = {v: k for k, v in ENVIRONMENT.items()}
             lines = []
@@ -223,3 +223,27 @@ class ControllerSettings(BaseModel):
                 field = str(error["loc"][0]) if error["loc"] else "?"
                 lines.append(f"{by_field.get(field, field)}: {error['msg']}")
             raise SettingsError("; ".join(lines)) from None
+        if settings.executor == "job":
+            _check_job_executor(settings, in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")))
+        return settings
+
+
+def _check_job_executor(settings: ControllerSettings, *, in_cluster: bool) -> None:
+    """Scan Jobs write to the operator's store, so it must be one they reach too."""
+    if not settings.job_image:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_JOB_IMAGE, the image scan Jobs run (the operator's "
+            "own; the Helm chart sets it)"
+        )
+    if settings.database_url is None and in_cluster and not settings.job_allow_local_store:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_DATABASE_URL pointing at a database the scan Jobs "
+            "share with the operator (PostgreSQL): the local SQLite store is private to this pod. "
+            "For a single node or development set CLOUDIOS_JOB_ALLOW_LOCAL_STORE=true"
+        )
+    authority = (settings.database_url or "").split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must "
+            "not carry credentials (user:password@); authenticate the database another way"
+        )

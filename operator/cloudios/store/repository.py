@@ -53,9 +53,12 @@ class ScanDiff:
 class Repository(Protocol):
     """Tenant-scoped persistence. Every call names its tenant; no call reads across tenants."""
 
-    def record_scan(self, scan: ScanRecord, findings: Sequence[Finding]) -> ScanDiff:
+    def record_scan(
+        self, scan: ScanRecord, findings: Sequence[Finding], *, regions: Sequence[str] | None = None
+    ) -> ScanDiff:
         """Store a scan and upsert its findings; findings of the same account and modules that the
-        scan no longer reports are marked resolved. Idempotent for the same scan id."""
+        scan no longer reports are marked resolved (with ``regions``, a scan that covered only those
+        regions: only findings in them). Idempotent for the same scan id."""
         ...
 
     def findings(

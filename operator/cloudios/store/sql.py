@@ -42,7 +42,9 @@ class SqlRepository:
     def close(self) -> None:
         self._engine.dispose()
 
-    def record_scan(self, scan: ScanRecord, findings: Sequence[Finding]) -> ScanDiff:
+    def record_scan(
+        self, scan: ScanRecord, findings: Sequence[Finding], *, regions: Sequence[str] | None = None
+    ) -> ScanDiff:
         t = schema.findings
         now = scan.finished_at
         with self._engine.begin() as conn:
@@ -70,7 +72,7 @@ class SqlRepository:
             previous = {
                 row.id: row
                 for row in conn.execute(
-                    sa.select(t.c.id, t.c.module, t.c.resolved_at).where(
+                    sa.select(t.c.id, t.c.module, t.c.resolved_at, t.c.payload).where(
                         t.c.tenant == scan.tenant, t.c.account_name == scan.account_name
                     )
                 )
@@ -105,11 +107,15 @@ class SqlRepository:
                     )
                     new.append(f.id)
             present = {f.id for f in findings}
-            # Only modules that ran can say their earlier findings are gone.
+            # Only modules that ran can say their earlier findings are gone, and a scan restricted to
+            # some regions (a shard) only for findings in those regions.
             resolved = [
                 fid
                 for fid, row in previous.items()
-                if fid not in present and row.resolved_at is None and row.module in scan.modules
+                if fid not in present
+                and row.resolved_at is None
+                and row.module in scan.modules
+                and (regions is None or (row.payload or {}).get("region") in regions)
             ]
             if resolved:
                 conn.execute(
