@@ -2,10 +2,10 @@
 
 The test control plane is etcd + kube-apiserver only: no scheduler, no kubelet, no container
 runtime, so a Job's pod never runs. ``StandInKubelet`` is the one mock of this suite and exists only
-for that reason: it watches (polls) the Jobs labelled ``cloudios.io/scan-id`` in the test namespace,
-runs each Job's container command with its env as a local subprocess (resolving ``secretKeyRef``
-env from the API like a kubelet; ``KUBECONFIG`` stands in for the mounted ServiceAccount token),
-and writes the Job's status as the Job controller would (Complete or Failed).
+for that reason: it watches (polls) the Jobs labelled ``cloudios.io/scan-id`` in one namespace,
+runs each Job's container command with its env as a local subprocess (``KUBECONFIG`` stands in for
+the operator ServiceAccount's mounted token), and writes the Job's status as the Job controller
+would (Complete or Failed).
 """
 
 from __future__ import annotations
@@ -180,6 +180,29 @@ def savings(cluster: Cluster, policy_name: str) -> dict[str, str]:
     }
 
 
+def assert_shard_job(job: dict[str, Any], *, tenant: str, ops: str) -> None:
+    """One shard Job as the operator should write it: labels, placement, pod security, no secrets."""
+    meta = job["metadata"]
+    assert meta["name"].startswith("scan-")
+    assert meta["labels"]["cloudios.io/policy"] == "sharded"
+    assert meta["labels"]["cloudios.io/account"] == "prod"
+    assert meta["labels"]["cloudios.io/namespace"] == tenant
+    assert meta["namespace"] == ops
+    assert "ownerReferences" not in meta  # cannot cross namespaces; the TTL cleans up
+    spec = job["spec"]
+    assert spec["backoffLimit"] <= 2
+    assert spec["ttlSecondsAfterFinished"] > 0
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["python", "-m", "cloudios.controller.job"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["requests"]
+    text = json.dumps(job)
+    assert BASE_SECRET not in text
+    assert BASE_KEY_ID not in text
+    # No credentials and no references to them: the job reads the Secret through the API.
+    assert all("valueFrom" not in e for e in container.get("env") or [])
+
+
 def test_job_executor_matches_in_process(
     operators: OperatorFactory, cluster: Cluster, control_plane: ControlPlane, tmp_path: Path
 ) -> None:
@@ -195,14 +218,19 @@ def test_job_executor_matches_in_process(
     eventually(lambda: not cluster.items(RECOMMENDATIONS), what="reference recommendations removed")
     reference.stop()
 
-    kubelet = StandInKubelet(control_plane, cluster.namespace)
+    # As in a cluster: the operator runs in its own namespace and its Jobs run beside it, under its
+    # ServiceAccount; the tenant namespace holds only the account, the policy and the Secret.
+    ops = f"{cluster.namespace}-ops"
+    k8s.CoreV1Api(control_plane.api_client()).create_namespace({"metadata": {"name": ops}})
+    kubelet = StandInKubelet(control_plane, ops)
     with kubelet.running():
-        created = cluster.create(POLICIES, policy("sharded", max_recommendations=6))
+        cluster.create(POLICIES, policy("sharded", max_recommendations=6))
         operator = operators(
             cluster.namespace,
             name="job-executor",
             CLOUDIOS_METRICS_PORT=str(free_port()),
             CLOUDIOS_DATA_DIR=str(tmp_path / "job-store"),
+            CLOUDIOS_NAMESPACE=ops,
             **JOB_ENV,
         )
         pol = wait_scanned(cluster, "sharded", 6)
@@ -212,25 +240,7 @@ def test_job_executor_matches_in_process(
         assert sorted(j["metadata"]["labels"]["cloudios.io/region"] for j in jobs) == REGIONS
         (scan_id,) = {j["metadata"]["labels"][SCAN_ID] for j in jobs}
         for job in jobs:
-            meta = job["metadata"]
-            assert meta["name"].startswith("scan-")
-            assert meta["labels"]["cloudios.io/policy"] == "sharded"
-            assert meta["labels"]["cloudios.io/account"] == "prod"
-            assert meta["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
-            assert meta["ownerReferences"][0]["kind"] == "ScanPolicy"
-            spec = job["spec"]
-            assert spec["backoffLimit"] <= 2
-            assert spec["ttlSecondsAfterFinished"] > 0
-            container = spec["template"]["spec"]["containers"][0]
-            assert container["command"][:3] == ["python", "-m", "cloudios.controller.job"]
-            assert container["securityContext"]["allowPrivilegeEscalation"] is False
-            assert container["resources"]["requests"]
-            text = json.dumps(job)
-            assert BASE_SECRET not in text
-            assert BASE_KEY_ID not in text
-            refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e]
-            assert refs
-            assert set(refs) == {SECRET_NAME}
+            assert_shard_job(job, tenant=cluster.namespace, ops=ops)
         assert pol["status"]["accounts"][0]["outcome"] == "Succeeded"
         assert (cluster.condition(ACCOUNTS, "prod", "Scanned") or {}).get("reason") == "ScanSucceeded"
 
@@ -272,6 +282,10 @@ def test_failed_shard_marks_the_account_without_crash_loop(
     with kubelet.running():
         cluster.create(POLICIES, policy("sharded"))
         operator = operators(cluster.namespace, CLOUDIOS_METRICS_PORT=str(free_port()), **JOB_ENV)
+        assert all(
+            j["metadata"]["ownerReferences"][0]["kind"] == "ScanPolicy"
+            for j in eventually(kubelet.jobs, what="shard jobs in the tenant namespace")
+        )
         scanned = cluster.wait_condition(ACCOUNTS, "prod", "Scanned", "False", timeout=120)
         assert scanned["reason"] == "BackoffLimitExceeded"
         assert "us-west-2" in scanned["message"]

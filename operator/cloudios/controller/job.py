@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
 import os
 import sys
@@ -11,14 +10,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from cloudios.api import CloudAccount, ScanPolicy
-from cloudios.controller import scan_jobs
+from cloudios.controller import scan_jobs, secrets
 from cloudios.controller.account_health import parse
 from cloudios.controller.kube import Kube
 from cloudios.controller.services import open_store
 from cloudios.controller.settings import ControllerSettings, SettingsError
 from cloudios.pipeline.scan import scan
 from cloudios.pipeline.selection import PolicyError
-from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import install_log_redaction
 from cloudios.store.repository import ScanRecord
 
@@ -27,25 +26,6 @@ EXIT_UNUSABLE = 2
 EXIT_FAILED = 3
 
 log = logging.getLogger("cloudios.job")
-
-
-def env_credentials(environ: Mapping[str, str]) -> AwsBaseCredentials | None:
-    """Base credentials the kubelet put into the environment from the Secret (secretKeyRef)."""
-    text = environ.get(scan_jobs.ENV_FILE)
-    if text:
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read_string(text)
-        sections = parser.sections()
-        section = parser["default" if "default" in sections else sections[0]]
-        key_id, secret, token = (
-            section.get(k) for k in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-        )
-    else:
-        key_id, secret = environ.get(scan_jobs.ENV_KEY_ID), environ.get(scan_jobs.ENV_SECRET)
-        token = environ.get(scan_jobs.ENV_TOKEN)
-    if not key_id or not secret:
-        return None
-    return AwsBaseCredentials(access_key_id=key_id, secret_access_key=secret, session_token=token or None)
 
 
 def restricted(account: CloudAccount, region: str) -> CloudAccount:
@@ -73,7 +53,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             return EXIT_UNUSABLE
         account = restricted(parse(account_body, CloudAccount), args.region)
         policy: ScanPolicy = parse(policy_body, ScanPolicy)
-        outcome = scan(account, policy, now=datetime.now(UTC), base_credentials=env_credentials(environ))
+        # The referenced Secret is read through the API with the operator's ServiceAccount, exactly
+        # as the operator reads it: the Job spec never carries credentials or references to them.
+        credentials = secrets.base_credentials(
+            kube.core, args.namespace, account.spec, timeout=settings.probe_timeout_seconds
+        )
+        outcome = scan(account, policy, now=datetime.now(UTC), base_credentials=credentials)
         store.record_scan(
             ScanRecord(
                 id=scan_jobs.shard_record_id(args.scan_id, args.region),
@@ -119,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     install_log_redaction()
     try:
         return run(args, os.environ)
-    except (ProviderError, PolicyError, SettingsError, ValueError, configparser.Error) as exc:
+    except (ProviderError, PolicyError, SettingsError, secrets.SecretError, ValueError) as exc:
         reason = getattr(exc, "reason", type(exc).__name__)
         message = f"{reason}: {getattr(exc, 'message', str(exc))}"
         log.error("scan job failed: %s", message)  # noqa: TRY400 - the reason is the story

@@ -18,7 +18,6 @@ from cloudios.api import GROUP, VERSION, CloudAccount, ScanPolicy
 from cloudios.controller import schedule
 from cloudios.controller.kube import CONFLICT, NOT_FOUND
 from cloudios.controller.recommendation_objects import label_value
-from cloudios.controller.secrets import ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN
 from cloudios.controller.services import Services
 from cloudios.pipeline.scan import ScanOutcome
 
@@ -28,11 +27,12 @@ LABEL_POLICY = "cloudios.io/policy"
 LABEL_ACCOUNT = "cloudios.io/account"
 LABEL_REGION = "cloudios.io/region"
 LABEL_SCAN_ID = "cloudios.io/scan-id"
+LABEL_TENANT = "cloudios.io/namespace"
 POLL_SECONDS = 1.0
 TTL_SECONDS_AFTER_FINISHED = 3600
 BACKOFF_LIMIT = 1
 # Environment the Jobs inherit from the operator: the store, the AWS endpoint and proxies, logging.
-# Never credentials: base keys reach the Job only as secretKeyRef references.
+# Never credentials: the job reads the account's referenced Secret through the API, like the operator.
 INHERITED_ENV = (
     "CLOUDIOS_DATABASE_URL",
     "CLOUDIOS_DATA_DIR",
@@ -51,11 +51,6 @@ INHERITED_ENV = (
     "HTTP_PROXY",
     "NO_PROXY",
 )
-# The Job reads its base credentials from these variables (filled by the kubelet from the Secret).
-ENV_KEY_ID = "CLOUDIOS_BASE_AWS_ACCESS_KEY_ID"
-ENV_SECRET = "CLOUDIOS_BASE_AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
-ENV_TOKEN = "CLOUDIOS_BASE_AWS_SESSION_TOKEN"  # noqa: S105 - a variable name
-ENV_FILE = "CLOUDIOS_BASE_AWS_CREDENTIALS_FILE"
 
 
 class ShardFailedError(Exception):
@@ -88,33 +83,18 @@ def shard_record_id(scan: str, region: str) -> str:
     return f"{scan}-{_digest(region, length=15)}"
 
 
-def job_name(policy: str, account: str, region: str, scan: str) -> str:
-    return f"scan-{_digest(policy, account, region, scan, length=16)}"
+def job_name(tenant: str, policy: str, account: str, region: str, scan: str) -> str:
+    return f"scan-{_digest(tenant, policy, account, region, scan, length=16)}"
 
 
-def _env(account: CloudAccount) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [
-        {"name": name, "value": os.environ[name]} for name in INHERITED_ENV if os.environ.get(name)
-    ]
-    ref = account.spec.aws.credentials_secret_ref if account.spec.aws is not None else None
-    if ref is None:
-        return env
+def job_namespace(services: Services, tenant: str) -> str:
+    """The operator's own namespace (CLOUDIOS_NAMESPACE, set by the chart); the tenant's outside a pod."""
+    return services.settings.pod_namespace or tenant
 
-    def from_secret(name: str, key: str, *, optional: bool = False) -> dict[str, Any]:
-        selector: dict[str, Any] = {"name": ref.name, "key": key}
-        if optional:
-            selector["optional"] = True
-        return {"name": name, "valueFrom": {"secretKeyRef": selector}}
 
-    if ref.key:
-        env.append(from_secret(ENV_FILE, ref.key))
-    else:
-        env += [
-            from_secret(ENV_KEY_ID, ACCESS_KEY_ID),
-            from_secret(ENV_SECRET, SECRET_ACCESS_KEY),
-            from_secret(ENV_TOKEN, SESSION_TOKEN, optional=True),
-        ]
-    return env
+def _env() -> list[dict[str, Any]]:
+    """What the Job inherits from the operator; the job reads the account's Secret itself."""
+    return [{"name": name, "value": os.environ[name]} for name in INHERITED_ENV if os.environ.get(name)]
 
 
 def job_manifest(
@@ -122,8 +102,12 @@ def job_manifest(
 ) -> dict[str, Any]:
     """The Job of one shard: the operator's image and store, restricted pod security, no secret values."""
     settings = services.settings
-    namespace, name = policy.metadata.namespace, account.metadata.name
+    tenant, name = policy.metadata.namespace, account.metadata.name
+    # Jobs run beside the operator, under its ServiceAccount (which may read the tenant's Secret and
+    # objects); a tenant namespace has neither that ServiceAccount nor the right to create one.
+    namespace = job_namespace(services, tenant)
     labels = {
+        LABEL_TENANT: label_value(tenant),
         LABEL_POLICY: label_value(policy.metadata.name),
         LABEL_ACCOUNT: label_value(name),
         LABEL_REGION: label_value(region),
@@ -131,7 +115,7 @@ def job_manifest(
         "app.kubernetes.io/managed-by": "cloudios",
         "app.kubernetes.io/component": "scan",
     }
-    command = ["python", "-m", "cloudios.controller.job", "--namespace", namespace, "--account", name]
+    command = ["python", "-m", "cloudios.controller.job", "--namespace", tenant, "--account", name]
     command += ["--policy", policy.metadata.name, "--region", region, "--scan-id", scan]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -148,7 +132,7 @@ def job_manifest(
                 "name": "scan",
                 "image": settings.job_image,
                 "command": command,
-                "env": _env(account),
+                "env": _env(),
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},
                     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -166,24 +150,27 @@ def job_manifest(
     }
     if settings.service_account:
         pod["serviceAccountName"] = settings.service_account
+    metadata: dict[str, Any] = {
+        "name": job_name(tenant, policy.metadata.name, name, region, scan),
+        "namespace": namespace,
+        "labels": labels,
+    }
+    if namespace == tenant:
+        # Owner references cannot cross namespaces; elsewhere ttlSecondsAfterFinished cleans up.
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "ScanPolicy",
+                "name": policy.metadata.name,
+                "uid": policy.metadata.uid,
+                "controller": True,
+                "blockOwnerDeletion": False,
+            }
+        ]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": job_name(policy.metadata.name, name, region, scan),
-            "namespace": namespace,
-            "labels": labels,
-            "ownerReferences": [
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "ScanPolicy",
-                    "name": policy.metadata.name,
-                    "uid": policy.metadata.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
+        "metadata": metadata,
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
             "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
@@ -300,14 +287,21 @@ async def run(
         raise ShardFailedError(
             "NoRegions", "executor=job scans AWS accounts region by region; none are listed"
         )
-    namespace, name = account.metadata.namespace, account.metadata.name
+    name = account.metadata.name
+    namespace = job_namespace(services, account.metadata.namespace)
     scan = scan_id(policy, name, started)
     manifests = [job_manifest(services, policy, account, r, scan) for r in regions]
     names = [m["metadata"]["name"] for m in manifests]
     for manifest in manifests:
         await asyncio.to_thread(ensure_job, services, manifest)
     log.info(
-        "scan %s of %s/%s: %d job(s) for regions %s", scan, namespace, name, len(names), ", ".join(regions)
+        "scan %s of %s/%s: %d job(s) in %s for regions %s",
+        scan,
+        account.metadata.namespace,
+        name,
+        len(names),
+        namespace,
+        ", ".join(regions),
     )
     try:
         pending = dict(zip(names, regions, strict=True))
