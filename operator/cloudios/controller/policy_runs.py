@@ -74,13 +74,19 @@ async def _write(
 async def reconcile(services: Services, body: Mapping[str, Any]) -> list[Notice]:
     """Validate and publish the schedule (create/update/resume); runs happen in ``tick``."""
     meta = body.get("metadata", {})
-    async with services.locks.hold(KIND, str(meta.get("namespace")), str(meta.get("name"))):
-        validity = validate(body)
-        await seed_metrics(services, body)
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    async with services.locks.hold(KIND, namespace, name):
+        # The event's body may predate a scheduler tick that already ran and wrote status (the timer
+        # can fire before the create handler); decide from the object as it is now, like tick does.
+        latest = await asyncio.to_thread(services.kube.get, KIND, namespace, name)
+        if latest is None:
+            return []
+        validity = validate(latest)
+        await seed_metrics(services, latest)
         if validity.policy is None:
             assert validity.problem is not None
-            return await _write(services, body, [validity.problem], {})
-        return await _publish_schedule(services, body, validity.policy)
+            return await _write(services, latest, [validity.problem], {})
+        return await _publish_schedule(services, latest, validity.policy)
 
 
 async def _publish_schedule(
