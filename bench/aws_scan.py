@@ -53,7 +53,7 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 HEADING = "## AWS scan (bench/aws_scan.py)"
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
-KEY_ID, SECRET = "AKIABENCHMARK0000000", "benchmark-only"
+KEY_ID, SECRET = "cloudios-bench-key", "benchmark-only"
 INSTANCE_METRICS = (("AWS/EC2", "CPUUtilization"), ("AWS/EC2", "NetworkIn"), ("AWS/EC2", "NetworkOut"))
 VOLUME_METRICS = (("AWS/EBS", "VolumeReadOps"), ("AWS/EBS", "VolumeWriteOps"))
 

@@ -47,7 +47,7 @@ PEERING_CRDS = ROOT / "tests" / "support" / "kopf-peering-crds.yaml"
 CHART = ROOT / "helm" / "cloudios"
 MARKER = ".cloudios-operator-demo"
 # The emulator accepts any keys; these only have to look like AWS keys. Never real credentials.
-DEMO_KEYS = {"aws_access_key_id": "AKIADEMOEMULATOR0001", "aws_secret_access_key": "demo-emulator-secret"}
+DEMO_KEYS = {"aws_access_key_id": "cloudios-demo-emulator", "aws_secret_access_key": "demo-emulator-secret"}
 DEMO_SEED, DEMO_REGIONS, DEMO_LOOKBACK_DAYS = 7, ("us-east-1", "eu-west-1"), 30
 LOG_TAIL = 40
 HEARTBEAT_SECONDS = 10

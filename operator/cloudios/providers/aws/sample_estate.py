@@ -136,7 +136,7 @@ def seed_estate(
 
 def _account_session(url: str, account_id: str, region: str) -> boto3.session.Session:
     base = boto3.session.Session(
-        aws_access_key_id="AKIAEMULATORSEED0000",
+        aws_access_key_id="cloudios-emulator-seeder",
         aws_secret_access_key="emulator-only",  # noqa: S106 - the emulator accepts anything
         region_name=region,
     )
