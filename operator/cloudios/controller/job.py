@@ -19,7 +19,6 @@ from cloudios.pipeline.scan import scan
 from cloudios.pipeline.selection import PolicyError
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import install_log_redaction
-from cloudios.store.repository import ScanRecord
 
 TERMINATION_LOG = "/dev/termination-log"
 EXIT_UNUSABLE = 2
@@ -60,19 +59,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         )
         outcome = scan(account, policy, now=datetime.now(UTC), base_credentials=credentials)
         store.record_scan(
-            ScanRecord(
-                id=scan_jobs.shard_record_id(args.scan_id, args.region),
-                tenant=outcome.tenant,
-                account_name=outcome.account_name,
-                policy_name=outcome.policy_name,
-                provider=outcome.provider,
-                account_id=outcome.account_id,
-                started_at=outcome.started_at,
-                finished_at=outcome.finished_at,
-                modules=tuple(outcome.modules),
-                api_calls=dict(outcome.api_calls),
-                resources=outcome.resources,
-            ),
+            outcome.record(scan_jobs.shard_record_id(args.scan_id, args.region)),
             outcome.findings,
             regions=[args.region],
         )

@@ -43,6 +43,22 @@ class ScanOutcome:
     api_calls: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
+    def record(self, scan_id: str | None = None) -> ScanRecord:
+        """The store's record of this scan (under another id for a shard of a larger run)."""
+        return ScanRecord(
+            id=scan_id or self.scan_id,
+            tenant=self.tenant,
+            account_name=self.account_name,
+            policy_name=self.policy_name,
+            provider=self.provider,
+            account_id=self.account_id,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            modules=tuple(self.modules),
+            api_calls=dict(self.api_calls),
+            resources=self.resources,
+        )
+
     @property
     def total_monthly_savings(self) -> Money:
         total = Money.zero()
@@ -134,20 +150,5 @@ def scan(
         warnings=warnings,
     )
     if store is not None:
-        store.record_scan(
-            ScanRecord(
-                id=outcome.scan_id,
-                tenant=tenant,
-                account_name=outcome.account_name,
-                policy_name=outcome.policy_name,
-                provider=outcome.provider,
-                account_id=outcome.account_id,
-                started_at=outcome.started_at,
-                finished_at=outcome.finished_at,
-                modules=tuple(outcome.modules),
-                api_calls=dict(outcome.api_calls),
-                resources=outcome.resources,
-            ),
-            outcome.findings,
-        )
+        store.record_scan(outcome.record(), outcome.findings)
     return outcome
