@@ -30,6 +30,10 @@ class InstanceType:
     def previous_generation(self) -> bool:
         return self.generation == "previous"
 
+    def shape(self) -> dict[str, object]:
+        """How a finding shows this type in current/proposed: name, vCPUs, memory."""
+        return {"instanceType": self.name, "vcpu": self.vcpu, "memoryGib": self.memory_gib}
+
 
 @dataclass(frozen=True)
 class Catalog:

@@ -90,16 +90,8 @@ def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
                 title=f"Move EC2 instance {common.label(instance)} from previous-generation "
                 f"{current.name} to {target.name}",
                 confidence=Confidence.HIGH,
-                current={
-                    "instanceType": current.name,
-                    "vcpu": current.vcpu,
-                    "memoryGib": current.memory_gib,
-                },
-                proposed={
-                    "instanceType": target.name,
-                    "vcpu": target.vcpu,
-                    "memoryGib": target.memory_gib,
-                },
+                current=current.shape(),
+                proposed=target.shape(),
                 evidence=common.evidence(
                     settings,
                     None,

@@ -109,16 +109,8 @@ def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
                 action=Action.RESIZE,
                 title=f"Resize EC2 instance {common.label(instance)} from {current.name} to {target.name}",
                 confidence=conf.cap(level, Confidence.MEDIUM),
-                current={
-                    "instanceType": current.name,
-                    "vcpu": current.vcpu,
-                    "memoryGib": current.memory_gib,
-                },
-                proposed={
-                    "instanceType": target.name,
-                    "vcpu": target.vcpu,
-                    "memoryGib": target.memory_gib,
-                },
+                current=current.shape(),
+                proposed=target.shape(),
                 evidence=common.evidence(
                     settings,
                     cpu.days_with_data,
