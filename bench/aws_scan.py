@@ -150,8 +150,9 @@ def run_cloudios(days: int, concurrency: int) -> dict[str, Any]:
     from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE  # noqa: PLC0415
     from cloudios.modules.base import MetricNeed  # noqa: PLC0415
     from cloudios.providers.aws.collect import collect  # noqa: PLC0415
+    from cloudios.providers.aws.credentials import AwsBaseCredentials  # noqa: PLC0415
     from cloudios.providers.aws.metrics import plan_queries  # noqa: PLC0415
-    from cloudios.providers.base import AwsBaseCredentials, CollectRequest  # noqa: PLC0415
+    from cloudios.providers.base import CollectRequest  # noqa: PLC0415
 
     needs = (
         MetricNeed(EC2_INSTANCE, Metric.CPU_UTILIZATION),
@@ -177,7 +178,7 @@ def run_cloudios(days: int, concurrency: int) -> dict[str, Any]:
         kinds=frozenset({EC2_INSTANCE, EBS_VOLUME}),
         metrics=needs,
         end=_end(),
-        base_credentials=AwsBaseCredentials(KEY_ID, SECRET),
+        credentials=AwsBaseCredentials(KEY_ID, SECRET),
         max_concurrency=concurrency,
     )
     began = time.perf_counter()

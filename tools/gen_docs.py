@@ -1,4 +1,4 @@
-"""Generate docs/modules.md from the module registry; `--check` exits 1 when the file is stale."""
+"""Generate docs/modules.md and each provider's least-privilege policy; `--check` exits 1 when stale."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 
 from cloudios.modules import confidence, registry
 from cloudios.modules.base import Module
+from cloudios.providers import registry as providers
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "modules.md"
+POLICY_DIR = ROOT / "docs" / "providers"
 INTRO = (
     "Each module reads one account's inventory and metric summaries and returns findings. "
     "Settings go under `spec.modules[].settings` of a ScanPolicy (camelCase keys; unknown keys "
@@ -103,20 +105,35 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def policies() -> dict[Path, str]:
+    """docs/providers/<provider>-policy.json: what each provider's permissions() gives for all its modules."""
+    out: dict[Path, str] = {}
+    for name in providers.supported():
+        document = providers.get(name).permissions(registry.for_provider(name))
+        out[POLICY_DIR / f"{name.value}-policy.json"] = json.dumps(document, indent=2) + "\n"
+    return out
+
+
+def generated() -> dict[Path, str]:
+    """Every generated file and its text."""
+    return {TARGET: render(), **policies()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/modules.md is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET} is out of date: run python tools/gen_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    stale = 0
+    for path, text in generated().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if args.check:
+            if current != text:
+                print(f"{path} is out of date: run python tools/gen_docs.py", file=sys.stderr)
+                stale += 1
+            continue
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

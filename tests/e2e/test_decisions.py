@@ -28,6 +28,7 @@ from kubernetes import config as k8s_config
 
 from cloudios.controller import decisions
 from cloudios.security.audit import key_id
+from cloudios.sinks.kube import Kube
 from cloudios.store.audit import SqlAuditLog
 from tests.support.controlplane import ControlPlane, free_port
 from tests.support.waiting import eventually
@@ -86,7 +87,7 @@ def webhooks(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
         registry,
         store_factory=lambda: audit,
         operator_identities=frozenset({me.status.user_info.username}),
-        authorizer=decisions.SubjectAccessReviewer(control_plane.api_client),
+        authorizer=decisions.SubjectAccessReviewer(lambda: Kube(control_plane.api_client())),
     )
     settings = kopf.OperatorSettings()
     settings.admission.server = decisions.webhook_server(

@@ -193,7 +193,7 @@ def assert_shard_job(job: dict[str, Any], *, tenant: str, ops: str) -> None:
     assert spec["backoffLimit"] <= 2
     assert spec["ttlSecondsAfterFinished"] > 0
     container = spec["template"]["spec"]["containers"][0]
-    assert container["command"][:3] == ["python", "-m", "cloudios.controller.job"]
+    assert container["command"][:3] == ["python", "-m", "cloudios.services.job"]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["requests"]
     text = json.dumps(job)

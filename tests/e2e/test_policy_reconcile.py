@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from cloudios.api import GROUP, VERSION
-from cloudios.controller import policy_runs
-from cloudios.controller.kube import Kube
-from cloudios.controller.services import Services, open_store
-from cloudios.controller.settings import ControllerSettings
+from cloudios.services import context, policy_runs
+from cloudios.services.settings import OperatorSettings
+from cloudios.sinks.kube import Kube
 from tests.e2e.harness import Cluster
 from tests.e2e.manifests import policy
 from tests.support.controlplane import ControlPlane
@@ -50,14 +49,12 @@ def test_a_create_event_older_than_a_finished_run_does_not_reset_ready(
             }
         },
     )
-    settings = ControllerSettings.from_env({"CLOUDIOS_DATA_DIR": str(tmp_path)})
-    services = Services(
-        settings=settings,
-        store=open_store(settings),
-        kube=Kube(control_plane.api_client(), settings.request_timeout_seconds),
+    settings = OperatorSettings.from_env({"CLOUDIOS_DATA_DIR": str(tmp_path)})
+    services = context.build(
+        settings, kube=Kube(control_plane.api_client(), settings.request_timeout_seconds)
     )
     try:
-        asyncio.run(policy_runs.reconcile(services, stale))
+        asyncio.run(policy_runs.reconcile(services.policies, stale))
     finally:
         services.close()
     ready = cluster.condition(POLICIES, "daily", "Ready")

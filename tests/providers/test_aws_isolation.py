@@ -12,8 +12,9 @@ import pytest
 from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE
 from cloudios.providers.aws.auth import probe, role_session_name
 from cloudios.providers.aws.collect import collect
+from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.tuning import AwsTuning
-from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.providers.base import ProviderError
 from tests.providers.aws_helpers import launch
 from tests.support.moto import (
     ACCOUNT_A,

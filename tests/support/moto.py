@@ -29,8 +29,9 @@ import pytest
 from cloudios.api.cloudaccount import AwsAccount, CloudAccountSpec
 from cloudios.domain import Metric, Provider
 from cloudios.modules.base import MetricNeed
+from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.emulator import start_moto_server
-from cloudios.providers.base import AwsBaseCredentials, CollectRequest
+from cloudios.providers.base import CollectRequest
 
 ACCOUNT_A = "111111111111"
 ACCOUNT_B = "222222222222"
@@ -105,7 +106,7 @@ class AwsEnv:
             kinds=frozenset(kinds),
             metrics=tuple(MetricNeed(k, m) for k, m in metrics),
             end=end or datetime.now(UTC),
-            base_credentials=base_credentials,
+            credentials=base_credentials,
             max_concurrency=max_concurrency,
         )
 

@@ -15,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from cloudios.controller import policy_runs
-from cloudios.controller.settings import ControllerSettings, SettingsError
-from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
+from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, SavingsSummary
+from cloudios.services import policy_runs
+from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.metrics import CATEGORIES, STATES, Metrics
 from cloudios.store import ScanRecord, SqlRepository
 
@@ -99,15 +99,19 @@ def test_exposition_after_scans_has_series_and_values(metrics: Metrics) -> None:
 
 def test_last_success_only_moves_forward(metrics: Metrics) -> None:
     later, earlier = T0 + timedelta(minutes=5), T0
-    metrics.record_scan("ns", "p", ok=True, duration_seconds=1, api_calls={}, finished_at=later)
-    metrics.record_scan("ns", "p", ok=True, duration_seconds=1, api_calls={}, finished_at=earlier)
+    metrics.record_scan(
+        "ns", "p", ok=True, duration_seconds=1, api_calls={}, finished_at=later, provider="aws"
+    )
+    metrics.record_scan(
+        "ns", "p", ok=True, duration_seconds=1, api_calls={}, finished_at=earlier, provider="aws"
+    )
     assert value(metrics, "cloudios_scan_last_success_timestamp_seconds", policy="p") == later.timestamp()
     assert metrics.last_success_of("ns", "p") == later.timestamp()
     assert metrics.last_success_of("ns", "other") is None
 
 
 def test_first_failure_creates_both_result_series_and_no_last_success(metrics: Metrics) -> None:
-    metrics.record_scan("ns", "p", ok=False, duration_seconds=1, api_calls={}, finished_at=T0)
+    metrics.record_scan("ns", "p", ok=False, duration_seconds=1, api_calls={}, finished_at=T0, provider="aws")
     assert value(metrics, "cloudios_scans_total", result="success") == 0
     assert value(metrics, "cloudios_scans_total", result="failure") == 1
     assert samples(metrics, "cloudios_scan_last_success_timestamp_seconds") == []
@@ -153,12 +157,12 @@ def test_savings_are_cent_accurate_and_every_category_exists(metrics: Metrics) -
 
 
 def test_savings_replace_drops_stale_currencies_and_rejects_unbounded_labels(metrics: Metrics) -> None:
-    metrics.replace_savings("ns", {"EUR": {"idle": Decimal(5)}})
+    metrics.replace_savings("ns", {"EUR": SavingsSummary("EUR", Decimal(5), {"idle": Decimal(5)})})
     assert {s.labels["currency"] for s in samples(metrics, "cloudios_potential_monthly_savings")} == {
         "EUR",
         "USD",
     }
-    metrics.replace_savings("ns", {"USD": {"idle": Decimal("7.5")}})
+    metrics.replace_savings("ns", {"USD": SavingsSummary("USD", Decimal("7.5"), {"idle": Decimal("7.5")})})
     assert {s.labels["currency"] for s in samples(metrics, "cloudios_potential_monthly_savings")} == {"USD"}
     assert value(metrics, "cloudios_potential_monthly_savings", category="idle") == 7.5
     with pytest.raises(ValueError, match="categor"):
@@ -200,7 +204,13 @@ def test_label_cardinality_is_bounded(metrics: Metrics) -> None:
     }
     for i in range(200):
         metrics.record_scan(
-            "team-a", "daily", ok=i % 3 != 0, duration_seconds=i, api_calls=hostile, finished_at=T0
+            "team-a",
+            "daily",
+            ok=i % 3 != 0,
+            duration_seconds=i,
+            api_calls=hostile,
+            finished_at=T0,
+            provider="aws",
         )
     metrics.set_savings("team-a", {"idle": Decimal(1)}, "USD")
     metrics.set_recommendation_states("team-a", {"Proposed": 200})
@@ -280,11 +290,11 @@ def test_stop_frees_the_port(metrics: Metrics) -> None:
 
 
 def test_metrics_port_setting() -> None:
-    assert ControllerSettings.from_env({}).metrics_port == 9090
-    assert ControllerSettings.from_env({"CLOUDIOS_METRICS_PORT": "0"}).metrics_port == 0
-    assert ControllerSettings.from_env({"CLOUDIOS_METRICS_PORT": "9102"}).metrics_port == 9102
+    assert OperatorSettings.from_env({}).metrics.port == 9090
+    assert OperatorSettings.from_env({"CLOUDIOS_METRICS_PORT": "0"}).metrics.port == 0
+    assert OperatorSettings.from_env({"CLOUDIOS_METRICS_PORT": "9102"}).metrics.port == 9102
     with pytest.raises(SettingsError, match="CLOUDIOS_METRICS_PORT"):
-        ControllerSettings.from_env({"CLOUDIOS_METRICS_PORT": "70000"})
+        OperatorSettings.from_env({"CLOUDIOS_METRICS_PORT": "70000"})
 
 
 def finding(resource: str, category: Category, savings: str, currency: str = "USD") -> Finding:
@@ -341,7 +351,9 @@ def test_namespace_savings_and_last_success_from_the_store(tmp_path: Path) -> No
         store.mark_account_deleted(tenant="team-a", name="old", now=T0)
 
         totals = policy_runs.namespace_savings(store, "team-a")
-        assert totals == {"USD": {"idle": Decimal("10.30"), "orphaned": Decimal("3.33")}}
+        assert set(totals) == {"USD"}
+        assert totals["USD"].by_category == {"idle": Decimal("10.30"), "orphaned": Decimal("3.33")}
+        assert totals["USD"].total == Decimal("13.63")
 
         status = {
             "accounts": [{"name": "prod", "outcome": "Succeeded", "lastRunTime": "2026-11-02T06:00:00+00:00"}]

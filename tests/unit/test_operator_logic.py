@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -11,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from cloudios.api import CloudAccountSpec, SecretKeyRef
-from cloudios.controller import conditions, recommendation_objects, retention, schedule, secrets
-from cloudios.controller.conditions import Observation
-from cloudios.controller.recommendation_objects import PolicyRef, label_value, object_name, plan
-from cloudios.controller.settings import ControllerSettings, SettingsError
-from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
+from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, ScanRecord, StoredFinding
+from cloudios.providers.aws.credentials import AwsBaseCredentials
+from cloudios.providers.base import ProviderError
+from cloudios.services import credentials, retention, schedule
+from cloudios.services.settings import OperatorSettings, SettingsError
+from cloudios.sinks import conditions, recommendation_objects
+from cloudios.sinks.conditions import Observation
+from cloudios.sinks.kube import SecretUnreadableError
+from cloudios.sinks.recommendation_objects import PolicyRef, label_value, object_name, plan
 from cloudios.store import SqlRepository
 from cloudios.store.health import HealthCheckRecord
-from cloudios.store.repository import ScanRecord, StoredFinding
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 POLICY = PolicyRef("team-a", "daily", "uid-1")
@@ -31,13 +32,13 @@ POLICY = PolicyRef("team-a", "daily", "uid-1")
 
 
 def test_settings_defaults_and_chart_names() -> None:
-    s = ControllerSettings.from_env({})
+    s = OperatorSettings.from_env({})
     assert s.clusterwide
-    assert s.health_interval_seconds == 900
-    assert s.scheduler_interval_seconds == 30
+    assert s.probe.interval_seconds == 900
+    assert s.scan.scheduler_interval_seconds == 30
     assert s.liveness_url == "http://0.0.0.0:8080/healthz"
-    assert s.webhook_managed is None
-    chart = ControllerSettings.from_env(
+    assert s.webhook.managed is None
+    chart = OperatorSettings.from_env(
         {
             "CLOUDIOS_NAMESPACES": "team-a, team-b",
             "CLOUDIOS_SCAN_EXECUTOR": "inProcess",
@@ -49,10 +50,10 @@ def test_settings_defaults_and_chart_names() -> None:
         }
     )
     assert chart.namespaces == ("team-a", "team-b")
-    assert chart.peering_name is None
+    assert chart.peering.name is None
     assert chart.liveness_url == "http://0.0.0.0:8081/healthz"
-    assert chart.log_level == "INFO"
-    assert chart.webhook_files() == (
+    assert chart.log.level == "INFO"
+    assert chart.webhook.files() == (
         Path("/etc/tls/tls.crt"),
         Path("/etc/tls/tls.key"),
         Path("/etc/tls/tls.crt"),
@@ -60,9 +61,9 @@ def test_settings_defaults_and_chart_names() -> None:
 
 
 def test_settings_priorities_are_random_unless_set() -> None:
-    priorities = {ControllerSettings.from_env({}).peering_priority for _ in range(20)}
+    priorities = {OperatorSettings.from_env({}).peering.priority for _ in range(20)}
     assert len(priorities) == 20
-    assert ControllerSettings.from_env({"CLOUDIOS_PEERING_PRIORITY": "7"}).peering_priority == 7
+    assert OperatorSettings.from_env({"CLOUDIOS_PEERING_PRIORITY": "7"}).peering.priority == 7
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_settings_priorities_are_random_unless_set() -> None:
 )
 def test_settings_errors_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
-        ControllerSettings.from_env(env)
+        OperatorSettings.from_env(env)
 
 
 # -- conditions --------------------------------------------------------------------------------
@@ -223,19 +224,30 @@ def test_spec_patch_never_touches_the_decision() -> None:
 # -- Secrets -----------------------------------------------------------------------------------
 
 
-class FakeCore:
+class FakeKube:
+    """A stand-in for the Kube client's Secret read (the real one is exercised in the e2e tests)."""
+
     def __init__(self, secrets_: dict[str, dict[str, str]]) -> None:
         self.secrets = secrets_
 
-    def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> Any:
+    def secret_data(self, namespace: str, name: str, **_: Any) -> dict[str, bytes]:
+        if name == "forbidden":
+            raise SecretUnreadableError(name, missing=False)
         if name not in self.secrets:
-            raise ApiException(status=404, reason="Not Found")
-        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in self.secrets[name].items()}
-        return type("Secret", (), {"data": encoded})()
+            raise SecretUnreadableError(name, missing=True)
+        return {k: v.encode() for k, v in self.secrets[name].items()}
+
+
+def _aws(ref: SecretKeyRef | None) -> CloudAccountSpec:
+    aws = {"accountId": "123456789012", "roleArn": "arn:aws:iam::123456789012:role/r", "externalId": "ext-1"}
+    aws |= {"regions": ["us-east-1"]}
+    if ref is not None:
+        aws["credentialsSecretRef"] = ref.model_dump(by_alias=True, exclude_none=True)
+    return CloudAccountSpec.model_validate({"provider": "aws", "aws": aws})
 
 
 def test_secret_resolution_and_errors_never_show_values() -> None:
-    core: Any = FakeCore(
+    kube: Any = FakeKube(
         {
             "keys": {"aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": "s3cr3t-value"},
             "half": {"aws_access_key_id": "AKIAEXAMPLE"},
@@ -244,23 +256,28 @@ def test_secret_resolution_and_errors_never_show_values() -> None:
             },
         }
     )
-    creds = secrets.aws_credentials(core, "team-a", SecretKeyRef(name="keys"))
-    assert creds is not None
+    creds = credentials.resolve(kube, "team-a", _aws(SecretKeyRef(name="keys")), timeout=5)
+    assert isinstance(creds, AwsBaseCredentials)
     assert creds.secret_access_key == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(creds)
-    ini = secrets.aws_credentials(core, "team-a", SecretKeyRef(name="ini", key="credentials"))
-    assert ini is not None
+    ini = credentials.resolve(kube, "team-a", _aws(SecretKeyRef(name="ini", key="credentials")), timeout=5)
+    assert isinstance(ini, AwsBaseCredentials)
     assert ini.access_key_id == "AKIAINI"
-    with pytest.raises(secrets.SecretError) as missing:
-        secrets.aws_credentials(core, "team-a", SecretKeyRef(name="nope"))
+    with pytest.raises(ProviderError) as missing:
+        credentials.resolve(kube, "team-a", _aws(SecretKeyRef(name="nope")), timeout=5)
     assert missing.value.reason == "SecretNotFound"
     assert "'nope'" in missing.value.message
-    with pytest.raises(secrets.SecretError) as half:
-        secrets.aws_credentials(core, "team-a", SecretKeyRef(name="half"))
+    assert "spec.aws.credentialsSecretRef" in missing.value.message
+    with pytest.raises(ProviderError) as forbidden:
+        credentials.resolve(kube, "team-a", _aws(SecretKeyRef(name="forbidden")), timeout=5)
+    assert forbidden.value.reason == "SecretForbidden"
+    with pytest.raises(ProviderError) as half:
+        credentials.resolve(kube, "team-a", _aws(SecretKeyRef(name="half")), timeout=5)
     assert half.value.reason == "SecretKeyMissing"
     assert "AKIAEXAMPLE" not in half.value.message
+    assert credentials.resolve(kube, "team-a", _aws(None), timeout=5) is None
     spec = CloudAccountSpec.model_validate({"provider": "kubernetes", "kubernetes": {"clusterName": "c"}})
-    assert secrets.base_credentials(core, "team-a", spec) is None
+    assert credentials.resolve(kube, "team-a", spec, timeout=5) is None
 
 
 # -- retention ---------------------------------------------------------------------------------
@@ -306,7 +323,7 @@ def test_operator_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str])
     touched = [logging.getLogger(), logging.getLogger("asyncio")]
     saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in touched]
     try:
-        runner.configure_logging(ControllerSettings.from_env({"CLOUDIOS_LOG_FORMAT": "json"}))
+        runner.configure_logging(OperatorSettings.from_env({"CLOUDIOS_LOG_FORMAT": "json"}))
         logging.getLogger("cloudios.test").warning("assumed the role with AKIAABCDEFGHIJKLMNOP")
     finally:
         for lg, (handlers, level, propagate) in zip(touched, saved, strict=True):

@@ -106,6 +106,15 @@ class CloudAccountSpec(ApiModel):
             )
         return self
 
+    def secret_ref(self) -> tuple[str, SecretKeyRef] | None:
+        """The active provider block's Secret reference with its field path, or None."""
+        for field in ("credentials_secret_ref", "service_account_key_secret_ref", "client_secret_secret_ref"):
+            ref = getattr(getattr(self, self.provider.value), field, None)
+            if isinstance(ref, SecretKeyRef):
+                camel = "".join(w.capitalize() if i else w for i, w in enumerate(field.split("_")))
+                return f"spec.{self.provider.value}.{camel}", ref
+        return None
+
     @property
     def account_id(self) -> str:
         """The provider's identifier of the account (AWS account, GCP project, ...)."""

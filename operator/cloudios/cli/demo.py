@@ -15,7 +15,7 @@ from rich.console import Console
 from cloudios.cli import manifests as manifest_io
 from cloudios.cli.output import table, to_html, wide_console
 from cloudios.cli.scan import run_scans
-from cloudios.providers.base import AwsBaseCredentials
+from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.store import SqlRepository
 
 DEMO_ACCOUNT = "123456789012"
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             store = SqlRepository.sqlite(data)
             try:
                 err.print("scanning with every AWS module ...")
-                report, notes = run_scans(found, store=store, base_credentials=base)
+                report, notes = run_scans(found, store=store, credentials=base)
             finally:
                 store.close()
     finally:

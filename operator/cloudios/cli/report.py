@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cloudios.domain import Finding, Money
+from cloudios.domain import Finding, Money, SavingsSummary
 from cloudios.pipeline.scan import ScanOutcome
 
 
@@ -34,13 +34,15 @@ class Report:
         rows.sort(key=lambda r: (-_amount(r[1]), r[1].id))
         return rows
 
+    def savings(self) -> SavingsSummary:
+        """Every published finding of every account, totalled once (unpriced ones counted apart)."""
+        return SavingsSummary.of(
+            [*(f for _, f in self.findings), *(f for o in self.outcomes for f in o.unpriced)]
+        )
+
     @property
     def total(self) -> Money:
-        total = Money.zero()
-        for _, f in self.findings:
-            if f.monthly_savings is not None:
-                total = total + f.monthly_savings
-        return total
+        return Money(amount=self.savings().total)
 
     def api_calls(self) -> dict[str, int]:
         calls: Counter[str] = Counter()
@@ -49,25 +51,19 @@ class Report:
         return dict(sorted(calls.items()))
 
     def summary(self) -> dict[str, Any]:
-        by_category: dict[str, Decimal] = defaultdict(Decimal)
-        count_by_category: Counter[str] = Counter()
-        by_account: dict[str, Decimal] = defaultdict(Decimal)
-        for o, f in self.findings:
-            by_category[f.category.value] += _amount(f)
-            count_by_category[f.category.value] += 1
-            by_account[f"{o.tenant}/{o.account_name}"] += _amount(f)
-        currency = self.total.currency
+        savings = self.savings()
+        by_account = {f"{o.tenant}/{o.account_name}": o.savings() for o in self.outcomes}
         return {
             "accounts": len(self.outcomes),
             "resources": sum(o.resources for o in self.outcomes),
             "recommendations": len(self.findings),
-            "monthlySavings": _money(self.total.amount, currency),
+            "monthlySavings": _money(savings.total, savings.currency),
             "byCategory": {
-                k: {"count": count_by_category[k], "monthlySavings": _money(v, currency)}
-                for k, v in sorted(by_category.items())
+                k: {"count": savings.counts[k], "monthlySavings": _money(v, savings.currency)}
+                for k, v in savings.by_category.items()
             },
-            "byAccount": {k: _money(v, currency) for k, v in sorted(by_account.items())},
-            "unpriced": sum(len(o.unpriced) for o in self.outcomes),
+            "byAccount": {k: _money(v.total, v.currency) for k, v in sorted(by_account.items())},
+            "unpriced": savings.unpriced,
             "belowThreshold": sum(o.below_threshold for o in self.outcomes),
             "warnings": [w for o in self.outcomes for w in o.warnings],
             "errors": [

@@ -19,9 +19,10 @@ from cloudios.cli import manifests as manifest_io
 from cloudios.cli.output import FORMATS, render
 from cloudios.cli.report import AccountError, Report
 from cloudios.pipeline.scan import ScanOutcome, scan
-from cloudios.pipeline.selection import PolicyError, select
+from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.pricing import PriceBook
-from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.providers import registry as providers
+from cloudios.providers.base import Credentials, ProviderError
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,12 @@ def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPol
         ScanPolicy(metadata=ObjectMeta(name="default", namespace=ns))
         for ns in sorted({a.metadata.namespace for a in found.accounts})
     ]
-    pairs: list[tuple[CloudAccount, ScanPolicy]] = []
-    for policy in policies:
-        for account in found.accounts:
-            if account.metadata.namespace != policy.metadata.namespace:
-                continue
-            if policy.spec.account_selector.matches(account.metadata.labels):
-                pairs.append((account, policy))
+    pairs = [
+        (account, policy)
+        for policy in policies
+        for account in found.accounts
+        if selects(policy, account.metadata.namespace, account.metadata.labels)
+    ]
     paired = {(a.metadata.namespace, a.metadata.name) for a, _ in pairs}
     notes = [
         f"CloudAccount/{a.metadata.name} in namespace '{a.metadata.namespace}' "
@@ -100,7 +100,7 @@ def run_scans(
     *,
     store: Repository | None,
     concurrency: int = 4,
-    base_credentials: AwsBaseCredentials | None = None,
+    credentials: Credentials | None = None,
     progress: bool = False,
     price_book: PriceBook | None = None,
 ) -> tuple[Report, list[str]]:
@@ -113,19 +113,15 @@ def run_scans(
             raise manifest_io.ManifestError(
                 found.file_of(policy), f"ScanPolicy/{policy.metadata.name}", exc.field, exc.message
             ) from None
-        if account.spec.aws is not None and account.spec.aws.credentials_secret_ref is not None:
-            notes.append(
-                f"CloudAccount/{account.metadata.name}: spec.aws.credentialsSecretRef is resolved only "
-                "in the cluster; the CLI uses the standard AWS credential chain as base credentials"
-            )
+        if account.spec.secret_ref() is not None and account.spec.provider in providers.supported():
+            hint = providers.get(account.spec.provider).credentials_hint()
+            notes.append(f"CloudAccount/{account.metadata.name}: {hint}")
     report = Report()
 
     def one(pair: tuple[CloudAccount, ScanPolicy]) -> ScanOutcome | AccountError:
         account, policy = pair
         try:
-            return scan(
-                account, policy, store=store, base_credentials=base_credentials, price_book=price_book
-            )
+            return scan(account, policy, store=store, credentials=credentials, price_book=price_book)
         except ProviderError as exc:
             return AccountError(
                 found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message

@@ -5,19 +5,19 @@ from __future__ import annotations
 import os
 import sys
 
-from cloudios.controller.settings import ControllerSettings, SettingsError
+from cloudios.services.settings import OperatorSettings, SettingsError
 
 
 def main() -> int:
     try:
-        settings = ControllerSettings.from_env(os.environ)
+        settings = OperatorSettings.from_env(os.environ)
     except SettingsError as exc:
         sys.stderr.write(f"cloudios operator: bad configuration: {exc}\n")
         return 2
     # Imported after the settings check so a typo fails fast, before kopf and the SDKs load.
     from cloudios.controller import runner  # noqa: PLC0415
 
-    runner.run(settings)
+    runner.run(settings, os.environ)
     return 0
 
 

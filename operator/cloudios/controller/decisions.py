@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloudios.api import GROUP, VERSION
+from cloudios.api.names import PLURALS, RECOMMENDATION
 from cloudios.controller.decision_rules import (
     APPROVE_VERB,
     FORBIDDEN,
@@ -46,8 +47,9 @@ from cloudios.controller.decision_rules import (
 )
 from cloudios.security.audit import AuditEntry, AuditEvent
 from cloudios.security.redaction import redact_text
+from cloudios.sinks.kube import Kube
 
-PLURAL = "recommendations"
+PLURAL = PLURALS[RECOMMENDATION]
 # Handler ids are also the URL paths kopf serves (/<id>).
 MUTATE_ID = "mutate-recommendation-decision"
 VALIDATE_ID = "validate-recommendation-decision"
@@ -80,53 +82,39 @@ def service_account_username(namespace: str, name: str) -> str:
     return f"system:serviceaccount:{namespace}:{name}"
 
 
-def default_api_client() -> Any:
-    """An ApiClient with the operator's credentials: in-cluster first, then the kubeconfig."""
-    from kubernetes import client, config  # noqa: PLC0415
-
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return client.ApiClient(configuration)
+def default_kube() -> Kube:
+    """The operator's own API access: in-cluster first, then the kubeconfig."""
+    return Kube.connect(pool_size=4, timeout=SAR_TIMEOUT_SECONDS)
 
 
 class SubjectAccessReviewer:
     """Asks the API server (SubjectAccessReview, authorization.k8s.io/v1) whether a user holds
     `approve` on recommendations.cloudios.io; RBAC, webhook authorizers and all, answer."""
 
-    def __init__(
-        self, api_client: Callable[[], Any] = default_api_client, *, timeout: float = SAR_TIMEOUT_SECONDS
-    ) -> None:
-        self._factory = api_client
-        self._client: Any = None
+    def __init__(self, kube: Callable[[], Kube] = default_kube) -> None:
+        self._factory = kube
+        self._kube: Kube | None = None
         self._guard = threading.Lock()
-        self._timeout = timeout
 
-    def _api(self) -> Any:
+    def _api(self) -> Kube:
         with self._guard:
-            if self._client is None:
-                self._client = self._factory()
-            return self._client
+            if self._kube is None:
+                self._kube = self._factory()
+            return self._kube
 
     def __call__(self, requester: Requester, *, namespace: str, name: str) -> Access:
-        from kubernetes import client  # noqa: PLC0415
-
-        spec = client.V1SubjectAccessReviewSpec(
+        allowed, reason = self._api().may(
             user=requester.username,
-            groups=list(requester.groups) or None,
-            uid=requester.uid or None,
-            extra={k: list(v) for k, v in requester.extra.items()} or None,
-            resource_attributes=client.V1ResourceAttributes(
-                namespace=namespace, verb=APPROVE_VERB, group=GROUP, resource=PLURAL, name=name
-            ),
+            groups=list(requester.groups),
+            uid=requester.uid,
+            extra={k: list(v) for k, v in requester.extra.items()},
+            namespace=namespace,
+            verb=APPROVE_VERB,
+            group=GROUP,
+            resource=PLURAL,
+            name=name,
         )
-        review_ = client.AuthorizationV1Api(self._api()).create_subject_access_review(
-            client.V1SubjectAccessReview(spec=spec), _request_timeout=self._timeout
-        )
-        status = review_.status
-        return Access(allowed=bool(status and status.allowed), reason=str((status and status.reason) or ""))
+        return Access(allowed=allowed, reason=reason)
 
 
 def _utcnow() -> dt.datetime:

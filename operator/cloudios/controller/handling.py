@@ -7,17 +7,17 @@ from collections.abc import Awaitable, Iterable
 from typing import cast
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 from sqlalchemy.exc import SQLAlchemyError
 from urllib3.exceptions import HTTPError
 
-from cloudios.controller.notices import Notice
 from cloudios.security.redaction import redact_text
+from cloudios.sinks import kube
+from cloudios.sinks.notices import Notice
 
 log = logging.getLogger(__name__)
 
 # The API server or the store being unavailable: nothing wrong with the object, try again later.
-TRANSIENT = (ApiException, HTTPError, OSError, SQLAlchemyError, TimeoutError)
+TRANSIENT = (kube.ApiError, HTTPError, OSError, SQLAlchemyError, TimeoutError)
 RETRY_DELAY_SECONDS = 20
 
 
@@ -31,10 +31,7 @@ def post(notices: Iterable[Notice]) -> None:
         )
 
 
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, ApiException):
-        return f"Kubernetes API error {exc.status} {exc.reason}"
-    return redact_text(f"{type(exc).__name__}: {exc}")[:500]
+describe = kube.describe
 
 
 async def converge(work: Awaitable[list[Notice]], *, what: str) -> None:

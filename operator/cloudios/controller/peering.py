@@ -5,66 +5,42 @@ from __future__ import annotations
 import logging
 import re
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-
-from cloudios.controller.kube import CONFLICT, NOT_FOUND, Kube
-from cloudios.controller.settings import ControllerSettings
+from cloudios.services.settings import OperatorSettings
+from cloudios.sinks.kube import FORBIDDEN, ApiError, Kube
 
 GROUP, VERSION = "kopf.dev", "v1"
 CLUSTER_PLURAL, NAMESPACED_PLURAL = "clusterkopfpeerings", "kopfpeerings"
-FORBIDDEN = 403
 _LITERAL_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 log = logging.getLogger(__name__)
 
 
-def available(kube: Kube, settings: ControllerSettings) -> bool:
+def available(kube: Kube, settings: OperatorSettings) -> bool:
     """Whether the peering resource for our scope is served (API discovery; no CRD read needed)."""
-    if not settings.peering_name:
+    if not settings.peering.name:
         return False
-    plural = CLUSTER_PLURAL if settings.clusterwide else NAMESPACED_PLURAL
-    try:
-        resources = k8s.CustomObjectsApi(kube.api).get_api_resources(
-            GROUP, VERSION, _request_timeout=kube.timeout
-        )
-    except ApiException as exc:
-        if exc.status == NOT_FOUND:
-            return False
-        raise
-    return any(r.name == plural for r in resources.resources or [])
+    return kube.serves(GROUP, VERSION, CLUSTER_PLURAL if settings.clusterwide else NAMESPACED_PLURAL)
 
 
-def ensure_objects(kube: Kube, settings: ControllerSettings) -> None:
+def ensure_objects(kube: Kube, settings: OperatorSettings) -> None:
     """Create the peering object(s) if missing: without one, mandatory peering would never start."""
-    assert settings.peering_name
-    custom = k8s.CustomObjectsApi(kube.api)
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "metadata": {"name": settings.peering_name}}
+    assert settings.peering.name
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "metadata": {"name": settings.peering.name}}
     try:
         if settings.clusterwide:
-            custom.create_cluster_custom_object(
-                GROUP, VERSION, CLUSTER_PLURAL, {**body, "kind": "ClusterKopfPeering"},
-                _request_timeout=kube.timeout,
-            )  # fmt: skip
+            kube.create_cluster_object(GROUP, VERSION, CLUSTER_PLURAL, {**body, "kind": "ClusterKopfPeering"})
         for namespace in settings.namespaces:
             if not _LITERAL_NAMESPACE.match(namespace):
                 continue  # a glob: create the KopfPeering objects with the namespaces
-            try:
-                custom.create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, NAMESPACED_PLURAL, {**body, "kind": "KopfPeering"},
-                    _request_timeout=kube.timeout,
-                )  # fmt: skip
-            except ApiException as exc:
-                if exc.status != CONFLICT:
-                    raise
-    except ApiException as exc:
-        if exc.status == CONFLICT:
-            return
+            kube.create_namespaced_object(
+                GROUP, VERSION, namespace, NAMESPACED_PLURAL, {**body, "kind": "KopfPeering"}
+            )
+    except ApiError as exc:
         if exc.status == FORBIDDEN:
             log.warning(
                 "may not create the peering object %r (create it with the chart or kubectl); "
                 "until it exists this operator stays paused",
-                settings.peering_name,
+                settings.peering.name,
             )
             return
         raise

@@ -9,12 +9,12 @@ from typing import Any
 import kopf
 
 from cloudios.api import GROUP, VERSION
-from cloudios.controller import handling, policy_runs
-from cloudios.controller.recommendation_objects import KIND as RECOMMENDATION
-from cloudios.controller.recommendation_objects import LABEL_POLICY, label_value
-from cloudios.controller.services import Services
+from cloudios.api.names import LABEL_POLICY, PLURALS, RECOMMENDATION, SCAN_POLICY, label_value
+from cloudios.controller import handling
+from cloudios.services import policy_runs
+from cloudios.services.context import Services
 
-PLURAL = "scanpolicies"
+PLURAL = PLURALS[SCAN_POLICY]
 CLEANUP_TIMEOUT_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,13 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile", registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec", registry=registry)
     async def reconcile_policy(body: kopf.Body, **_: Any) -> None:
-        await handling.converge(policy_runs.reconcile(services, body), what="ScanPolicy reconcile")
+        await handling.converge(policy_runs.reconcile(services.policies, body), what="ScanPolicy reconcile")
 
-    @kopf.timer(
-        GROUP, VERSION, PLURAL, id="scheduler", interval=services.settings.scheduler_interval_seconds,
-        registry=registry,
-    )  # fmt: skip
+    every = services.policies.settings.scheduler_interval_seconds
+
+    @kopf.timer(GROUP, VERSION, PLURAL, id="scheduler", interval=every, registry=registry)
     async def scheduler(body: kopf.Body, **_: Any) -> None:
-        await handling.tick(policy_runs.tick(services, body), what="ScanPolicy scheduler")
+        await handling.tick(policy_runs.tick(services.policies, body), what="ScanPolicy scheduler")
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)
     async def delete_policy(body: kopf.Body, **_: Any) -> None:
@@ -57,6 +56,6 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
                         handling.describe(exc))  # fmt: skip
         else:
             log.info("ScanPolicy %s/%s deleted with %d recommendation(s)", namespace, name, deleted)
-        services.locks.forget(policy_runs.KIND, namespace, name)
+        services.locks.forget(SCAN_POLICY, namespace, name)
         # A deleted policy's staleness gauge would otherwise fire CloudiosScanStale two days later.
         services.metrics.forget_policy(namespace, name)

@@ -7,16 +7,17 @@ import contextlib
 import logging
 import socket
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
-from kubernetes import client as k8s
 
-from cloudios.controller import accounts, decisions, peering, policies, recommendations, retention
-from cloudios.controller.services import Services
-from cloudios.controller.settings import ControllerSettings
+from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
+from cloudios.services import context, retention, scan_jobs
+from cloudios.services.context import Services
+from cloudios.services.settings import OperatorSettings
 from cloudios.sinks.metrics import MetricsServer
 from cloudios.store.audit import SqlAuditLog
 
@@ -28,15 +29,15 @@ NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access",
 log = logging.getLogger(__name__)
 
 
-def configure_logging(settings: ControllerSettings) -> None:
+def configure_logging(settings: OperatorSettings) -> None:
     """JSON (or plain) lines on stderr; every handler and kopf's event poster redact secrets."""
     kopf.configure(
-        verbose=settings.log_level == "DEBUG",
-        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
-        log_prefix=settings.log_format != "json",
+        verbose=settings.log.level == "DEBUG",
+        log_format=kopf.LogFormat.JSON if settings.log.format == "json" else kopf.LogFormat.FULL,
+        log_prefix=settings.log.format != "json",
         log_refkey="object",
     )
-    logging.getLogger().setLevel(settings.log_level)
+    logging.getLogger().setLevel(settings.log.level)
     install_log_redaction()
     # kopf.objects records become Kubernetes Events through kopf's own handler on that logger.
     objects = logging.getLogger("kopf.objects")
@@ -47,24 +48,21 @@ def configure_logging(settings: ControllerSettings) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def operator_identity(settings: ControllerSettings, services: Services) -> str:
+def operator_identity(settings: OperatorSettings, services: Services) -> str:
     """The username our API requests carry: the pod's ServiceAccount, else a SelfSubjectReview."""
-    if settings.pod_namespace and settings.service_account:
-        return decisions.service_account_username(settings.pod_namespace, settings.service_account)
-    review = k8s.AuthenticationV1Api(services.kube.api).create_self_subject_review(
-        k8s.V1SelfSubjectReview(), _request_timeout=services.kube.timeout
-    )
-    user = review.status.user_info if review.status is not None else None
-    if user is None or not user.username:
+    if settings.pod.namespace and settings.pod.service_account:
+        return decisions.service_account_username(settings.pod.namespace, settings.pod.service_account)
+    user = services.kube.whoami()
+    if user is None:
         raise RuntimeError("the API server did not say who the operator is (SelfSubjectReview)")
-    return str(user.username)
+    return user
 
 
-def webhook_server(settings: ControllerSettings) -> kopf.WebhookServer:
+def webhook_server(settings: OperatorSettings) -> kopf.WebhookServer:
     """HTTPS (TLS 1.3) with the mounted certificate, or a generated one for local runs and tests."""
-    files = settings.webhook_files()
+    files = settings.webhook.files()
     if files is None:
-        hosts = list(dict.fromkeys([settings.webhook_host or "127.0.0.1", "localhost", "127.0.0.1"]))
+        hosts = list(dict.fromkeys([settings.webhook.host or "127.0.0.1", "localhost", "127.0.0.1"]))
         generated = decisions.generate_webhook_certificate(
             tempfile.mkdtemp(prefix="cloudios-webhook-"), hosts
         )
@@ -74,13 +72,13 @@ def webhook_server(settings: ControllerSettings) -> kopf.WebhookServer:
         certfile=cert,
         pkeyfile=key,
         cafile=ca,
-        addr=settings.webhook_addr,
-        port=settings.webhook_port,
-        host=settings.webhook_host,
+        addr=settings.webhook.addr,
+        port=settings.webhook.port,
+        host=settings.webhook.host,
     )
 
 
-def operator_settings(settings: ControllerSettings, *, peered: bool) -> kopf.OperatorSettings:
+def operator_settings(settings: OperatorSettings, *, peered: bool) -> kopf.OperatorSettings:
     config = kopf.OperatorSettings()
     config.persistence.finalizer = FINALIZER
     config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
@@ -90,17 +88,17 @@ def operator_settings(settings: ControllerSettings, *, peered: bool) -> kopf.Ope
     # Only warnings and errors of handler logs become Events; our own Events are posted explicitly.
     config.posting.level = logging.WARNING
     config.posting.reporting_component = "cloudios-operator"
-    config.posting.reporting_instance = settings.pod_name or socket.gethostname()
-    config.watching.server_timeout = settings.watch_server_timeout_seconds
-    config.watching.client_timeout = settings.watch_client_timeout_seconds
-    config.watching.reconnect_backoff = settings.watch_reconnect_backoff_seconds
+    config.posting.reporting_instance = settings.pod.pod_name or socket.gethostname()
+    config.watching.server_timeout = settings.watch.server_timeout_seconds
+    config.watching.client_timeout = settings.watch.client_timeout_seconds
+    config.watching.reconnect_backoff = settings.watch.reconnect_backoff_seconds
     config.networking.request_timeout = settings.request_timeout_seconds
     config.networking.connect_timeout = min(10.0, settings.request_timeout_seconds)
     config.process.ultimate_exiting_timeout = EXIT_TIMEOUT_SECONDS
-    config.peering.priority = settings.peering_priority
-    config.peering.lifetime = settings.peering_lifetime_seconds
-    if peered and settings.peering_name:
-        config.peering.name = settings.peering_name
+    config.peering.priority = settings.peering.priority
+    config.peering.lifetime = settings.peering.lifetime_seconds
+    if peered and settings.peering.name:
+        config.peering.name = settings.peering.name
         # Mandatory: start paused until the peers are known, so two replicas never both act.
         config.peering.mandatory = True
     else:
@@ -109,7 +107,7 @@ def operator_settings(settings: ControllerSettings, *, peered: bool) -> kopf.Ope
 
 
 def build_registry(
-    settings: ControllerSettings, services: Services, *, identity: str | None = None
+    settings: OperatorSettings, services: Services, *, identity: str | None = None
 ) -> kopf.OperatorRegistry:
     """Every handler, bound explicitly to one registry (no registration by import).
 
@@ -124,13 +122,13 @@ def build_registry(
     accounts.register(registry, services)
     policies.register(registry, services)
     recommendations.register(registry, services)
-    if settings.webhook_enabled:
+    if settings.webhook.enabled:
         assert identity is not None, "the decision webhooks need the operator's identity"
 
         def audit_log() -> SqlAuditLog:
-            if settings.database_url:
-                return SqlAuditLog(settings.database_url, checkpoint_dir=settings.audit_checkpoint_dir)
-            return SqlAuditLog.sqlite(settings.data_dir, checkpoint_dir=settings.audit_checkpoint_dir)
+            if settings.store.database_url:
+                return SqlAuditLog(settings.store.database_url, checkpoint_dir=settings.audit_checkpoint_dir)
+            return SqlAuditLog.sqlite(settings.store.data_dir, checkpoint_dir=settings.audit_checkpoint_dir)
 
         decisions.register(
             registry,
@@ -141,7 +139,7 @@ def build_registry(
 
 
 async def _serve(
-    settings: ControllerSettings,
+    settings: OperatorSettings,
     services: Services,
     config: kopf.OperatorSettings,
     registry: kopf.OperatorRegistry,
@@ -152,9 +150,9 @@ async def _serve(
     purger = asyncio.create_task(
         retention.run_forever(
             services.store,
-            clock=services.clock,
-            retention_days=settings.retention_days,
-            interval=settings.retention_interval_seconds,
+            clock=services.accounts.clock,
+            retention_days=settings.retention.days,
+            interval=settings.retention.interval_seconds,
         ),
         name="cloudios retention",
     )
@@ -173,38 +171,38 @@ async def _serve(
             await purger
 
 
-def serve_metrics(settings: ControllerSettings, services: Services) -> MetricsServer | None:
+def serve_metrics(settings: OperatorSettings, services: Services) -> MetricsServer | None:
     """Start the Prometheus endpoint (every replica serves one; standbys export no scan series).
 
     A port that cannot be bound is logged and the operator runs on without metrics: scans matter
     more than their monitoring, and Prometheus reports the target as down.
     """
-    if not settings.metrics_port:
+    if not settings.metrics.port:
         log.info("metrics endpoint disabled (CLOUDIOS_METRICS_PORT=0)")
         return None
     try:
-        endpoint = services.metrics.serve(settings.metrics_port, settings.metrics_addr)
+        endpoint = services.metrics.serve(settings.metrics.port, settings.metrics.addr)
     except OSError as exc:
         log.error(  # noqa: TRY400 - the reason is the whole story; no traceback needed
             "cannot serve metrics on %s:%d (CLOUDIOS_METRICS_PORT): %s; running without metrics",
-            settings.metrics_addr,
-            settings.metrics_port,
+            settings.metrics.addr,
+            settings.metrics.port,
             exc.strerror or exc,
         )
         return None
-    log.info("serving metrics on http://%s:%d/metrics", settings.metrics_addr, endpoint.port)
+    log.info("serving metrics on http://%s:%d/metrics", settings.metrics.addr, endpoint.port)
     return endpoint
 
 
-def kopf_identity(settings: ControllerSettings) -> Any:
+def kopf_identity(settings: OperatorSettings) -> Any:
     """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
-    return settings.pod_name  # None lets kopf generate one
+    return settings.pod.pod_name  # None lets kopf generate one
 
 
-def run(settings: ControllerSettings) -> None:
-    """Configure, connect, and run until SIGTERM/SIGINT."""
+def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
+    """Configure, connect, and run until SIGTERM/SIGINT; ``environ`` is what scan Jobs inherit from."""
     configure_logging(settings)
-    services = Services.build(settings)
+    services = context.build(settings, job_environment=scan_jobs.inherited_environment(settings, environ))
     endpoint: MetricsServer | None = None
     try:
         endpoint = serve_metrics(settings, services)
@@ -214,21 +212,21 @@ def run(settings: ControllerSettings) -> None:
         else:
             log.warning(
                 "kopf peering %s: running standalone; never run two replicas like this",
-                "is disabled" if not settings.peering_name else "CRDs (kopf.dev) are not installed",
+                "is disabled" if not settings.peering.name else "CRDs (kopf.dev) are not installed",
             )
         config = operator_settings(settings, peered=peered)
         identity = None
-        if settings.webhook_enabled:
+        if settings.webhook.enabled:
             identity = operator_identity(settings, services)
             config.admission.server = webhook_server(settings)
-            config.admission.managed = settings.webhook_managed
+            config.admission.managed = settings.webhook.managed
         registry = build_registry(settings, services, identity=identity)
         log.info(
             "starting: %s, peering priority %d, health checks every %ss, scheduler every %ss",
             "cluster-wide" if settings.clusterwide else f"namespaces {', '.join(settings.namespaces)}",
-            settings.peering_priority,
-            settings.health_interval_seconds,
-            settings.scheduler_interval_seconds,
+            settings.peering.priority,
+            settings.probe.interval_seconds,
+            settings.scan.scheduler_interval_seconds,
         )
         asyncio.run(_serve(settings, services, config, registry))
     finally:

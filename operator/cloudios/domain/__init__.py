@@ -5,6 +5,7 @@ from cloudios.domain.finding import Finding, Usage
 from cloudios.domain.metrics import DailyStat, Metric, MetricSummary
 from cloudios.domain.money import HOURS_PER_MONTH, Money
 from cloudios.domain.resource import Resource
+from cloudios.domain.scan import SavingsSummary, ScanRecord, StoredFinding
 from cloudios.domain.snapshot import Snapshot
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "Money",
     "Provider",
     "Resource",
+    "SavingsSummary",
+    "ScanRecord",
     "Snapshot",
+    "StoredFinding",
     "Usage",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cloudios.api import CloudAccount
 from cloudios.providers import registry
-from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.providers.base import Credentials, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +24,18 @@ class ProbeResult:
     identity: str | None = None
 
 
-def probe(
-    account: CloudAccount, *, base_credentials: AwsBaseCredentials | None, timeout: float
-) -> ProbeResult:
-    """Assume the account's role and ask who we are; never raises for a bad account.
+def probe(account: CloudAccount, *, credentials: Credentials | None, timeout: float) -> ProbeResult:
+    """Ask the account's provider to reach it with its credentials; never raises for a bad account.
 
     Blocking: call it in a worker thread. ``timeout`` bounds each network call.
     """
     spec = account.spec
     try:
-        fn = registry.prober(spec.provider)
-        block = getattr(spec, spec.provider.value)
-        identity = fn(
-            block,
+        identity = registry.get(spec.provider).probe(
+            spec,
+            credentials,
             tenant=account.metadata.namespace,
-            account_name=account.metadata.name,
-            base_credentials=base_credentials,
+            name=account.metadata.name,
             timeout=timeout,
         )
     except ProviderError as exc:
@@ -55,6 +51,6 @@ def probe(
     return ProbeResult(
         ok=True,
         reason=VERIFIED,
-        message=f"assumed {identity} in account {spec.account_id}; scans may run.",
+        message=f"reached {spec.provider.value} account {spec.account_id} as {identity}; scans may run.",
         identity=identity,
     )

@@ -11,61 +11,51 @@ from decimal import Decimal
 
 from cloudios import pricing
 from cloudios.api import CloudAccount, ScanPolicy
-from cloudios.domain import Finding, Money, Snapshot
+from cloudios.domain import Finding, SavingsSummary, ScanRecord, Snapshot
 from cloudios.pipeline.dedupe import dedupe
 from cloudios.pipeline.selection import Selected, select
 from cloudios.providers import registry as providers
-from cloudios.providers.base import AwsBaseCredentials, CollectRequest
-from cloudios.store.repository import Repository, ScanRecord
+from cloudios.providers.base import AgentReports, CollectRequest, Credentials, Shard
+from cloudios.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ScanOutcome:
-    """Everything one (account, policy) scan produced."""
+    """Everything one (account, policy) scan produced: the store's record plus what only callers need."""
 
-    scan_id: str
-    tenant: str
-    account_name: str
-    policy_name: str
-    provider: str
-    account_id: str
-    started_at: datetime
-    finished_at: datetime
-    modules: list[str]
+    record: ScanRecord
     findings: list[Finding]
     unpriced: list[Finding] = field(default_factory=list)
     below_threshold: int = 0
-    resources: int = 0
     resource_counts: dict[str, int] = field(default_factory=dict)
     """Inventoried resources by kind (``ec2.instance`` -> n)."""
-    api_calls: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
 
-    def record(self, scan_id: str | None = None) -> ScanRecord:
-        """The store's record of this scan (under another id for a shard of a larger run)."""
-        return ScanRecord(
-            id=scan_id or self.scan_id,
-            tenant=self.tenant,
-            account_name=self.account_name,
-            policy_name=self.policy_name,
-            provider=self.provider,
-            account_id=self.account_id,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            modules=tuple(self.modules),
-            api_calls=dict(self.api_calls),
-            resources=self.resources,
-        )
+    @property
+    def tenant(self) -> str:
+        return self.record.tenant
 
     @property
-    def total_monthly_savings(self) -> Money:
-        total = Money.zero()
-        for f in self.findings:
-            if f.monthly_savings is not None:
-                total = total + f.monthly_savings
-        return total
+    def account_name(self) -> str:
+        return self.record.account_name
+
+    @property
+    def resources(self) -> int:
+        return self.record.resources
+
+    @property
+    def api_calls(self) -> dict[str, int]:
+        return self.record.api_calls
+
+    @property
+    def finished_at(self) -> datetime:
+        return self.record.finished_at
+
+    def savings(self) -> SavingsSummary:
+        """The published findings' savings (unpriced ones counted apart)."""
+        return SavingsSummary.of([*self.findings, *self.unpriced])
 
 
 def _evaluate(selected: list[Selected], snapshot: Snapshot, warnings: list[str]) -> list[Finding]:
@@ -85,29 +75,38 @@ def scan(
     policy: ScanPolicy,
     *,
     now: datetime | None = None,
-    base_credentials: AwsBaseCredentials | None = None,
+    credentials: Credentials | None = None,
     store: Repository | None = None,
     price_book: pricing.PriceBook | None = None,
+    agent_reports: AgentReports | None = None,
+    scope: Shard | None = None,
+    record_id: str | None = None,
 ) -> ScanOutcome:
-    """Scan one account under one policy. Raises PolicyError or ProviderError on unusable input."""
+    """Scan one account (or one ``scope`` shard of it) under one policy.
+
+    Raises PolicyError or ProviderError on unusable input. With ``store`` the scan is recorded; a
+    shard's scan resolves only earlier findings inside the shard's scope.
+    """
     started = now or datetime.now(UTC)
     tenant = account.metadata.namespace
+    provider = providers.get(account.spec.provider)
     selected = select(policy.spec, account.spec.provider)
     request = CollectRequest(
         tenant=tenant,
         account_name=account.metadata.name,
-        account=account.spec,
+        account=scope.account if scope is not None else account.spec,
         lookback_days=policy.spec.lookback_days,
         kinds=frozenset(k for s in selected for k in s.module.spec.resource_kinds),
         metrics=tuple(dict.fromkeys(m for s in selected for m in s.module.spec.metrics)),
         end=started,
-        base_credentials=base_credentials,
+        credentials=credentials,
+        agent_reports=agent_reports,
     )
-    collected = providers.collect(request)
+    collected = provider.collect(request)
     warnings = list(collected.warnings)
     raw = _evaluate(selected, collected.snapshot, warnings)
 
-    book = price_book or pricing.load_book()
+    book = price_book or provider.price_book()
     priced: list[Finding] = []
     unpriced: list[Finding] = []
     for finding in raw:
@@ -131,8 +130,8 @@ def scan(
             f"{len(unpriced)} finding(s) could not be priced from the bundled price snapshot: "
             + ", ".join(sorted({f"{f.resource_type} in {f.region}" for f in unpriced}))
         )
-    outcome = ScanOutcome(
-        scan_id=str(uuid.uuid4()),
+    record = ScanRecord(
+        id=record_id or str(uuid.uuid4()),
         tenant=tenant,
         account_name=account.metadata.name,
         policy_name=policy.metadata.name,
@@ -140,15 +139,18 @@ def scan(
         account_id=account.spec.account_id,
         started_at=started,
         finished_at=datetime.now(UTC),
-        modules=[s.module.name for s in selected],
+        modules=tuple(s.module.name for s in selected),
+        api_calls=dict(collected.api_calls),
+        resources=len(collected.snapshot.resources),
+    )
+    outcome = ScanOutcome(
+        record=record,
         findings=published,
         unpriced=unpriced,
         below_threshold=len(kept) - len(published),
-        resources=len(collected.snapshot.resources),
         resource_counts=dict(sorted(Counter(r.kind for r in collected.snapshot.resources).items())),
-        api_calls=collected.api_calls,
         warnings=warnings,
     )
     if store is not None:
-        store.record_scan(outcome.record(), outcome.findings)
+        store.record_scan(record, outcome.findings, regions=scope.scope if scope is not None else None)
     return outcome

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from cloudios.api import ScanPolicySpec
+from cloudios.api import ScanPolicy, ScanPolicySpec
 from cloudios.domain import Provider
 from cloudios.modules import registry
 from cloudios.modules.base import Module, Settings
@@ -27,6 +28,12 @@ class Selected:
 
     module: Module
     settings: Settings
+
+
+def selects(policy: ScanPolicy, namespace: str, labels: Mapping[str, str] | None) -> bool:
+    """Whether ``policy`` scans a CloudAccount in ``namespace`` with ``labels``: the one rule the CLI
+    and the operator share (same namespace, the account selector matches; empty selects all)."""
+    return namespace == policy.metadata.namespace and policy.spec.account_selector.matches(dict(labels or {}))
 
 
 def select(policy: ScanPolicySpec, provider: Provider) -> list[Selected]:

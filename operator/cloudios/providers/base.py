@@ -1,23 +1,41 @@
-"""The provider contract: one account's request in, one snapshot plus API-call counts out."""
+"""The provider contract: one object per cloud owns credentials, probes, shards, collection, prices."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cloudios.api.cloudaccount import CloudAccountSpec
+from cloudios.domain import Provider as ProviderName
 from cloudios.domain import Snapshot
-from cloudios.modules.base import MetricNeed
+from cloudios.modules.base import MetricNeed, Module
+
+if TYPE_CHECKING:
+    from cloudios.pricing import PriceBook
+
+
+class Credentials:
+    """Opaque credentials one provider parsed from a CloudAccount's Secret.
+
+    Callers hold and pass them on; only the provider that made them looks inside. Subclasses keep
+    secret fields out of ``repr``.
+    """
 
 
 @dataclass(frozen=True)
-class AwsBaseCredentials:
-    """Static base credentials resolved from a CloudAccount's credentialsSecretRef."""
+class Shard:
+    """A part of one account's scan that can run on its own (AWS: one region).
 
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
+    ``account`` is the spec restricted to the shard; ``scope`` names what the shard covers, so
+    only findings inside it are resolved when the shard's scan no longer reports them.
+    """
+
+    name: str
+    account: CloudAccountSpec
+    scope: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -31,7 +49,8 @@ class CollectRequest:
     kinds: frozenset[str]
     metrics: tuple[MetricNeed, ...]
     end: datetime
-    base_credentials: AwsBaseCredentials | None = None
+    credentials: Credentials | None = None
+    agent_reports: AgentReports | None = None
     max_concurrency: int = 8
 
 
@@ -54,3 +73,73 @@ class ProviderError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class Provider(Protocol):
+    """One cloud (or the agent-fed Kubernetes source). Implementations import their SDK lazily, so a
+    missing extra is a ``ProviderError`` at first use, never an ImportError at start-up."""
+
+    name: ProviderName
+    job_environment: tuple[str, ...]
+    """Environment variables the provider's SDK reads (endpoints, CA bundles, proxies) that scan Jobs
+    inherit from the operator. Never credentials."""
+
+    secret_format: str
+    """What the referenced Secret must hold, for messages (e.g. 'keys a and b')."""
+
+    def credentials(self, secret_data: Mapping[str, bytes], *, secret: str, key: str | None) -> Credentials:
+        """Parse the referenced Secret's decoded data; ProviderError (SecretKeyMissing,
+        SecretMalformed) naming the Secret and key, never a value."""
+        ...
+
+    def probe(
+        self,
+        account: CloudAccountSpec,
+        credentials: Credentials | None,
+        *,
+        tenant: str,
+        name: str,
+        timeout: float,
+    ) -> str:
+        """Check that the account is reachable with its credentials; returns the identity used."""
+        ...
+
+    def collect(self, request: CollectRequest) -> CollectResult:
+        """Inventory and metric summaries of one account (or shard)."""
+        ...
+
+    def shards(self, account: CloudAccountSpec) -> list[Shard]:
+        """How one account's scan splits into independent parts (at least one)."""
+        ...
+
+    def permissions(self, modules: Sequence[Module]) -> dict[str, Any]:
+        """The least-privilege policy document that lets the selected modules run."""
+        ...
+
+    def price_book(self) -> PriceBook:
+        """The bundled list-price snapshot of this provider."""
+        ...
+
+    def credentials_hint(self) -> str:
+        """What the CLI uses when a CloudAccount references a Secret (which only the cluster resolves)."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkloadUsage:
+    """One agent-reported container's usage summary (read from the store through AgentReports)."""
+
+    cluster: str
+    namespace: str
+    workload: str
+    container: str
+    summary: Mapping[str, Any]
+
+
+class AgentReports(Protocol):
+    """The agent data port: what the Kubernetes provider reads, implemented by the store and passed
+    in by services, so providers never import the store."""
+
+    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> Sequence[WorkloadUsage]:
+        """Usage summaries the cluster's agent reported since ``since``."""
+        ...

@@ -1,59 +1,35 @@
-"""Explicit provider registry; SDKs load lazily, so a missing extra is a clear error."""
+"""Explicit provider registry: one line per provider; SDKs load on first use, not here."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
 
-from cloudios.domain import Provider
-from cloudios.providers.base import CollectRequest, CollectResult, ProviderError
+from cloudios.domain import Provider as ProviderName
+from cloudios.providers.aws.provider import AwsProvider
+from cloudios.providers.base import Provider, ProviderError
 
-Collector = Callable[[CollectRequest], CollectResult]
-Prober = Callable[..., str]
-"""``probe(block, *, tenant, account_name, base_credentials, timeout) -> identity``."""
-
-
-# provider -> module holding its collect/probe functions, and the pip extra that brings its SDK
-_PROVIDERS: dict[Provider, tuple[dict[str, str], str]] = {
-    Provider.AWS: (
-        {"collect": "cloudios.providers.aws.collect", "probe": "cloudios.providers.aws.auth"},
-        "aws",
-    ),
+_FACTORIES: dict[ProviderName, Callable[[], Provider]] = {
+    ProviderName.AWS: AwsProvider,
 }
+_INSTANCES: dict[ProviderName, Provider] = {}
 
 
-def _load(provider: Provider, function: str) -> Any:
-    entry = _PROVIDERS.get(provider)
-    if entry is None:
+def supported() -> tuple[ProviderName, ...]:
+    """The providers this version can scan."""
+    return tuple(_FACTORIES)
+
+
+def get(name: ProviderName | str) -> Provider:
+    """The provider object, or a ProviderError naming the supported providers."""
+    key = ProviderName(name)
+    factory = _FACTORIES.get(key)
+    if factory is None:
         raise ProviderError(
             "ProviderNotImplemented",
-            f"provider '{provider.value}' is not supported by this version of Cloudios yet; "
-            f"supported: {', '.join(p.value for p in _PROVIDERS)}",
+            f"provider '{key.value}' is not supported by this version of Cloudios yet; "
+            f"supported: {', '.join(p.value for p in _FACTORIES)}",
         )
-    modules, extra = entry
-    try:
-        module = importlib.import_module(modules[function])
-    except ImportError as exc:
-        raise ProviderError(
-            "ProviderSdkMissing",
-            f"the {provider.value} SDK is not installed ({exc.name}); install cloudios[{extra}]",
-        ) from None
-    return getattr(module, function)
-
-
-def collector(provider: Provider) -> Collector:
-    """The collect function of a provider, or a ProviderError that says what to install or use."""
-    fn: Collector = _load(provider, "collect")
-    return fn
-
-
-def prober(provider: Provider) -> Prober:
-    """The credential probe of a provider (AssumeRole + GetCallerIdentity for AWS)."""
-    fn: Prober = _load(provider, "probe")
-    return fn
-
-
-def collect(request: CollectRequest) -> CollectResult:
-    """Collect one account's snapshot with its provider."""
-    return collector(request.account.provider)(request)
+    found = _INSTANCES.get(key)
+    if found is None:
+        found = _INSTANCES[key] = factory()
+    return found

@@ -26,6 +26,7 @@ from prometheus_client import (
 
 from cloudios.api.recommendation import RecommendationState
 from cloudios.domain.enums import Category
+from cloudios.domain.scan import SavingsSummary
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 STATES: tuple[str, ...] = get_args(RecommendationState)
@@ -164,7 +165,7 @@ class Metrics:
         duration_seconds: float,
         api_calls: Mapping[str, int],
         finished_at: datetime | None = None,
-        provider: str = "aws",
+        provider: str,
     ) -> None:
         """One account's scan under ``policy``. ``api_calls`` are the scan's 'service.Operation'
         counts; keys ending in '.retries' count extra attempts and go to the retries counter."""
@@ -225,13 +226,16 @@ class Metrics:
     def replace_savings(
         self,
         namespace: str,
-        by_currency: Mapping[str, Mapping[str, Decimal]],
+        by_currency: Mapping[str, SavingsSummary],
         *,
         default_currency: str = "USD",
     ) -> None:
         """All of the namespace's savings at once: currencies no longer present lose their series;
         ``default_currency`` always has its (possibly zero) series."""
-        wanted: dict[str, Mapping[str, Decimal]] = {default_currency: {}, **by_currency}
+        wanted: dict[str, Mapping[str, Decimal]] = {
+            default_currency: {},
+            **{currency: summary.by_category for currency, summary in by_currency.items()},
+        }
         for currency, totals in wanted.items():
             self.set_savings(namespace, totals, currency)
         with self._lock:

@@ -7,38 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from cloudios.domain import Finding
+from cloudios.domain import Finding, ScanRecord, StoredFinding
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
-
-
-@dataclass(frozen=True)
-class ScanRecord:
-    """One finished scan of one account under one policy."""
-
-    id: str
-    tenant: str
-    account_name: str
-    policy_name: str
-    provider: str
-    account_id: str
-    started_at: datetime
-    finished_at: datetime
-    modules: tuple[str, ...]
-    api_calls: dict[str, int]
-    resources: int
-
-
-@dataclass(frozen=True)
-class StoredFinding:
-    """A finding with its history: when it was first and last seen, and when it went away."""
-
-    tenant: str
-    account_name: str
-    finding: Finding
-    first_seen: datetime
-    last_seen: datetime
-    resolved_at: datetime | None
-    last_scan_id: str
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cloudios.domain import Finding
+from cloudios.domain import Finding, ScanRecord, StoredFinding
 from cloudios.store import health, schema
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
-from cloudios.store.repository import ScanDiff, ScanRecord, StoredFinding
+from cloudios.store.repository import ScanDiff
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cloudios"
 

@@ -27,9 +27,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 
 from cloudios.providers.aws.calls import CallCounter
+from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.errors import DENIED_CODES, error_code, translate
 from cloudios.providers.aws.tuning import AwsTuning
-from cloudios.providers.base import AwsBaseCredentials, ProviderError
+from cloudios.providers.base import ProviderError
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient

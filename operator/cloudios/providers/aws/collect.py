@@ -18,6 +18,7 @@ from typing import TypeVar
 from cloudios.domain import Metric, Provider, Resource, Snapshot
 from cloudios.providers.aws.auth import open_account_session
 from cloudios.providers.aws.calls import CallCounter
+from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.inventory import KNOWN_KINDS, SERVICE_OF_KIND, RegionScope, region_tasks
 from cloudios.providers.aws.metrics import (
     PERCENTILE,
@@ -29,7 +30,7 @@ from cloudios.providers.aws.metrics import (
     window,
 )
 from cloudios.providers.aws.tuning import AwsTuning
-from cloudios.providers.base import CollectRequest, CollectResult, ProviderError
+from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> Coll
         aws=aws,
         tenant=request.tenant,
         account_name=request.account_name,
-        base_credentials=request.base_credentials,
+        base_credentials=base_credentials(request.credentials),
         tuning=tuning,
         counter=counter,
         pool=workers,
@@ -115,6 +116,13 @@ def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> Coll
         metrics=summaries,
     )
     return CollectResult(snapshot=snapshot, api_calls=counter.snapshot(), warnings=warnings)
+
+
+def base_credentials(credentials: Credentials | None) -> AwsBaseCredentials | None:
+    """The request's credentials, which must be the AWS provider's own (or None: the standard chain)."""
+    if credentials is None or isinstance(credentials, AwsBaseCredentials):
+        return credentials
+    raise ProviderError("InvalidCredentials", "the AWS provider was handed another provider's credentials")
 
 
 def _order(resource: Resource) -> tuple[str, str, str]:

@@ -1,56 +1,59 @@
-"""executor=job: one Kubernetes Job per (account, region) shard, awaited and merged from the store."""
+"""executor=job: one Kubernetes Job per account shard (AWS: a region), awaited and merged from the store."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-import os
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from croniter import croniter
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from cloudios.api import GROUP, VERSION, CloudAccount, ScanPolicy
-from cloudios.controller import schedule
-from cloudios.controller.kube import CONFLICT, NOT_FOUND
-from cloudios.controller.recommendation_objects import label_value
-from cloudios.controller.services import Services
+from cloudios.api.names import (
+    LABEL_ACCOUNT,
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_POLICY,
+    LABEL_SCAN_ID,
+    LABEL_SHARD,
+    LABEL_TENANT,
+    MANAGED_BY,
+    label_value,
+)
+from cloudios.domain import ScanRecord
 from cloudios.pipeline.scan import ScanOutcome
+from cloudios.providers import registry
+from cloudios.services import schedule
+from cloudios.services.context import PolicyRuns
+from cloudios.services.settings import OperatorSettings
+from cloudios.sinks.kube import ApiError
 
 log = logging.getLogger(__name__)
 
-LABEL_POLICY = "cloudios.io/policy"
-LABEL_ACCOUNT = "cloudios.io/account"
-LABEL_REGION = "cloudios.io/region"
-LABEL_SCAN_ID = "cloudios.io/scan-id"
-LABEL_TENANT = "cloudios.io/namespace"
 POLL_SECONDS = 1.0
 TTL_SECONDS_AFTER_FINISHED = 3600
 BACKOFF_LIMIT = 1
-# Environment the Jobs inherit from the operator: the store, the AWS endpoint and proxies, logging.
-# Never credentials: the job reads the account's referenced Secret through the API, like the operator.
-INHERITED_ENV = (
-    "CLOUDIOS_DATABASE_URL",
-    "CLOUDIOS_DATA_DIR",
-    "CLOUDIOS_LOG_FORMAT",
-    "CLOUDIOS_LOG_LEVEL",
-    "CLOUDIOS_REQUEST_TIMEOUT_SECONDS",
-    "AWS_ENDPOINT_URL",
-    "AWS_CA_BUNDLE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_EC2_METADATA_DISABLED",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_STS_REGIONAL_ENDPOINTS",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-)
+PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+
+
+def inherited_environment(settings: OperatorSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """What scan Jobs inherit from the operator: the store, logging, request timeout, proxies, and the
+    variables every provider's SDK reads (endpoints, CA bundles). Never credentials: a Job reads the
+    account's referenced Secret through the API, like the operator."""
+    values = {
+        "CLOUDIOS_DATABASE_URL": settings.store.database_url,
+        "CLOUDIOS_DATA_DIR": str(settings.store.data_dir) if settings.store.data_dir else None,
+        "CLOUDIOS_LOG_FORMAT": settings.log.format,
+        "CLOUDIOS_LOG_LEVEL": settings.log.level,
+        "CLOUDIOS_REQUEST_TIMEOUT_SECONDS": str(settings.request_timeout_seconds),
+    }
+    names = [n for p in registry.supported() for n in registry.get(p).job_environment] + list(PROXIES)
+    values.update({name: environ.get(name) for name in dict.fromkeys(names)})
+    return {name: value for name, value in values.items() if value}
 
 
 class ShardFailedError(Exception):
@@ -78,45 +81,39 @@ def scan_id(policy: ScanPolicy, account: str, now: datetime) -> str:
     return _digest(str(policy.metadata.uid), policy.metadata.name, account, trigger, length=20)
 
 
-def shard_record_id(scan: str, region: str) -> str:
+def shard_record_id(scan: str, shard: str) -> str:
     """The store's scan id of one shard (36 characters at most)."""
-    return f"{scan}-{_digest(region, length=15)}"
+    return f"{scan}-{_digest(shard, length=15)}"
 
 
-def job_name(tenant: str, policy: str, account: str, region: str, scan: str) -> str:
-    return f"scan-{_digest(tenant, policy, account, region, scan, length=16)}"
+def job_name(tenant: str, policy: str, account: str, shard: str, scan: str) -> str:
+    return f"scan-{_digest(tenant, policy, account, shard, scan, length=16)}"
 
 
-def job_namespace(services: Services, tenant: str) -> str:
+def job_namespace(svc: PolicyRuns, tenant: str) -> str:
     """The operator's own namespace (CLOUDIOS_NAMESPACE, set by the chart); the tenant's outside a pod."""
-    return services.settings.pod_namespace or tenant
-
-
-def _env() -> list[dict[str, Any]]:
-    """What the Job inherits from the operator; the job reads the account's Secret itself."""
-    return [{"name": name, "value": os.environ[name]} for name in INHERITED_ENV if os.environ.get(name)]
+    return svc.pod.namespace or tenant
 
 
 def job_manifest(
-    services: Services, policy: ScanPolicy, account: CloudAccount, region: str, scan: str
+    svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, shard: str, scan: str
 ) -> dict[str, Any]:
     """The Job of one shard: the operator's image and store, restricted pod security, no secret values."""
-    settings = services.settings
     tenant, name = policy.metadata.namespace, account.metadata.name
     # Jobs run beside the operator, under its ServiceAccount (which may read the tenant's Secret and
     # objects); a tenant namespace has neither that ServiceAccount nor the right to create one.
-    namespace = job_namespace(services, tenant)
+    namespace = job_namespace(svc, tenant)
     labels = {
         LABEL_TENANT: label_value(tenant),
         LABEL_POLICY: label_value(policy.metadata.name),
         LABEL_ACCOUNT: label_value(name),
-        LABEL_REGION: label_value(region),
+        LABEL_SHARD: label_value(shard),
         LABEL_SCAN_ID: scan,
-        "app.kubernetes.io/managed-by": "cloudios",
-        "app.kubernetes.io/component": "scan",
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_COMPONENT: "scan",
     }
-    command = ["python", "-m", "cloudios.controller.job", "--namespace", tenant, "--account", name]
-    command += ["--policy", policy.metadata.name, "--region", region, "--scan-id", scan]
+    command = ["python", "-m", "cloudios.services.job", "--namespace", tenant, "--account", name]
+    command += ["--policy", policy.metadata.name, "--shard", shard, "--scan-id", scan]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": True,
@@ -130,9 +127,9 @@ def job_manifest(
         "containers": [
             {
                 "name": "scan",
-                "image": settings.job_image,
+                "image": svc.settings.job.image,
                 "command": command,
-                "env": _env(),
+                "env": [{"name": k, "value": v} for k, v in svc.job_environment.items()],
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},
                     "limits": {"cpu": "1", "memory": "512Mi"},
@@ -148,10 +145,10 @@ def job_manifest(
         ],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
-    if settings.service_account:
-        pod["serviceAccountName"] = settings.service_account
+    if svc.pod.service_account:
+        pod["serviceAccountName"] = svc.pod.service_account
     metadata: dict[str, Any] = {
-        "name": job_name(tenant, policy.metadata.name, name, region, scan),
+        "name": job_name(tenant, policy.metadata.name, name, shard, scan),
         "namespace": namespace,
         "labels": labels,
     }
@@ -174,89 +171,67 @@ def job_manifest(
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
             "ttlSecondsAfterFinished": TTL_SECONDS_AFTER_FINISHED,
-            "activeDeadlineSeconds": int(settings.scan_timeout_seconds),
+            "activeDeadlineSeconds": int(svc.settings.timeout_seconds),
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
 
-def _batch(services: Services) -> k8s.BatchV1Api:
-    return k8s.BatchV1Api(services.kube.api)
-
-
-def ensure_job(services: Services, manifest: dict[str, Any]) -> None:
-    """Create the Job; 409 means this run (same scan id) created it already: reuse it."""
+def ensure_job(svc: PolicyRuns, manifest: dict[str, Any]) -> None:
+    """Create the Job; an existing one of that name belongs to this run (same scan id): reuse it."""
     meta = manifest["metadata"]
-    try:
-        _batch(services).create_namespaced_job(
-            meta["namespace"],
-            manifest,  # type: ignore[arg-type]  # the client sends a plain dict as it is
-            _request_timeout=services.kube.timeout,
-        )
-    except ApiException as exc:
-        if exc.status != CONFLICT:
-            raise
+    if not svc.kube.create_job(meta["namespace"], manifest):
         log.info("scan job %s/%s exists; reusing it", meta["namespace"], meta["name"])
 
 
-def job_state(services: Services, namespace: str, name: str) -> tuple[str, str, str]:
+def job_state(svc: PolicyRuns, namespace: str, name: str) -> tuple[str, str, str]:
     """('Running'|'Complete'|'Failed', reason, message) of one Job."""
-    try:
-        job = _batch(services).read_namespaced_job_status(
-            name, namespace, _request_timeout=services.kube.timeout
-        )
-    except ApiException as exc:
-        if exc.status == NOT_FOUND:
-            return "Failed", "ScanJobGone", f"scan job {name} was deleted before it finished"
-        raise
-    for condition in (job.status.conditions if job.status is not None else None) or []:
-        if condition.status != "True":
+    found = svc.kube.job_conditions(namespace, name)
+    if found is None:
+        return "Failed", "ScanJobGone", f"scan job {name} was deleted before it finished"
+    for kind, status, reason, message in found:
+        if status != "True":
             continue
-        if condition.type == "Complete":
+        if kind == "Complete":
             return "Complete", "", ""
-        if condition.type == "Failed":
-            return "Failed", condition.reason or "ScanJobFailed", condition.message or "the scan job failed"
+        if kind == "Failed":
+            return "Failed", reason or "ScanJobFailed", message or "the scan job failed"
     return "Running", "", ""
 
 
-def delete_jobs(services: Services, namespace: str, names: list[str]) -> None:
+def delete_jobs(svc: PolicyRuns, namespace: str, names: list[str]) -> None:
     for name in names:
         try:
-            _batch(services).delete_namespaced_job(
-                name, namespace, propagation_policy="Background", _request_timeout=services.kube.timeout
-            )
-        except ApiException as exc:
-            if exc.status != NOT_FOUND:
-                log.warning("could not delete scan job %s/%s: %s", namespace, name, exc.reason)
+            svc.kube.delete_job(namespace, name)
+        except ApiError as exc:
+            log.warning("could not delete scan job %s/%s: %s", namespace, name, exc.reason)
 
 
 def merge(
-    services: Services,
+    svc: PolicyRuns,
     policy: ScanPolicy,
     *,
     account: CloudAccount,
     scan: str,
-    regions: list[str],
+    shards: list[str],
     started: datetime,
 ) -> ScanOutcome:
     """The shards' results, read back from the store, as one outcome of the account's scan."""
     tenant, name = account.metadata.namespace, account.metadata.name
-    shard_ids = {shard_record_id(scan, r) for r in regions}
-    records = [s for s in services.store.scans(tenant, account_name=name) if s.id in shard_ids]
+    shard_ids = {shard_record_id(scan, r) for r in shards}
+    records = [s for s in svc.store.scans(tenant, account_name=name) if s.id in shard_ids]
     if len(records) != len(shard_ids):
         raise ShardFailedError(
             "ShardResultMissing",
             f"{len(shard_ids) - len(records)} scan job(s) finished but their results are not in the "
             "operator's store: the Jobs and the operator must share it (CLOUDIOS_DATABASE_URL).",
         )
-    found = [
-        f.finding for f in services.store.findings(tenant, account_name=name) if f.last_scan_id in shard_ids
-    ]
+    found = [f.finding for f in svc.store.findings(tenant, account_name=name) if f.last_scan_id in shard_ids]
     api_calls: Counter[str] = Counter()
     for record in records:
         api_calls.update(record.api_calls)
-    return ScanOutcome(
-        scan_id=scan,
+    record = ScanRecord(
+        id=scan,
         tenant=tenant,
         account_name=name,
         policy_name=policy.metadata.name,
@@ -264,59 +239,52 @@ def merge(
         account_id=account.spec.account_id,
         started_at=started,
         finished_at=max((r.finished_at for r in records), default=datetime.now(UTC)),
-        modules=sorted({m for r in records for m in r.modules}),
-        findings=sorted(found, key=lambda f: (-(f.monthly_savings.amount if f.monthly_savings else 0), f.id)),
+        modules=tuple(sorted({m for r in records for m in r.modules})),
+        api_calls=dict(api_calls),
         resources=sum(r.resources for r in records),
-        api_calls=api_calls,
     )
+    ordered = sorted(found, key=lambda f: (-(f.monthly_savings.amount if f.monthly_savings else 0), f.id))
+    return ScanOutcome(record=record, findings=ordered)
 
 
-def regions_of(account: CloudAccount) -> list[str]:
-    return list(account.spec.aws.regions) if account.spec.aws is not None else []
-
-
-async def run(
-    services: Services, policy: ScanPolicy, account: CloudAccount, started: datetime
-) -> ScanOutcome:
+async def run(svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, started: datetime) -> ScanOutcome:
     """Create the shard Jobs (idempotent), wait for them all, merge; a failed shard raises ShardFailedError.
 
     The caller bounds the wait (CLOUDIOS_SCAN_TIMEOUT_SECONDS); Jobs of a run that timed out are deleted.
     """
-    regions = regions_of(account)
-    if not regions:
-        raise ShardFailedError(
-            "NoRegions", "executor=job scans AWS accounts region by region; none are listed"
-        )
+    shards = [shard.name for shard in registry.get(account.spec.provider).shards(account.spec)]
+    if not shards:
+        raise ShardFailedError("NoShards", "the account has nothing to scan (no regions or shards listed)")
     name = account.metadata.name
-    namespace = job_namespace(services, account.metadata.namespace)
+    namespace = job_namespace(svc, account.metadata.namespace)
     scan = scan_id(policy, name, started)
-    manifests = [job_manifest(services, policy, account, r, scan) for r in regions]
+    manifests = [job_manifest(svc, policy, account, r, scan) for r in shards]
     names = [m["metadata"]["name"] for m in manifests]
     for manifest in manifests:
-        await asyncio.to_thread(ensure_job, services, manifest)
+        await asyncio.to_thread(ensure_job, svc, manifest)
     log.info(
-        "scan %s of %s/%s: %d job(s) in %s for regions %s",
+        "scan %s of %s/%s: %d job(s) in %s for shards %s",
         scan,
         account.metadata.namespace,
         name,
         len(names),
         namespace,
-        ", ".join(regions),
+        ", ".join(shards),
     )
     try:
-        pending = dict(zip(names, regions, strict=True))
+        pending = dict(zip(names, shards, strict=True))
         while pending:
-            for job, region in list(pending.items()):
-                state, reason, message = await asyncio.to_thread(job_state, services, namespace, job)
+            for job, shard in list(pending.items()):
+                state, reason, message = await asyncio.to_thread(job_state, svc, namespace, job)
                 if state == "Failed":
-                    raise ShardFailedError(reason, f"scan job {job} (region {region}) failed: {message}")
+                    raise ShardFailedError(reason, f"scan job {job} (shard {shard}) failed: {message}")
                 if state == "Complete":
                     del pending[job]
             if pending:
                 await asyncio.sleep(POLL_SECONDS)
     except asyncio.CancelledError:
-        await asyncio.shield(asyncio.to_thread(delete_jobs, services, namespace, names))
+        await asyncio.shield(asyncio.to_thread(delete_jobs, svc, namespace, names))
         raise
     return await asyncio.to_thread(
-        merge, services, policy, account=account, scan=scan, regions=regions, started=started
+        merge, svc, policy, account=account, scan=scan, shards=shards, started=started
     )

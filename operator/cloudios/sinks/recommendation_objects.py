@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,28 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 from cloudios.api import API_VERSION, LocalObjectReference, RecommendationSpec
-from cloudios.store.repository import StoredFinding
+from cloudios.api.names import (
+    LABEL_ACCOUNT,
+    LABEL_CATEGORY,
+    LABEL_MANAGED_BY,
+    LABEL_MODULE,
+    LABEL_POLICY,
+    MANAGED_BY,
+    RECOMMENDATION,
+    label_value,
+)
+from cloudios.domain import StoredFinding
 
-KIND = "Recommendation"
-LABEL_ACCOUNT = "cloudios.io/account"
-LABEL_POLICY = "cloudios.io/policy"
-LABEL_MODULE = "cloudios.io/module"
-LABEL_CATEGORY = "cloudios.io/category"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "cloudios"
+KIND = RECOMMENDATION
 # States other parts of the system own; a scan never overwrites them unless the finding resolves.
 _KEPT_STATES = frozenset({"Applied", "Verified", "Expired"})
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_MAX = 63
-
-
-def label_value(text: str) -> str:
-    """``text`` if it is a valid label value, else a readable prefix plus a short hash."""
-    if len(text) <= _LABEL_MAX and _LABEL_VALUE.match(text):
-        return text
-    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-    prefix = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[: _LABEL_MAX - 11].strip("-_.")
-    return f"{prefix}-{digest}" if prefix else digest
 
 
 def object_name(module: str, finding_id: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,20 +13,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudios.api import ScanPolicy
-from cloudios.controller import account_health, account_scans, recommendation_sync, schedule
-from cloudios.controller.account_scans import AccountRun
-from cloudios.controller.conditions import Observation
-from cloudios.controller.notices import Notice, reference
-from cloudios.controller.recommendation_objects import PolicyRef
-from cloudios.controller.services import Services
-from cloudios.domain import Money, Provider
-from cloudios.pipeline.selection import PolicyError, select
+from cloudios.api import ScanPolicy, ScanPolicyStatus
+from cloudios.api.names import CLOUD_ACCOUNT, SCAN_POLICY
+from cloudios.api.objects import name_of, parse, status_patch, validation_message
+from cloudios.domain import Finding, Provider, SavingsSummary, StoredFinding
+from cloudios.pipeline.selection import PolicyError, select, selects
+from cloudios.services import account_scans, schedule
+from cloudios.services.account_scans import AccountRun
+from cloudios.services.context import PolicyRuns
+from cloudios.sinks import recommendation_sync
+from cloudios.sinks.conditions import Observation
+from cloudios.sinks.metrics import Metrics
+from cloudios.sinks.notices import Notice, reference
+from cloudios.sinks.recommendation_objects import PolicyRef
 from cloudios.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
-KIND = "ScanPolicy"
+KIND = SCAN_POLICY
 READY = "Ready"
 _INVALID = frozenset({"InvalidSchedule", "InvalidModule", "InvalidSpec"})
 
@@ -43,11 +46,11 @@ class Validity:
 def validate(body: Mapping[str, Any]) -> Validity:
     """Schema and cron via the pydantic model, modules and settings via pipeline.selection."""
     try:
-        policy: ScanPolicy = account_health.parse(body, ScanPolicy)
+        policy = parse(body, ScanPolicy)
     except ValidationError as exc:
         bad_cron = any(tuple(e["loc"][:2]) == ("spec", "schedule") for e in exc.errors())
         reason = "InvalidSchedule" if bad_cron else "InvalidSpec"
-        message = account_health.validation_message(exc)
+        message = validation_message(exc)
         return Validity(None, Observation(READY, "False", reason, f"{message}; fix the ScanPolicy spec."))
     for provider in Provider:
         try:
@@ -66,33 +69,32 @@ def _time(value: datetime) -> str:
 
 
 async def _write(
-    services: Services, body: Mapping[str, Any], observations: list[Observation], extra: Mapping[str, Any]
+    svc: PolicyRuns, body: Mapping[str, Any], observations: list[Observation], extra: Mapping[str, Any]
 ) -> list[Notice]:
-    return await account_health.write_conditions(services, body, observations, extra, kind=KIND)
+    return await svc.status.write(body, observations, extra, kind=KIND)
 
 
-async def reconcile(services: Services, body: Mapping[str, Any]) -> list[Notice]:
+async def reconcile(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
     """Validate and publish the schedule (create/update/resume); runs happen in ``tick``."""
-    meta = body.get("metadata", {})
-    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    async with services.locks.hold(KIND, namespace, name):
+    namespace, name = name_of(body)
+    async with svc.locks.hold(KIND, namespace, name):
         # The event's body may predate a scheduler tick that already ran and wrote status (the timer
         # can fire before the create handler); decide from the object as it is now, like tick does.
-        latest = await asyncio.to_thread(services.kube.get, KIND, namespace, name)
+        latest = await asyncio.to_thread(svc.kube.get, KIND, namespace, name)
         if latest is None:
             return []
         validity = validate(latest)
-        await seed_metrics(services, latest)
+        await seed_metrics(svc, latest)
         if validity.policy is None:
             assert validity.problem is not None
-            return await _write(services, latest, [validity.problem], {})
-        return await _publish_schedule(services, latest, validity.policy)
+            return await _write(svc, latest, [validity.problem], {})
+        return await _publish_schedule(svc, latest, validity.policy)
 
 
 async def _publish_schedule(
-    services: Services, body: Mapping[str, Any], policy: ScanPolicy, extra: Mapping[str, Any] | None = None
+    svc: PolicyRuns, body: Mapping[str, Any], policy: ScanPolicy, extra: Mapping[str, Any] | None = None
 ) -> list[Notice]:
-    now = services.clock()
+    now = svc.clock()
     status = body.get("status") or {}
     next_run = _time(schedule.next_after(policy.spec.schedule, now))
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
@@ -108,29 +110,26 @@ async def _publish_schedule(
         )
     if not observations and not extra and status.get("nextRunTime") == next_run:
         return []
-    return await _write(services, body, observations, {**(extra or {}), "nextRunTime": next_run})
+    return await _write(svc, body, observations, {**(extra or {}), "nextRunTime": next_run})
 
 
-async def tick(services: Services, body: Mapping[str, Any]) -> list[Notice]:
+async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
     """The scheduler timer: run the accounts that are due (or all, on a new run-now value)."""
-    meta = body.get("metadata", {})
-    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    async with services.locks.hold(KIND, namespace, name):
-        latest = await asyncio.to_thread(services.kube.get, KIND, namespace, name)
+    namespace, name = name_of(body)
+    async with svc.locks.hold(KIND, namespace, name):
+        latest = await asyncio.to_thread(svc.kube.get, KIND, namespace, name)
         if latest is None:
             return []
         validity = validate(latest)
         if validity.policy is None:
             assert validity.problem is not None
-            return await _write(services, latest, [validity.problem], {})
+            return await _write(svc, latest, [validity.problem], {})
         policy = validity.policy
-        now = services.clock()
+        now = svc.clock()
         run_now = schedule.run_now_request(latest["metadata"].get("annotations"))
         previous = {a.get("name"): a for a in (latest.get("status") or {}).get("accounts") or []}
-        bodies = await asyncio.to_thread(services.kube.items, "CloudAccount", namespace)
-        selected = [
-            b for b in bodies if policy.spec.account_selector.matches(b["metadata"].get("labels") or {})
-        ]
+        bodies = await asyncio.to_thread(svc.kube.items, CLOUD_ACCOUNT, namespace)
+        selected = [b for b in bodies if selects(policy, namespace, b["metadata"].get("labels"))]
         runs: dict[str, AccountRun] = {}
         due: list[Mapping[str, Any]] = []
         for account in selected:
@@ -145,23 +144,21 @@ async def tick(services: Services, body: Mapping[str, Any]) -> list[Notice]:
                 due.append(account)
         if not due and run_now is None:
             # Nothing to scan; still record why accounts are skipped (suspended, not Ready).
-            entries = [e.entry() for e in _complete(runs, selected, previous)]
+            entries = [_entry(e) for e in _complete(runs, selected, previous)]
             changed = entries != list(previous.values())
-            return await _publish_schedule(
-                services, latest, policy, {"accounts": entries} if changed else None
-            )
+            return await _publish_schedule(svc, latest, policy, {"accounts": entries} if changed else None)
         log.info("policy %s/%s: scanning %d account(s)", namespace, name, len(due))
-        timed = await asyncio.gather(*(_timed_scan(services, policy, b, now) for b in due))
+        timed = await asyncio.gather(*(_timed_scan(svc, policy, b, now) for b in due))
         scanned = [run for run, _ in timed]
         notices: list[Notice] = []
         for account_body, (run, seconds) in zip(due, timed, strict=True):
-            _record_metrics(services, name, account_body, run, seconds)
+            _record_metrics(svc, name, account_body, run, seconds)
             runs[run.name] = run
-            notices.extend(await account_scans.record_on_account(services, policy, account_body, run))
+            notices.extend(await account_scans.record_on_account(svc, policy, account_body, run))
         runs = {r.name: r for r in _complete(runs, selected, previous)}
         notices.extend(
             await _publish(
-                services,
+                svc,
                 latest,
                 policy=policy,
                 selected=selected,
@@ -175,19 +172,19 @@ async def tick(services: Services, body: Mapping[str, Any]) -> list[Notice]:
 
 
 async def _timed_scan(
-    services: Services, policy: ScanPolicy, body: Mapping[str, Any], now: datetime
+    svc: PolicyRuns, policy: ScanPolicy, body: Mapping[str, Any], now: datetime
 ) -> tuple[AccountRun, float]:
     """The account's run and its seconds (from the run's start, so a wait for a scan slot counts)."""
     began = time.monotonic()
-    run = await account_scans.scan_account(services, policy, body, now)
+    run = await account_scans.scan_account(svc, policy, body, now)
     return run, time.monotonic() - began
 
 
 def _record_metrics(
-    services: Services, policy: str, body: Mapping[str, Any], run: AccountRun, seconds: float
+    svc: PolicyRuns, policy: str, body: Mapping[str, Any], run: AccountRun, seconds: float
 ) -> None:
     result = run.result
-    services.metrics.record_scan(
+    svc.metrics.record_scan(
         str(body["metadata"]["namespace"]),
         policy,
         ok=run.outcome == "Succeeded",
@@ -198,28 +195,25 @@ def _record_metrics(
     )
 
 
-def namespace_savings(store: Repository, namespace: str) -> dict[str, dict[str, Decimal]]:
-    """Open findings' monthly savings of the namespace's live accounts: currency -> category -> sum.
+def namespace_savings(store: Repository, namespace: str) -> dict[str, SavingsSummary]:
+    """Open findings' monthly savings of the namespace's live accounts, by currency.
 
     Every open finding counts once, whichever policy found it; the policies' minMonthlySavings and
     Recommendation caps do not apply (findings below a policy's floor are never stored anyway).
     """
     live = {a.name for a in store.accounts(namespace)}
-    totals: dict[str, dict[str, Decimal]] = {}
+    by_currency: dict[str, list[Finding]] = {}
     for stored in store.findings(namespace):
         money = stored.finding.monthly_savings
-        if stored.account_name not in live or money is None:
-            continue
-        by_category = totals.setdefault(money.currency, {})
-        category = stored.finding.category.value
-        by_category[category] = by_category.get(category, Decimal(0)) + money.amount
-    return totals
+        if stored.account_name in live and money is not None:
+            by_currency.setdefault(money.currency, []).append(stored.finding)
+    return {currency: SavingsSummary.of(found, currency=currency) for currency, found in by_currency.items()}
 
 
-async def refresh_savings(services: Services, namespace: str) -> None:
+async def refresh_savings(store: Repository, metrics: Metrics, namespace: str) -> None:
     """Set the namespace's savings gauges from the store (after a run, or an account's deletion)."""
-    totals = await asyncio.to_thread(namespace_savings, services.store, namespace)
-    services.metrics.replace_savings(namespace, totals)
+    totals = await asyncio.to_thread(namespace_savings, store, namespace)
+    metrics.replace_savings(namespace, totals)
 
 
 def _last_success(
@@ -236,18 +230,18 @@ def _last_success(
     return max(times, default=None)
 
 
-async def seed_metrics(services: Services, body: Mapping[str, Any]) -> None:
+async def seed_metrics(svc: PolicyRuns, body: Mapping[str, Any]) -> None:
     """After a restart the gauges come from history, before the next run: the savings from the
     store, and the last success so a staleness alert still fires when every scan since fails."""
     meta = body.get("metadata", {})
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    await refresh_savings(services, namespace)
-    if services.metrics.last_success_of(namespace, name) is not None:
+    await refresh_savings(svc.store, svc.metrics, namespace)
+    if svc.metrics.last_success_of(namespace, name) is not None:
         return
     status = body.get("status") or {}
-    found = await asyncio.to_thread(_last_success, services.store, namespace, name, status)
+    found = await asyncio.to_thread(_last_success, svc.store, namespace, name, status)
     if found is not None:
-        services.metrics.mark_last_success(namespace, name, found)
+        svc.metrics.mark_last_success(namespace, name, found)
 
 
 def _complete(
@@ -262,6 +256,10 @@ def _complete(
     return sorted(complete, key=lambda r: r.name)
 
 
+def _entry(run: AccountRun) -> dict[str, Any]:
+    return run.entry().model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def _from_entry(entry: Mapping[str, Any]) -> AccountRun:
     return AccountRun(
         str(entry.get("name")),
@@ -274,7 +272,7 @@ def _from_entry(entry: Mapping[str, Any]) -> AccountRun:
 
 
 async def _publish(
-    services: Services,
+    svc: PolicyRuns,
     body: Mapping[str, Any],
     *,
     policy: ScanPolicy,
@@ -292,54 +290,72 @@ async def _publish(
     floor = Decimal(policy.spec.min_monthly_savings)
 
     def publish() -> tuple[recommendation_sync.SyncReport, list[Any]]:
-        found = recommendation_sync.candidates(services.store, namespace, names, modules)
+        found = candidates(svc.store, namespace, names, modules)
         report = recommendation_sync.sync(
-            services.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor
+            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor
         )
-        services.metrics.set_recommendation_states(
-            namespace, recommendation_sync.state_counts(services.kube, namespace)
+        svc.metrics.set_recommendation_states(
+            namespace, recommendation_sync.state_counts(svc.kube, namespace)
         )
         return report, found
 
     report, found = await asyncio.to_thread(publish)
-    await refresh_savings(services, namespace)
-    counts: Counter[str] = Counter()
-    by_category: dict[str, Money] = {}
-    total = Money.zero()
-    for stored in found:
-        money = stored.finding.monthly_savings
-        if stored.resolved_at is not None or money is None or money.amount < floor:
-            continue
-        category = stored.finding.category.value
-        counts[category] += 1
-        by_category[category] = by_category.get(category, Money.zero()) + money
-        total = total + money
+    await refresh_savings(svc.store, svc.metrics, namespace)
+    open_findings = [
+        f.finding
+        for f in found
+        if f.resolved_at is None
+        and f.finding.monthly_savings is not None
+        and f.finding.monthly_savings.amount >= floor
+    ]
+    savings = SavingsSummary.of(open_findings)
     failed = [r for r in scanned if r.outcome == "Failed"]
-    next_run = _time(schedule.next_after(policy.spec.schedule, now))
+    next_run = schedule.next_after(policy.spec.schedule, now)
     summary = (
-        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s); {sum(counts.values())} open "
-        f"finding(s) worth {total.rounded()}/month; {report.created} recommendation(s) created, "
-        f"{report.updated} updated, {report.deleted} removed; next run at {next_run}."
+        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s); {savings.findings} open "
+        f"finding(s) worth {savings.money}/month; {report.created} recommendation(s) created, "
+        f"{report.updated} updated, {report.deleted} removed; next run at {_time(next_run)}."
     )
     if failed:
         detail = "; ".join(f"{r.name}: {r.reason}: {r.message}" for r in failed[:3])
         ready = Observation(READY, "False", "ScanFailed", f"{len(failed)} account(s) failed: {detail}")
     else:
         ready = Observation(READY, "True", "ScanSucceeded", summary)
-    status = {
-        "lastRunTime": _time(now),
-        "nextRunTime": next_run,
-        "counts": dict(counts),
-        "savingsByCategory": {k: v.rounded().model_dump(mode="json") for k, v in by_category.items()},
-        "potentialMonthlySavings": total.rounded().model_dump(mode="json"),
-        "accounts": [runs[n].entry() for n in names],
-    }
-    notices = await _write(services, body, [ready], status)
+    status = status_patch(
+        ScanPolicyStatus(
+            last_run_time=now.replace(microsecond=0),
+            next_run_time=next_run.replace(microsecond=0),
+            counts=savings.counts,
+            savings_by_category=savings.category_money(),
+            potential_monthly_savings=savings.money,
+            accounts=[runs[n].entry() for n in names],
+        )
+    )
+    notices = await _write(svc, body, [ready], status)
     notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}
         await asyncio.to_thread(
-            services.kube.patch, KIND, namespace, name, {"metadata": {"annotations": annotations}}
+            svc.kube.patch, KIND, namespace, name, {"metadata": {"annotations": annotations}}
         )
     log.info("policy %s/%s: %s", namespace, name, summary)
     return notices
+
+
+def candidates(
+    store: Repository, tenant: str, accounts: Sequence[str], modules: set[str]
+) -> list[StoredFinding]:
+    """Stored findings (open and resolved) of the policy's accounts and modules.
+
+    Accounts the store marks deleted are left out: their CloudAccount is being finalized and its
+    Recommendations deleted, so a run that started before must not publish them again.
+    """
+    live = {a.name for a in store.accounts(tenant)}
+    found: list[StoredFinding] = []
+    for account in (a for a in accounts if a in live):
+        found.extend(
+            f
+            for f in store.findings(tenant, account_name=account, include_resolved=True)
+            if f.finding.module in modules
+        )
+    return found

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from cloudios.controller import recommendation_objects as objects
-from cloudios.controller.kube import CONFLICT, Kube
-from cloudios.controller.recommendation_objects import KIND, LABEL_POLICY, PolicyRef
-from cloudios.store.repository import Repository, StoredFinding
+from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
+from cloudios.domain import StoredFinding
+from cloudios.sinks import recommendation_objects as objects
+from cloudios.sinks.kube import CONFLICT, ApiError, Kube
+from cloudios.sinks.recommendation_objects import PolicyRef
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +28,15 @@ class SyncReport:
     skipped: int = 0
 
 
-def candidates(
-    store: Repository, tenant: str, accounts: Sequence[str], modules: set[str]
-) -> list[StoredFinding]:
-    """Stored findings (open and resolved) of the policy's accounts and modules.
-
-    Accounts the store marks deleted are left out: their CloudAccount is being finalized and its
-    Recommendations deleted, so a run that started before must not publish them again.
-    """
-    live = {a.name for a in store.accounts(tenant)}
-    found: list[StoredFinding] = []
-    for account in (a for a in accounts if a in live):
-        found.extend(
-            f
-            for f in store.findings(tenant, account_name=account, include_resolved=True)
-            if f.finding.module in modules
-        )
-    return found
-
-
 def _create(kube: Kube, policy: PolicyRef, body: dict[str, Any], status: dict[str, Any]) -> str:
     """'created', 'updated' (the name existed: patched instead) or 'skipped' (another policy's)."""
     name = body["metadata"]["name"]
     try:
-        kube.create(KIND, policy.namespace, body)
-    except ApiException as exc:
+        kube.create(RECOMMENDATION, policy.namespace, body)
+    except ApiError as exc:
         if exc.status != CONFLICT:
             raise
-        have = kube.get(KIND, policy.namespace, name)
+        have = kube.get(RECOMMENDATION, policy.namespace, name)
         if have is None:  # deleted in between: the next reconcile creates it
             return "skipped"
         owner = (have["metadata"].get("labels") or {}).get(LABEL_POLICY)
@@ -67,13 +47,13 @@ def _create(kube: Kube, policy: PolicyRef, body: dict[str, Any], status: dict[st
             return "skipped"
         ops = objects.spec_patch(have, body)
         if ops:
-            kube.patch(KIND, policy.namespace, name, ops)
+            kube.patch(RECOMMENDATION, policy.namespace, name, ops)
         status_patch = objects.status_patch(have, status)
         if status_patch:
-            kube.patch_status(KIND, policy.namespace, name, status_patch)
+            kube.patch_status(RECOMMENDATION, policy.namespace, name, status_patch)
         return "updated"
     # The status subresource ignores status sent with the create.
-    kube.patch_status(KIND, policy.namespace, name, status)
+    kube.patch_status(RECOMMENDATION, policy.namespace, name, status)
     return "created"
 
 
@@ -87,7 +67,7 @@ def sync(
 ) -> SyncReport:
     """Converge the policy's Recommendation objects on the store; idempotent, safe to repeat."""
     existing = kube.items(
-        KIND, policy.namespace, label_selector=f"{LABEL_POLICY}={objects.label_value(policy.name)}"
+        RECOMMENDATION, policy.namespace, label_selector=f"{LABEL_POLICY}={label_value(policy.name)}"
     )
     plan = objects.plan(policy, found, existing, cap=cap, floor=floor)
     report = SyncReport()
@@ -98,17 +78,18 @@ def sync(
         if not ops and not status_patch:
             continue
         if ops:
-            kube.patch(KIND, policy.namespace, name, ops)
+            kube.patch(RECOMMENDATION, policy.namespace, name, ops)
         if status_patch:
-            kube.patch_status(KIND, policy.namespace, name, status_patch)
+            kube.patch_status(RECOMMENDATION, policy.namespace, name, status_patch)
         report.updated += 1
     for name in plan.delete:
-        report.deleted += int(kube.delete(KIND, policy.namespace, name))
+        report.deleted += int(kube.delete(RECOMMENDATION, policy.namespace, name))
     return report
 
 
 def state_counts(kube: Kube, namespace: str) -> Counter[str]:
     """The namespace's Recommendation objects (every policy's) by status.state; none yet is Proposed."""
     return Counter(
-        str((item.get("status") or {}).get("state") or "Proposed") for item in kube.items(KIND, namespace)
+        str((item.get("status") or {}).get("state") or "Proposed")
+        for item in kube.items(RECOMMENDATION, namespace)
     )

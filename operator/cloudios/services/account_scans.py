@@ -7,26 +7,28 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from cloudios.api import CloudAccount, ScanPolicy
-from cloudios.controller import account_health, conditions, scan_jobs, secrets
-from cloudios.controller.account_health import KIND, READY, SCANNED, parse
-from cloudios.controller.conditions import Observation
-from cloudios.controller.notices import Notice
-from cloudios.controller.services import Services
-from cloudios.domain import Money
+from cloudios.api import CloudAccount, CloudAccountStatus, ScannedAccount, ScanPolicy
+from cloudios.api.names import CLOUD_ACCOUNT
+from cloudios.api.objects import parse, status_patch, validation_message
+from cloudios.domain import SavingsSummary
 from cloudios.pipeline.scan import ScanOutcome, scan
 from cloudios.pipeline.selection import PolicyError
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import redact_text
+from cloudios.services import credentials, scan_jobs
+from cloudios.services.context import PolicyRuns
+from cloudios.sinks import conditions
+from cloudios.sinks.conditions import Observation
+from cloudios.sinks.notices import Notice
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["Succeeded", "Failed", "Skipped"]
+READY, SCANNED = "Ready", "Scanned"
 
 
 @dataclass
@@ -41,17 +43,15 @@ class AccountRun:
     findings: int = 0
     result: ScanOutcome | None = None
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self) -> ScannedAccount:
         """The ScanPolicy status.accounts[] item."""
-        item: dict[str, Any] = {
-            "name": self.name,
-            "outcome": self.outcome,
-            "findings": self.findings,
-            "message": redact_text(self.message)[:1024],
-        }
-        if self.last_run_time is not None:
-            item["lastRunTime"] = self.last_run_time.replace(microsecond=0).isoformat()
-        return item
+        return ScannedAccount(
+            name=self.name,
+            outcome=self.outcome,
+            findings=self.findings,
+            message=redact_text(self.message)[:1024],
+            last_run_time=self.last_run_time.replace(microsecond=0) if self.last_run_time else None,
+        )
 
 
 def skip_reason(body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -71,35 +71,35 @@ def _failed(name: str, started: datetime, reason: str, message: str) -> AccountR
 
 
 async def scan_account(
-    services: Services, policy: ScanPolicy, body: Mapping[str, Any], started: datetime
+    runs: PolicyRuns, policy: ScanPolicy, body: Mapping[str, Any], started: datetime
 ) -> AccountRun:
     """Scan one Ready account; failures become a Failed entry with a reason, never an exception."""
     name = str(body["metadata"]["name"])
     try:
         account: CloudAccount = parse(body, CloudAccount)
     except ValidationError as exc:
-        return _failed(name, started, "InvalidSpec", account_health.validation_message(exc))
-    timeout = services.settings.scan_timeout_seconds
-    async with services.scan_slots:
+        return _failed(name, started, "InvalidSpec", validation_message(exc))
+    timeout = runs.settings.timeout_seconds
+    async with runs.slots:
         try:
-            credentials = await asyncio.to_thread(
-                secrets.base_credentials,
-                services.kube.core,
+            found = await asyncio.to_thread(
+                credentials.resolve,
+                runs.kube,
                 account.metadata.namespace,
                 account.spec,
-                timeout=services.settings.probe_timeout_seconds,
+                timeout=runs.probe_timeout_seconds,
             )
-            if services.settings.executor == "job":
+            if runs.settings.executor == "job":
                 # The Jobs read the Secret themselves; reading it here only reports a bad one early.
-                outcome = await asyncio.wait_for(scan_jobs.run(services, policy, account, started), timeout)
+                outcome = await asyncio.wait_for(scan_jobs.run(runs, policy, account, started), timeout)
             else:
                 outcome = await asyncio.wait_for(
                     asyncio.to_thread(
-                        scan, account, policy, now=started, base_credentials=credentials, store=services.store
+                        scan, account, policy, now=started, credentials=found, store=runs.store
                     ),
                     timeout=timeout,
                 )
-        except (secrets.SecretError, ProviderError, scan_jobs.ShardFailedError) as exc:
+        except (ProviderError, scan_jobs.ShardFailedError) as exc:
             return _failed(name, started, exc.reason, exc.message)
         except PolicyError as exc:
             return _failed(name, started, "InvalidModule", str(exc))
@@ -114,7 +114,7 @@ async def scan_account(
         except Exception as exc:
             log.exception("scan of %s/%s failed", account.metadata.namespace, name)
             return _failed(name, started, "ScanError", f"the scan failed unexpectedly ({type(exc).__name__})")
-    message = f"{len(outcome.findings)} finding(s) worth {outcome.total_monthly_savings}/month"
+    message = f"{len(outcome.findings)} finding(s) worth {outcome.savings().money}/month"
     if outcome.warnings:
         message += "; warnings: " + "; ".join(outcome.warnings[:3])
     return AccountRun(
@@ -128,29 +128,28 @@ async def scan_account(
     )
 
 
-def _open_savings(services: Services, namespace: str, name: str) -> Money:
-    total = Decimal(0)
-    for stored in services.store.findings(namespace, account_name=name):
-        if stored.finding.monthly_savings is not None:
-            total += stored.finding.monthly_savings.amount
-    return Money(amount=total).rounded()
+def _open_savings(runs: PolicyRuns, namespace: str, name: str) -> SavingsSummary:
+    return SavingsSummary.of(s.finding for s in runs.store.findings(namespace, account_name=name))
 
 
 async def record_on_account(
-    services: Services, policy: ScanPolicy, body: Mapping[str, Any], run: AccountRun
+    runs: PolicyRuns, policy: ScanPolicy, body: Mapping[str, Any], run: AccountRun
 ) -> list[Notice]:
     """Scanned condition, resource counts and open savings on the CloudAccount's status."""
     namespace, name = str(body["metadata"]["namespace"]), run.name
-    async with services.locks.hold(KIND, namespace, name):
+    async with runs.locks.hold(CLOUD_ACCOUNT, namespace, name):
         extra: dict[str, Any] = {}
+        message = f"ScanPolicy {policy.metadata.name}: {run.message}"
         if run.result is not None:
             status = "True"
-            message = f"ScanPolicy {policy.metadata.name}: {run.message}"
-            extra["resourceCounts"] = {"total": run.result.resources, **run.result.resource_counts}
-            savings = await asyncio.to_thread(_open_savings, services, namespace, name)
-            extra["potentialMonthlySavings"] = savings.model_dump(mode="json")
+            savings = await asyncio.to_thread(_open_savings, runs, namespace, name)
+            extra = status_patch(
+                CloudAccountStatus(
+                    resource_counts={"total": run.result.resources, **run.result.resource_counts},
+                    potential_monthly_savings=savings.money,
+                )
+            )
         else:
             status = "False"
-            message = f"ScanPolicy {policy.metadata.name}: {run.message}"
         observation = Observation(SCANNED, status, run.reason, message)  # type: ignore[arg-type]
-        return await account_health.write_conditions(services, body, [observation], extra)
+        return await runs.status.write(body, [observation], extra)

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cloudios.controller.conditions import Transition
 from cloudios.security.redaction import redact_text
+from cloudios.sinks.conditions import Transition
 
 EventType = Literal["Normal", "Warning"]
 # Reasons that are good news, or a user's own choice, even when a condition turns False.

@@ -1,0 +1,1 @@
+"""Orchestration with narrow collaborators: account checks, policy runs, scan Jobs, retention."""

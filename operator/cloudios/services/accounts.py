@@ -1,0 +1,169 @@
+"""CloudAccount health: validate, honour suspend, resolve the Secret, probe, record, set conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from cloudios.api import CloudAccount, CloudAccountStatus, HealthCheck
+from cloudios.api.names import CLOUD_ACCOUNT, LABEL_ACCOUNT, RECOMMENDATION, label_value
+from cloudios.api.objects import name_of, parse, status_patch, validation_message
+from cloudios.pipeline import health
+from cloudios.pipeline.health import ProbeResult
+from cloudios.providers.base import ProviderError
+from cloudios.security.redaction import redact_text
+from cloudios.services import credentials, policy_runs
+from cloudios.services.context import AccountChecks
+from cloudios.sinks.conditions import Observation
+from cloudios.sinks.kube import describe
+from cloudios.sinks.notices import Notice
+from cloudios.store.health import HealthCheckRecord
+
+log = logging.getLogger(__name__)
+
+KIND = CLOUD_ACCOUNT
+CLEANUP_ATTEMPTS = 3
+CLEANUP_TIMEOUT_SECONDS = 20.0
+READY, CREDENTIALS_VALID, SCANNED = "Ready", "CredentialsValid", "Scanned"
+
+
+async def probe(checks: AccountChecks, account: CloudAccount) -> ProbeResult:
+    """Resolve the Secret and reach the account, in worker threads, bounded by the probe timeout."""
+    async with checks.slots:
+        return await _probe(checks, account)
+
+
+async def _probe(checks: AccountChecks, account: CloudAccount) -> ProbeResult:
+    timeout = checks.settings.timeout_seconds
+    namespace = account.metadata.namespace
+    try:
+        found = await asyncio.to_thread(
+            credentials.resolve, checks.kube, namespace, account.spec, timeout=timeout
+        )
+    except ProviderError as exc:
+        return ProbeResult(ok=False, reason=exc.reason, message=exc.message)
+    try:
+        # Each cloud call has its own timeouts; the outer bound also covers retries and DNS.
+        return await asyncio.wait_for(
+            asyncio.to_thread(health.probe, account, credentials=found, timeout=timeout),
+            timeout=timeout * 3,
+        )
+    except TimeoutError:
+        return ProbeResult(
+            ok=False,
+            reason="ProbeTimedOut",
+            message=f"the credential check did not finish within {timeout * 3:.0f}s: check network "
+            "egress to the provider's API endpoints (and any endpoint override the provider's SDK reads).",
+        )
+
+
+def _observations(
+    account: CloudAccount | None, error: str | None, result: ProbeResult | None
+) -> list[Observation]:
+    if account is None:
+        return [Observation(READY, "False", "InvalidSpec", f"{error}; fix the CloudAccount spec.")]
+    if account.spec.suspend:
+        return [
+            Observation(
+                READY,
+                "False",
+                "Suspended",
+                "spec.suspend is true: no health checks or scans run; set it to false to resume.",
+            )
+        ]
+    assert result is not None
+    return [
+        Observation(CREDENTIALS_VALID, "True" if result.ok else "False", result.reason, result.message),
+        Observation(READY, "True" if result.ok else "False", result.reason, result.message),
+    ]
+
+
+async def reconcile(checks: AccountChecks, body: Mapping[str, Any]) -> list[Notice]:
+    """Level-based: the same body always converges to the same status; never raises for bad input."""
+    namespace, name = name_of(body)
+    async with checks.locks.hold(KIND, namespace, name):
+        account: CloudAccount | None = None
+        error: str | None = None
+        result: ProbeResult | None = None
+        try:
+            account = parse(body, CloudAccount)
+        except ValidationError as exc:
+            error = validation_message(exc)
+        now = checks.clock()
+        status: dict[str, Any] = {}
+        if account is not None and not account.spec.suspend:
+            await asyncio.to_thread(
+                checks.store.upsert_account,
+                tenant=namespace,
+                name=name,
+                provider=account.spec.provider.value,
+                account_id=account.spec.account_id,
+                now=now,
+            )
+            result = await probe(checks, account)
+            now = checks.clock()
+            await asyncio.to_thread(
+                checks.store.record_health_check,
+                HealthCheckRecord(namespace, name, now, result.ok, result.reason, result.message),
+            )
+            status = status_patch(
+                CloudAccountStatus(
+                    last_health_check=HealthCheck(
+                        time=now.replace(microsecond=0),
+                        ok=result.ok,
+                        reason=result.reason,
+                        message=redact_text(result.message),
+                    )
+                )
+            )
+            log.info("health check of %s/%s: %s", namespace, name, result.reason)
+        observations = _observations(account, error, result)
+        ready = any(o.type == READY and o.status == "True" for o in observations)
+        checks.metrics.set_account_ready(namespace, name, ready=ready)
+        return await checks.status.write(body, observations, status)
+
+
+async def cleanup(checks: AccountChecks, namespace: str, name: str) -> None:
+    """Mark the account deleted in the store and delete its Recommendations; bounded, never stuck.
+
+    After the last failed attempt the finalizer is released anyway: a CloudAccount that cannot be
+    deleted is worse than a leftover Recommendation (which a later run or a user can remove).
+    """
+    for attempt in range(1, CLEANUP_ATTEMPTS + 1):
+        try:
+            await asyncio.wait_for(_cleanup_once(checks, namespace, name), CLEANUP_TIMEOUT_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - bounded retries, then let go (see docstring)
+            log.warning(
+                "cleanup of CloudAccount %s/%s, attempt %d of %d: %s",
+                namespace,
+                name,
+                attempt,
+                CLEANUP_ATTEMPTS,
+                describe(exc),
+            )
+            await asyncio.sleep(min(2**attempt, 10))
+        else:
+            checks.locks.forget(CLOUD_ACCOUNT, namespace, name)
+            checks.metrics.forget_account(namespace, name)
+            return
+    log.error("cleanup of CloudAccount %s/%s gave up; its finalizer is released anyway", namespace, name)
+    checks.metrics.forget_account(namespace, name)
+
+
+async def _cleanup_once(checks: AccountChecks, namespace: str, name: str) -> None:
+    now = checks.clock()
+    await asyncio.to_thread(checks.store.mark_account_deleted, tenant=namespace, name=name, now=now)
+    deleted = await asyncio.to_thread(
+        checks.kube.delete_labelled, RECOMMENDATION, namespace, f"{LABEL_ACCOUNT}={label_value(name)}"
+    )
+    await policy_runs.refresh_savings(checks.store, checks.metrics, namespace)  # its findings no longer count
+    log.info(
+        "CloudAccount %s/%s deleted: data marked for purge, %d recommendation(s) removed",
+        namespace,
+        name,
+        deleted,
+    )

@@ -1,0 +1,144 @@
+"""The services the handlers call, built once by a factory from settings, each with only what it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cloudios import __version__
+from cloudios.services.settings import (
+    OperatorSettings,
+    PodSettings,
+    ProbeSettings,
+    ScanSettings,
+    StoreSettings,
+)
+from cloudios.sinks.kube import Kube
+from cloudios.sinks.metrics import Metrics
+from cloudios.sinks.status import StatusWriter
+from cloudios.store.repository import Repository
+from cloudios.store.sql import SqlRepository
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(settings: StoreSettings) -> SqlRepository:
+    """The store, migrated (replicas starting together are serialised by the store's migration lock)."""
+    if settings.database_url:
+        return SqlRepository(settings.database_url)
+    return SqlRepository.sqlite(settings.data_dir)
+
+
+@dataclass
+class ObjectLocks:
+    """One asyncio lock per object, so status writes of one object never interleave."""
+
+    _locks: dict[tuple[str, str, str], asyncio.Lock] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, kind: str, namespace: str, name: str) -> AsyncIterator[None]:
+        key = (kind, namespace, name)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        lock = self._locks.get((kind, namespace, name))
+        if lock is not None and not lock.locked():
+            del self._locks[(kind, namespace, name)]
+
+
+@dataclass
+class _Collaborators:
+    """What every service reads and writes through: the API, the store, metrics, status, locks."""
+
+    kube: Kube
+    store: Repository
+    metrics: Metrics
+    status: StatusWriter
+    locks: ObjectLocks
+
+
+@dataclass
+class AccountChecks(_Collaborators):
+    """CloudAccount health checks: the store's account and health rows, probes, status, metrics."""
+
+    settings: ProbeSettings
+    clock: Clock = utcnow
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+
+@dataclass
+class PolicyRuns(_Collaborators):
+    """Scheduled ScanPolicy runs: scans (in process or as Jobs), Recommendations, status, metrics."""
+
+    settings: ScanSettings
+    probe_timeout_seconds: float
+    pod: PodSettings
+    job_environment: Mapping[str, str] = field(default_factory=dict)
+    """What scan Jobs inherit from the operator (store, logging, the providers' SDK settings)."""
+    clock: Clock = utcnow
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+
+@dataclass
+class Services:
+    """What the factory builds once in main: one service per area plus what they share to close."""
+
+    accounts: AccountChecks
+    policies: PolicyRuns
+    kube: Kube
+    store: SqlRepository
+    metrics: Metrics
+    locks: ObjectLocks
+
+    def close(self) -> None:
+        self.store.close()
+        self.kube.close()
+
+
+def build(
+    settings: OperatorSettings,
+    *,
+    kube: Kube | None = None,
+    store: SqlRepository | None = None,
+    clock: Clock = utcnow,
+    job_environment: Mapping[str, str] | None = None,
+) -> Services:
+    """Every service from settings; tests pass their own Kube, store and clock."""
+    store = store or open_store(settings.store)
+    kube = kube or Kube.connect(pool_size=settings.worker_threads, timeout=settings.request_timeout_seconds)
+    metrics = Metrics(version=__version__)
+    locks = ObjectLocks()
+    shared = {
+        "kube": kube,
+        "store": store,
+        "metrics": metrics,
+        "status": StatusWriter(kube, clock),
+        "locks": locks,
+    }
+    accounts = AccountChecks(
+        **shared,  # type: ignore[arg-type]
+        settings=settings.probe,
+        clock=clock,
+        slots=asyncio.Semaphore(settings.probe.concurrency),
+    )
+    policies = PolicyRuns(
+        **shared,  # type: ignore[arg-type]
+        settings=settings.scan,
+        probe_timeout_seconds=settings.probe.timeout_seconds,
+        pod=settings.pod,
+        job_environment=dict(job_environment or {}),
+        clock=clock,
+        slots=asyncio.Semaphore(settings.scan.concurrency),
+    )
+    return Services(
+        accounts=accounts, policies=policies, kube=kube, store=store, metrics=metrics, locks=locks
+    )

@@ -1,0 +1,331 @@
+"""Operator configuration: nested pydantic-settings groups, read once from CLOUDIOS_* variables."""
+
+from __future__ import annotations
+
+import contextvars
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic_settings
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+_PRIORITY_MAX = 2**31 - 1
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
+
+
+class SettingsError(ValueError):
+    """A CLOUDIOS_* variable has a value the operator cannot start with."""
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment of ``OperatorSettings.from_env`` (the process environment by default)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        given = _ENVIRON.get()
+        if given is None:
+            return super()._load_env_vars()
+        return parse_env_vars(given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class _Group(BaseSettings):
+    """A group of settings read from variables named ``<env_prefix><FIELD>``; empty values count as unset."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by the mapping source
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - secrets never come from here
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _MappingSource(settings_cls)
+
+
+def _alias(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class StoreSettings(_Group):
+    """Where the store lives."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
+    data_dir: Path | None = Field(default=None, description="Directory of the SQLite store.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; overrides data_dir.")
+
+
+class ProbeSettings(_Group):
+    """Credential health checks."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_PROBE_")
+    interval_seconds: float = Field(
+        default=900, gt=0, validation_alias=_alias("CLOUDIOS_HEALTH_INTERVAL_SECONDS"),
+        description="Credential check interval.",
+    )  # fmt: skip
+    timeout_seconds: float = Field(default=30, gt=0, description="Limit of one credential check.")
+    concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Credential checks at once; the rest queue, first come first served.",
+    )
+
+
+class JobSettings(_Group):
+    """executor=job: the scan Jobs."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_JOB_")
+    image: str | None = Field(default=None, description="Image of the scan Jobs (the operator's own).")
+    allow_local_store: bool = Field(
+        default=False,
+        description="Let scan Jobs share a local SQLite store in a cluster (single node, development).",
+    )
+
+
+class ScanSettings(_Group):
+    """Scheduled scans."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_SCAN_")
+    executor: Literal["inProcess", "job"] = Field(
+        default="inProcess",
+        validation_alias=_alias("CLOUDIOS_EXECUTOR", "CLOUDIOS_SCAN_EXECUTOR"),
+        description="Where scans run: in the operator, or a Job per account shard (region).",
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Scans running at once.")
+    timeout_seconds: float = Field(default=1800, gt=0, description="Limit of one account's scan.")
+    scheduler_interval_seconds: float = Field(
+        default=30, gt=0, validation_alias=_alias("CLOUDIOS_SCHEDULER_INTERVAL_SECONDS"),
+        description="How often schedules are checked.",
+    )  # fmt: skip
+    job: JobSettings = Field(default_factory=JobSettings)
+
+
+class RetentionSettings(_Group):
+    """How long health checks and deleted accounts' data are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_RETENTION_")
+    interval_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
+    days: int = Field(default=30, ge=1, description="Health checks and deleted accounts' data.")
+
+
+class PeeringSettings(_Group):
+    """kopf peering (active/standby replicas)."""
+
+    # An empty name is meaningful (standalone), so empty values are read, not ignored.
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_PEERING_", env_ignore_empty=False)
+    name: str | None = Field(
+        default="cloudios",
+        max_length=253,
+        validation_alias=_alias("CLOUDIOS_PEERING_NAME", "CLOUDIOS_PEERING"),
+        description="kopf peering object; empty runs standalone.",
+    )
+    priority: int = Field(
+        default_factory=lambda: secrets.randbelow(_PRIORITY_MAX - 1) + 1,
+        ge=0,
+        le=_PRIORITY_MAX,
+        description="Peering priority; random per process unless set, so replicas never tie.",
+    )
+    lifetime_seconds: int = Field(default=60, ge=5, le=3600)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _empty_is_standalone(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _random_when_empty(cls, value: Any) -> Any:
+        return secrets.randbelow(_PRIORITY_MAX - 1) + 1 if value in ("", None) else value
+
+
+class LogSettings(_Group):
+    """Log lines on stderr."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_LOG_")
+    format: Literal["json", "plain"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class WatchSettings(_Group):
+    """Kubernetes watch streams."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_WATCH_")
+    server_timeout_seconds: int = Field(default=300, gt=0, description="Watch timeoutSeconds (integer).")
+    client_timeout_seconds: float = Field(default=330, gt=0)
+    reconnect_backoff_seconds: float = Field(default=1.0, ge=0)
+
+
+class WebhookSettings(_Group):
+    """The decision admission webhooks' HTTPS server."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_WEBHOOK_")
+    enabled: bool = True
+    addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
+    port: int = Field(default=9443, ge=1, le=65535)
+    host: str | None = Field(default=None, description="Host name put into the webhook URL.")
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None
+    cert_dir: Path | None = Field(default=None, description="Directory with tls.crt, tls.key, ca.crt.")
+    managed: str | None = Field(
+        default=None,
+        description="Name of webhook configurations kopf creates and keeps up to date; unset when "
+        "the Helm chart ships them.",
+    )
+
+    def files(self) -> tuple[Path, Path, Path] | None:
+        """(cert, key, CA) from the explicit files or the certificate directory; None: generate."""
+        if self.cert_file and self.key_file:
+            return self.cert_file, self.key_file, self.ca_file or self.cert_file
+        if self.cert_dir is not None:
+            d = self.cert_dir
+            ca = d / "ca.crt"
+            return d / "tls.crt", d / "tls.key", ca if ca.exists() else d / "tls.crt"
+        return None
+
+
+class MetricsSettings(_Group):
+    """The Prometheus endpoint."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_METRICS_")
+    port: int = Field(
+        default=9090, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint; 0 disables it."
+    )
+    addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
+
+
+class PodSettings(_Group):
+    """Who and where the operator runs (the chart sets these from the downward API)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
+    pod_name: str | None = Field(default=None, description="Peering identity (the pod's name).")
+    namespace: str | None = Field(default=None, description="The operator's own namespace.")
+    service_account: str | None = None
+
+
+class OperatorSettings(_Group):
+    """Everything the operator process is configured with (see docs/operator.md, Settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
+
+    namespaces: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Namespaces to watch (comma-separated); empty watches the whole cluster."
+    )
+    worker_threads: int = Field(default=16, ge=2, le=256, description="Threads for blocking I/O.")
+    request_timeout_seconds: float = Field(default=60, gt=0)
+    liveness_endpoint: str | None = Field(
+        default=None, description="kopf liveness probe URL (default http://0.0.0.0:8080/healthz)."
+    )
+    health_port: int | None = Field(default=None, ge=1, le=65535, description="Port of the default URL.")
+    audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    peering: PeeringSettings = Field(default_factory=PeeringSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    pod: PodSettings = Field(default_factory=PodSettings)
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(n.strip() for n in value.split(",") if n.strip())
+        return value
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+    @property
+    def liveness_url(self) -> str:
+        return self.liveness_endpoint or f"http://0.0.0.0:{self.health_port or 8080}/healthz"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OperatorSettings:
+        """Read the CLOUDIOS_* variables; a bad value raises SettingsError naming the variable."""
+        with _reading(environ):
+            try:
+                settings = cls()
+            except ValidationError as exc:
+                raise SettingsError(_describe(exc)) from None
+            except pydantic_settings.SettingsError as exc:
+                raise SettingsError(str(exc)) from None
+        if settings.scan.executor == "job":
+            _check_job_executor(settings, in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")))
+        return settings
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRON.set(dict(environ))
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    """pydantic's errors with the variable to fix (the settings group's prefix plus the field)."""
+    prefix = str(exc.title) if exc.title else ""
+    lines = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        name = loc[-1] if loc else "?"
+        variable = (
+            name if name.startswith("CLOUDIOS_") else f"{_PREFIXES.get(prefix, 'CLOUDIOS_')}{name}".upper()
+        )
+        lines.append(f"{variable}: {error['msg']}")
+    return "; ".join(lines)
+
+
+_PREFIXES: dict[str, str] = {
+    group.__name__: str(group.model_config.get("env_prefix", "CLOUDIOS_"))
+    for group in (
+        StoreSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings, PeeringSettings,
+        LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings, OperatorSettings,
+    )
+}  # fmt: skip
+
+
+def _check_job_executor(settings: OperatorSettings, *, in_cluster: bool) -> None:
+    """Scan Jobs write to the operator's store, so it must be one they reach too."""
+    if not settings.scan.job.image:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_JOB_IMAGE, the image scan Jobs run (the operator's "
+            "own; the Helm chart sets it)"
+        )
+    url = settings.store.database_url
+    if url is None and in_cluster and not settings.scan.job.allow_local_store:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_DATABASE_URL pointing at a database the scan Jobs "
+            "share with the operator (PostgreSQL): the local SQLite store is private to this pod. "
+            "For a single node or development set CLOUDIOS_JOB_ALLOW_LOCAL_STORE=true"
+        )
+    authority = (url or "").split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must "
+            "not carry credentials (user:password@); authenticate the database another way"
+        )
