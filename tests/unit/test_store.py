@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
+from cloudios.providers.base import AgentReports
 from cloudios.store import ScanRecord, SqlRepository, schema
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -152,3 +153,24 @@ def test_processes_migrating_a_new_database_at_once_do_not_collide(tmp_path: Pat
         with engine.connect() as conn:
             versions = list(conn.scalars(sa.select(schema.schema_migrations.c.version)))
         assert versions == sorted({v for v, _, _ in schema.MIGRATIONS})
+
+
+def test_agent_reports_port_is_tenant_and_cluster_scoped(tmp_path: Path) -> None:
+    store = SqlRepository.sqlite(tmp_path)
+    try:
+        port: AgentReports = store  # the store implements the port the Kubernetes provider reads
+        t1 = datetime(2026, 11, 1, tzinfo=UTC)
+        usage = [("shop", "Deployment/web", "app", {"cpuP95": "0.2"})]
+        assert store.record_workload_usage(tenant="team-a", cluster="c1", reported_at=t1, usage=usage) == 1
+        store.record_workload_usage(tenant="team-b", cluster="c1", reported_at=t1, usage=usage)
+        store.record_workload_usage(tenant="team-a", cluster="c2", reported_at=t1, usage=usage)
+        old = t1 - timedelta(days=2)
+        store.record_workload_usage(tenant="team-a", cluster="c1", reported_at=old, usage=usage)
+        rows = port.workload_usage("team-a", "c1", since=t1 - timedelta(days=1))
+        assert [(r.cluster, r.namespace, r.workload, r.container) for r in rows] == [
+            ("c1", "shop", "Deployment/web", "app")
+        ]
+        assert rows[0].summary == {"cpuP95": "0.2"}
+        assert port.workload_usage("team-c", "c1", since=old) == []
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cloudios.api.cloudaccount import CloudAccountSpec
 from cloudios.domain import Provider as ProviderName
 from cloudios.domain import Snapshot
+from cloudios.domain.workload import WorkloadUsage
 from cloudios.modules.base import MetricNeed, Module
 
 if TYPE_CHECKING:
@@ -123,17 +124,6 @@ class Provider(Protocol):
     def credentials_hint(self) -> str:
         """What the CLI uses when a CloudAccount references a Secret (which only the cluster resolves)."""
         ...
-
-
-@dataclass(frozen=True)
-class WorkloadUsage:
-    """One agent-reported container's usage summary (read from the store through AgentReports)."""
-
-    cluster: str
-    namespace: str
-    workload: str
-    container: str
-    summary: Mapping[str, Any]
 
 
 class AgentReports(Protocol):

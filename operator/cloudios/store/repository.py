@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
+from cloudios.domain.workload import WorkloadUsage
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 
 
@@ -55,6 +56,21 @@ class Repository(Protocol):
 
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
         """Delete health checks older than ``retention`` and all data of accounts deleted before."""
+        ...
+
+    def record_workload_usage(
+        self,
+        *,
+        tenant: str,
+        cluster: str,
+        reported_at: datetime,
+        usage: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+    ) -> int:
+        """Store one agent report's (namespace, workload, container, summary) rows."""
+        ...
+
+    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
+        """The AgentReports port: a cluster's usage reported since ``since``."""
         ...
 
     def close(self) -> None: ...

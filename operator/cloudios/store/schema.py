@@ -150,6 +150,20 @@ audit_checkpoints = sa.Table(
     sa.Column("signature", sa.Text, nullable=False, unique=True),
 )
 
+agent_usage = sa.Table(
+    "agent_usage",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("cluster", sa.String(63), nullable=False),
+    sa.Column("namespace", sa.String(63), nullable=False),
+    sa.Column("workload", sa.String(253), nullable=False),
+    sa.Column("container", sa.String(63), nullable=False),
+    sa.Column("reported_at", UtcDateTime(), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Index("ix_agent_usage_cluster", "tenant", "cluster", "reported_at"),
+)
+
 _APPEND_ONLY = ("audit_events", "audit_checkpoints")
 
 
@@ -179,11 +193,16 @@ def _v3_audit(conn: sa.Connection) -> None:
             )
 
 
-# Append only: a released migration never changes; the next schema change is version 2.
+def _v4_agent_usage(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[agent_usage])
+
+
+# Append only: a released migration never changes; the next schema change gets the next version.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
     (2, "accounts and their credential health checks", _v2_accounts_health),
     (3, "append-only audit chain and its checkpoints", _v3_audit),
+    (4, "workload usage reported by the agent", _v4_agent_usage),
 )
 
 

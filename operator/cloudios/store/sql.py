@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
-from cloudios.store import health, schema
+from cloudios.domain.workload import WorkloadUsage
+from cloudios.store import agent_reports, health, schema
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
 
@@ -206,6 +208,23 @@ class SqlRepository:
 
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
         return health.purge_expired(self._engine, now=now, retention=retention)
+
+    # -- agent reports: the AgentReports port (store/agent_reports.py) -----------------------------
+
+    def record_workload_usage(
+        self,
+        *,
+        tenant: str,
+        cluster: str,
+        reported_at: datetime,
+        usage: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+    ) -> int:
+        return agent_reports.record(
+            self._engine, tenant=tenant, cluster=cluster, reported_at=reported_at, usage=usage
+        )
+
+    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
+        return agent_reports.workload_usage(self._engine, tenant, cluster, since=since)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
