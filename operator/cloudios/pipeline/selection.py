@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,7 +26,7 @@ class PolicyError(ValueError):
 class Selected:
     """A module with the settings it runs with."""
 
-    module: Module
+    module: Module[Any]
     settings: Settings
 
 

@@ -18,7 +18,7 @@ from cloudios.domain import Action, Category, Confidence, Finding, Provider, Sna
 from cloudios.domain.resource import EC2_INSTANCE
 from cloudios.modules.aws import _common as common
 from cloudios.modules.aws import catalog
-from cloudios.modules.base import Module, ModuleSpec, Settings
+from cloudios.modules.base import Module, ModuleSpec
 
 
 class PreviousGenerationSettings(common.AwsSettings):
@@ -69,8 +69,7 @@ def _target(
     return best
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, PreviousGenerationSettings)
+def evaluate(snapshot: Snapshot, settings: PreviousGenerationSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for instance in snapshot.of_kind(EC2_INSTANCE):
         current = catalog.load().get(str(instance.attr("instanceType") or ""))
