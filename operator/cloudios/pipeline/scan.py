@@ -14,6 +14,7 @@ from cloudios.api import CloudAccount, ScanPolicy
 from cloudios.domain import Finding, Money, Snapshot
 from cloudios.pipeline.dedupe import dedupe
 from cloudios.pipeline.selection import Selected, select
+from cloudios.pricing import aws as aws_pricing
 from cloudios.providers import registry as providers
 from cloudios.providers.base import AwsBaseCredentials, CollectRequest
 from cloudios.store.repository import Repository, ScanRecord
@@ -107,7 +108,8 @@ def scan(
     warnings = list(collected.warnings)
     raw = _evaluate(selected, collected.snapshot, warnings)
 
-    book = price_book or pricing.load_book()
+    # Issue 7: the default becomes the account's provider.price_book(); AWS is the only priced cloud yet.
+    book = price_book if price_book is not None else aws_pricing.bundled()
     priced: list[Finding] = []
     unpriced: list[Finding] = []
     for finding in raw:
