@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 from pathlib import Path
 
 import pytest
 
 from cloudios import pricing
-from cloudios.cli import prices
+from cloudios.cli import prices, scan
+from cloudios.cli.manifests import ManifestError
 from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing.aws import refresh
 
@@ -82,3 +84,16 @@ def test_network_failure_exits_2_and_keeps_the_bundled_snapshot(
     assert "could not download" in err
     assert f"bundled price snapshot ({aws_pricing.bundled().date}) stays in use" in err
     assert not output.exists()
+
+
+def test_scan_prices_option_reads_any_cloud_snapshot_and_names_a_bad_file(tmp_path: Path) -> None:
+    assert scan.load_prices(None) is None
+    refreshed = tmp_path / "aws.json"
+    refreshed.write_text(aws_pricing.dump_book(aws_pricing.bundled()))
+    assert scan.load_prices(str(refreshed)) == aws_pricing.bundled()
+    moon = tmp_path / "moon.json"
+    moon.write_text('{"provider": "moon"}')
+    with pytest.raises(
+        ManifestError, match=rf"^{re.escape(str(moon))}: cannot use this price snapshot: .*'moon'"
+    ):
+        scan.load_prices(str(moon))
