@@ -78,7 +78,7 @@ def _end() -> datetime:
 def seed(url: str, instances: int, days: int, *, via_api: bool) -> dict[str, Any]:
     import boto3.session  # noqa: PLC0415
 
-    from cloudios.providers.aws.estate_series import MetricWriter  # noqa: PLC0415
+    from cloudios.emulators.aws.series import MetricWriter  # noqa: PLC0415
 
     began = time.perf_counter()
     rng = random.Random(42)
@@ -375,7 +375,7 @@ def main() -> None:
         print(json.dumps(run_baseline(args.days, args.concurrency)))
         return
 
-    from cloudios.providers.aws.emulator import start_moto_server  # noqa: PLC0415
+    from cloudios.emulators.aws.server import start_moto_server  # noqa: PLC0415
 
     server = start_moto_server()
     try:

@@ -41,7 +41,7 @@ from tests.e2e.manifests import SECRET_NAME, account, base_secret  # noqa: E402
 from tests.support.controlplane import free_port, start_control_plane  # noqa: E402
 
 from cloudios.controller import decisions  # noqa: E402
-from cloudios.providers.aws.emulator import start_moto_server  # noqa: E402
+from cloudios.emulators.aws.server import start_moto_server  # noqa: E402
 
 NAMESPACE = "bench"
 

@@ -189,9 +189,9 @@ class Demo:
 
     def start_emulator(self) -> threading.Thread:
         """moto in this process, seeded in a thread while the control plane starts."""
-        from cloudios.providers.aws import emulator, sample_estate  # noqa: PLC0415
+        from cloudios.emulators.aws import sample_estate, server  # noqa: PLC0415
 
-        url, self.moto_stop = emulator.start_moto_server()
+        url, self.moto_stop = server.start_moto_server()
         self.moto_url = url
         progress(f"AWS emulator (moto) on {url}; seeding the sample estate in the background")
         failure: list[BaseException] = []

@@ -32,7 +32,7 @@ def _type(prop: dict[str, Any]) -> str:
     return str(prop.get("type", "value"))
 
 
-def _settings_table(module: Module) -> list[str]:
+def _settings_table(module: Module[Any]) -> list[str]:
     schema = module.spec.settings.model_json_schema(by_alias=True)
     props: dict[str, dict[str, Any]] = schema.get("properties", {})
     if not props:
@@ -44,14 +44,14 @@ def _settings_table(module: Module) -> list[str]:
     return rows
 
 
-def _details(module: Module) -> list[str]:
+def _details(module: Module[Any]) -> list[str]:
     """The module file's docstring after its first line: the rules in prose."""
     doc = inspect.getdoc(inspect.getmodule(module.evaluate)) or ""
     body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
     return [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
 
 
-def _section(module: Module) -> list[str]:
+def _section(module: Module[Any]) -> list[str]:
     spec = module.spec
     metrics = ", ".join(f"`{m.kind}` {m.metric.value}" for m in spec.metrics) or "none"
     lines = [

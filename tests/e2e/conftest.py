@@ -12,7 +12,8 @@ import pytest
 from kubernetes import client as k8s
 
 from cloudios.controller import decisions
-from cloudios.providers.aws.sample_estate import EstateTruth, seed_estate, start_moto_server
+from cloudios.emulators.aws.sample_estate import EstateTruth, seed_estate
+from cloudios.emulators.aws.server import start_moto_server
 from tests.e2e.harness import CRDS, PEERING_CRDS, Cluster, OperatorFactory, apply, operator_env
 from tests.e2e.manifests import ESTATE_ACCOUNT
 from tests.support.controlplane import ControlPlane

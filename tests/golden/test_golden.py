@@ -21,6 +21,7 @@ import yaml
 from cloudios import pricing
 from cloudios.domain import DailyStat, Finding, Metric, MetricSummary, Provider, Resource, Snapshot
 from cloudios.modules import registry
+from cloudios.pricing import aws as aws_pricing
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.glob("*/*") if (p / "snapshot.yaml").is_file())
@@ -107,7 +108,7 @@ def _amount(value: Decimal) -> str:
 
 
 def render(findings: list[Finding]) -> dict[str, Any]:
-    book = pricing.load_book()
+    book = aws_pricing.bundled()
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
         money = pricing.savings(f, book)

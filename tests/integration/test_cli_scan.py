@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from cloudios.cli.main import main
+from cloudios.emulators.aws.sample_estate import seed_estate
 from cloudios.modules import registry
-from cloudios.providers.aws.sample_estate import seed_estate
 from cloudios.store import SqlRepository
 from tests.support.moto import BASE_SECRET, AwsEnv
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.cloudwatch import models, responses
 
-from cloudios.providers.aws import emulator
+from cloudios.emulators.aws import server
 from tests.support.moto import ACCOUNT_A, AwsEnv
 
 pytestmark = pytest.mark.aws
@@ -95,7 +95,7 @@ def test_patched_answers_equal_moto_answers(aws_env: AwsEnv, monkeypatch: pytest
     _seed(cw)
     patched = _read(cw)
 
-    originals = emulator._moto
+    originals = server._moto
     monkeypatch.setattr(
         responses.CloudWatchResponse, "get_metric_data", originals["get_metric_data_response"]
     )
@@ -115,12 +115,12 @@ def test_pages_join_up_to_the_whole_answer(aws_env: AwsEnv) -> None:
     window = {"StartTime": END - timedelta(days=12), "EndTime": END}
     whole = cw.get_metric_data(MetricDataQueries=_queries(), **window)["MetricDataResults"]
 
-    old = emulator.set_cloudwatch_page_datapoints(7)
+    old = server.set_cloudwatch_page_datapoints(7)
     try:
         paginator = cw.get_paginator("get_metric_data")
         pages = list(paginator.paginate(MetricDataQueries=_queries(), **window))
     finally:
-        emulator.set_cloudwatch_page_datapoints(old)
+        server.set_cloudwatch_page_datapoints(old)
 
     joined: dict[str, list[Any]] = {}
     for page in pages:

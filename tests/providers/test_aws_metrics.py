@@ -10,8 +10,8 @@ import pytest
 
 from cloudios.domain import Metric
 from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
+from cloudios.emulators.aws.server import set_cloudwatch_page_datapoints
 from cloudios.providers.aws.collect import collect
-from cloudios.providers.aws.emulator import set_cloudwatch_page_datapoints
 from cloudios.providers.aws.metrics import queries_per_call, window
 from cloudios.providers.aws.tuning import AwsTuning
 from tests.providers.aws_helpers import EC2_METRICS, launch, put_hourly

@@ -18,7 +18,7 @@ from cloudios.domain.resource import (
     NAT_GATEWAY,
     RDS_INSTANCE,
 )
-from cloudios.providers.aws import sample_estate as se
+from cloudios.emulators.aws import sample_estate as se
 from cloudios.providers.aws.collect import collect
 from tests.providers.aws_helpers import ALL_KINDS
 from tests.support.moto import ACCOUNT_A, AwsEnv, reset_moto

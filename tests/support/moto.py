@@ -28,9 +28,9 @@ import pytest
 
 from cloudios.api.cloudaccount import AwsAccount, CloudAccountSpec
 from cloudios.domain import Metric, Provider
+from cloudios.emulators.aws.server import start_moto_server
 from cloudios.modules.base import MetricNeed
 from cloudios.providers.aws.credentials import AwsBaseCredentials
-from cloudios.providers.aws.emulator import start_moto_server
 from cloudios.providers.base import CollectRequest
 
 ACCOUNT_A = "111111111111"
@@ -113,7 +113,7 @@ class AwsEnv:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """A patched moto server on 127.0.0.1 (see cloudios.providers.aws.emulator); yields its URL."""
+    """A patched moto server on 127.0.0.1 (see cloudios.emulators.aws.server); yields its URL."""
     server = start_moto_server()
     yield server.url
     server.stop()

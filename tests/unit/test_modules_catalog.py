@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from cloudios import pricing
 from cloudios.modules.aws import catalog
+from cloudios.pricing import aws as aws_pricing
 
 TYPES = catalog.load().types
 
@@ -67,6 +67,6 @@ def test_graviton_families_are_arm() -> None:
 
 
 def test_every_catalogued_type_has_a_us_east_1_price() -> None:
-    book = pricing.load_book()
+    book = aws_pricing.bundled()
     missing = [n for n in TYPES if book.instance_hourly("us-east-1", n) is None]
     assert missing == []

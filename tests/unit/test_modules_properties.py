@@ -16,6 +16,7 @@ from cloudios.modules.aws import catalog
 from cloudios.modules.aws.ebs_gp2_to_gp3 import gp3_equivalent
 from cloudios.modules.aws.ec2_idle import Ec2IdleSettings
 from cloudios.modules.aws.ec2_rightsize import Ec2RightsizeSettings
+from cloudios.pricing import aws as aws_pricing
 
 NOW = datetime(2025, 1, 15, tzinfo=UTC)
 CONFIDENT = {Confidence.HIGH, Confidence.MEDIUM}
@@ -199,7 +200,7 @@ def test_rightsize_proposals_fit_the_need_and_cost_less(
     assert target.vcpu >= current.vcpu * p95 / 100 * (1 + headroom) - 1e-9
     assert target.memory_gib >= current.memory_gib * floor - 1e-9
     assert found[0].confidence is not Confidence.HIGH  # memory is not measured
-    saved = pricing.savings(found[0], pricing.load_book())
+    saved = pricing.savings(found[0], aws_pricing.bundled())
     assert saved is not None
     assert saved.amount > 0
 

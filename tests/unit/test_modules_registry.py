@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from cloudios.domain import Provider
+from cloudios.domain import Provider, Snapshot
 from cloudios.domain import resource as kinds
 from cloudios.modules import registry
 from cloudios.modules.aws._common import AwsSettings
@@ -37,7 +39,7 @@ def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
-def test_module_declares_a_consistent_contract(module: Module) -> None:
+def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     spec = module.spec
     assert re.fullmatch(r"aws\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
     assert spec.provider is Provider.AWS
@@ -54,7 +56,7 @@ def test_module_declares_a_consistent_contract(module: Module) -> None:
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
-def test_settings_are_camel_case_described_and_strict(module: Module) -> None:
+def test_settings_are_camel_case_described_and_strict(module: Module[Any]) -> None:
     model = module.spec.settings
     assert issubclass(model, AwsSettings)
     schema = model.model_json_schema(by_alias=True)
@@ -84,3 +86,16 @@ def test_settings_refuse_out_of_range_values() -> None:
     for bad in ({"percentile": 0}, {"percentile": 101}, {"memoryFloorRatio": 0}, {"headroom": -0.1}):
         with pytest.raises(ValidationError):
             model.model_validate(bad)
+
+
+def test_run_gives_a_module_its_own_settings_model_and_refuses_another() -> None:
+    idle, nat = registry.get("aws.ec2.idle"), registry.get("aws.nat.idle")
+    empty = Snapshot(
+        provider=Provider.AWS, account_id="123456789012", collected_at=datetime.now(UTC), lookback_days=14
+    )
+    assert idle.run(empty) == []
+    assert idle.settings_of(None) == idle.spec.settings()
+    own = idle.spec.settings.model_validate({"cpuAverageThreshold": 2.5})
+    assert idle.settings_of(own) is own
+    with pytest.raises(TypeError, match=r"aws\.ec2\.idle takes Ec2IdleSettings, not NatIdleSettings"):
+        idle.run(empty, nat.spec.settings())

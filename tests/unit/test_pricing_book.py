@@ -1,4 +1,4 @@
-"""The price book: the bundled snapshot's contents, monthly arithmetic and savings."""
+"""Price books: the bundled AWS snapshot's contents, monthly arithmetic, savings and snapshot files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from cloudios import pricing
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, Usage
+from cloudios.pricing import aws as aws_pricing
 
-BOOK = pricing.load_book()
+BOOK: aws_pricing.AwsPriceBook = aws_pricing.bundled()
 REQUIRED_REGIONS = {
     "us-east-1",
     "us-east-2",
@@ -50,6 +51,7 @@ def finding(current: list[Usage], proposed: list[Usage]) -> Finding:
 
 
 def test_bundled_snapshot_is_dated_list_prices_in_usd_with_sources() -> None:
+    assert BOOK.provider == "aws"
     assert BOOK.basis == "list"
     assert BOOK.currency == "USD"
     assert isinstance(BOOK.date, date)
@@ -73,7 +75,7 @@ def test_bundled_snapshot_is_dated_list_prices_in_usd_with_sources() -> None:
 
 
 def test_every_price_is_a_positive_decimal_string_in_the_file() -> None:
-    raw = json.loads((Path(pricing.__file__).parent / "data" / "aws-prices.json").read_text())
+    raw = json.loads((Path(aws_pricing.__file__).parent / "data" / "aws-prices.json").read_text())
 
     def walk(node: object, path: str) -> None:
         if isinstance(node, dict):
@@ -189,22 +191,73 @@ def test_savings_are_never_negative_and_never_float(current: list[Usage], propos
 
 def test_round_trip_and_refusals(tmp_path: Path) -> None:
     path = tmp_path / "book.json"
-    path.write_text(pricing.dump_book(BOOK))
+    path.write_text(aws_pricing.dump_book(BOOK))
     again = pricing.load_book(path)
     assert again == BOOK
-    assert pricing.load_book() is pricing.load_book()  # the bundled book is read once
-    data = json.loads(pricing.dump_book(BOOK))
+    assert aws_pricing.bundled() is aws_pricing.bundled()  # the bundled book is read once
+    data = json.loads(aws_pricing.dump_book(BOOK))
     data["basis"] = "effective"
     with pytest.raises(ValidationError):
-        pricing.parse_book(json.dumps(data))
+        aws_pricing.parse_book(json.dumps(data))
     data["basis"] = "list"
     data["regions"]["us-east-1"]["unknownSection"] = {}
     with pytest.raises(ValidationError):
-        pricing.parse_book(json.dumps(data))
+        aws_pricing.parse_book(json.dumps(data))
 
 
 def test_numbers_in_json_are_read_as_exact_decimals() -> None:
-    data = json.loads(pricing.dump_book(BOOK))
+    data = json.loads(aws_pricing.dump_book(BOOK))
     text = json.dumps(data).replace('"snapshotGbMonth": "0.05"', '"snapshotGbMonth": 0.1')
-    book = pricing.parse_book(text)
+    book = aws_pricing.parse_book(text)
     assert book.regions["us-east-1"].snapshot_gb_month == Decimal("0.1")
+
+
+def test_snapshot_files_are_read_by_the_parser_their_provider_names(tmp_path: Path) -> None:
+    data = json.loads(aws_pricing.dump_book(BOOK))
+    assert data["provider"] == "aws"
+    del data["provider"]  # written before the field existed: still an AWS snapshot
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(data))
+    book = pricing.load_book(older)
+    assert isinstance(book, aws_pricing.AwsPriceBook)
+    assert book.provider == "aws"
+    assert book == BOOK
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"provider": "moon", "date": "2025-01-01"}', r"known cloud \(provider 'moon'; known: aws\)"),
+        ('{"provider": ["aws"]}', r"known cloud \(provider \['aws'\]; known: aws\)"),
+        ("[1, 2]", r"known cloud \(provider None; known: aws\)"),
+        ("{", "Expecting property name"),
+    ],
+)
+def test_snapshot_files_of_unknown_clouds_are_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        pricing.load_book(path)
+
+
+def test_savings_needs_only_the_price_book_interface() -> None:
+    published = date(2025, 1, 1)
+
+    class FlatBook:
+        """A book of another cloud: every usage line costs 10 EUR a month."""
+
+        provider, currency, source, basis = "other", "EUR", "test", "list"
+        date = published
+
+        def count(self) -> int:
+            return 1
+
+        def monthly(self, line: Usage) -> Money | None:
+            return Money(amount=Decimal(10) * line.quantity, currency=self.currency)
+
+        def hourly(self, line: Usage) -> Money | None:
+            return None
+
+    book: pricing.PriceBook = FlatBook()
+    saved = pricing.savings(finding([usage("vm", quantity=3)], [usage("vm")]), book)
+    assert saved == Money(amount=Decimal(20), currency="EUR")

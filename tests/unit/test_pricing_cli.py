@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 from pathlib import Path
 
 import pytest
 
 from cloudios import pricing
-from cloudios.cli import prices
-from cloudios.pricing import refresh
+from cloudios.cli import prices, scan
+from cloudios.cli.manifests import ManifestError
+from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing.aws import refresh
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pricing"
 
@@ -24,7 +27,7 @@ def run(*argv: str) -> int:
 def test_show_prints_the_bundled_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("show") == 0
     out = capsys.readouterr().out
-    assert f"date: {pricing.load_book().date}" in out
+    assert f"provider: aws, date: {aws_pricing.bundled().date}" in out
     assert "basis: list" in out
     assert "us-east-1:" in out
     assert "DERIVED" in out
@@ -36,10 +39,11 @@ def test_refresh_from_dir_writes_a_loadable_snapshot(
     output = tmp_path / "out" / "prices.json"
     assert run("refresh", "--from-dir", str(FIXTURES), "--regions", "us-east-1", "--output", str(output)) == 0
     book = pricing.load_book(output)
+    assert isinstance(book, aws_pricing.AwsPriceBook)
     assert str(book.date) == "2024-11-26"
     assert (
         book.regions["us-east-1"].ec2["linux"]["m5.large"]
-        == pricing.load_book().regions["us-east-1"].ec2["linux"]["m5.large"]
+        == aws_pricing.bundled().regions["us-east-1"].ec2["linux"]["m5.large"]
     )
     assert set(book.regions["us-east-1"].ec2["linux"]) == {"m5.large", "t3.micro"}
     assert str(output) in capsys.readouterr().out
@@ -78,5 +82,18 @@ def test_network_failure_exits_2_and_keeps_the_bundled_snapshot(
     assert run("refresh", "--regions", "us-east-1", "--output", str(output)) == 2
     err = capsys.readouterr().err
     assert "could not download" in err
-    assert f"bundled price snapshot ({pricing.load_book().date}) stays in use" in err
+    assert f"bundled price snapshot ({aws_pricing.bundled().date}) stays in use" in err
     assert not output.exists()
+
+
+def test_scan_prices_option_reads_any_cloud_snapshot_and_names_a_bad_file(tmp_path: Path) -> None:
+    assert scan.load_prices(None) is None
+    refreshed = tmp_path / "aws.json"
+    refreshed.write_text(aws_pricing.dump_book(aws_pricing.bundled()))
+    assert scan.load_prices(str(refreshed)) == aws_pricing.bundled()
+    moon = tmp_path / "moon.json"
+    moon.write_text('{"provider": "moon"}')
+    with pytest.raises(
+        ManifestError, match=rf"^{re.escape(str(moon))}: cannot use this price snapshot: .*'moon'"
+    ):
+        scan.load_prices(str(moon))

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloudios import pricing
-from cloudios.pricing import refresh
+from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing._jsonstream import JsonStream, JsonStreamError, read_chunks
+from cloudios.pricing.aws import refresh
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pricing"
 OFFER_FILES = {offer: FIXTURES / offer / "us-east-1" / "index.json" for offer in refresh.OFFERS}
@@ -65,7 +65,7 @@ def test_region_filter_picks_other_regions_products() -> None:
 
 
 def test_built_book_replaces_refreshed_sections_and_says_what_was_carried_over() -> None:
-    bundled = pricing.load_book()
+    bundled = aws_pricing.bundled()
     collector = refresh.Collector(frozenset({"us-east-1"}))
     collector.parse(read_chunks(OFFER_FILES["AmazonEC2"].open("rb"), 4096))
     book = collector.build(bundled)
@@ -78,12 +78,12 @@ def test_built_book_replaces_refreshed_sections_and_says_what_was_carried_over()
     assert book.regions["eu-west-1"] == bundled.regions["eu-west-1"]  # not refreshed: unchanged
     assert str(book.date) == "2024-11-26"
     assert book.basis == "list"
-    assert pricing.parse_book(pricing.dump_book(book)) == book
+    assert aws_pricing.parse_book(aws_pricing.dump_book(book)) == book
 
 
 def test_build_book_over_all_offers() -> None:
     files = [chunks_of(p, 100) for p in OFFER_FILES.values()]
-    book = refresh.build_book(files, ["us-east-1"], pricing.load_book())
+    book = refresh.build_book(files, ["us-east-1"], aws_pricing.bundled())
     region = book.regions["us-east-1"]
     assert region.elb_hourly["network"] == Decimal("0.0225")
     assert region.rds_storage_gb_month == {"gp2": Decimal("0.115"), "gp3": Decimal("0.115")}
@@ -109,7 +109,7 @@ def test_wrong_units_and_non_positive_prices_are_skipped() -> None:
 
 def test_no_offer_parsed_is_an_error() -> None:
     with pytest.raises(ValueError, match="no offer file"):
-        refresh.Collector(frozenset({"us-east-1"})).build(pricing.load_book())
+        refresh.Collector(frozenset({"us-east-1"})).build(aws_pricing.bundled())
 
 
 @given(

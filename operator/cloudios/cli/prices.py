@@ -1,4 +1,4 @@
-"""`cloudios prices`: show the price snapshot in use, or refresh it from the AWS Price List."""
+"""`cloudios prices`: show the AWS price snapshot in use, or refresh it from the AWS Price List."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cloudios import pricing
-from cloudios.pricing import refresh
+from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing._jsonstream import JsonStreamError, read_chunks
+from cloudios.pricing.aws import refresh
 
 EXIT_OK, EXIT_INPUT = 0, 2
 DEFAULT_OUTPUT = Path("cloudios-prices.json")
@@ -22,7 +22,7 @@ TIMEOUT_SECONDS = 60.0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("prices", help="show or refresh the price snapshot used for savings")
+    p = sub.add_parser("prices", help="show or refresh the AWS price snapshot used for savings")
     commands = p.add_subparsers(dest="prices_command", required=True, metavar="{refresh,show}")
     r = commands.add_parser(
         "refresh",
@@ -69,13 +69,17 @@ def _fail(message: str) -> int:
 
 def _show(path: Path | None) -> int:
     try:
-        book = pricing.load_book(path)
+        book = (
+            aws_pricing.bundled()
+            if path is None
+            else aws_pricing.parse_book(path.read_text(encoding="utf-8"))
+        )
     except (OSError, ValueError, ValidationError) as exc:
         return _fail(f"{path}: not a readable price snapshot ({_first_line(exc)})")
     where = str(path) if path is not None else "bundled"
     out = [
         f"snapshot: {where}",
-        f"date: {book.date}",
+        f"provider: {book.provider}, date: {book.date}",
         f"basis: {book.basis} (on-demand), currency: {book.currency}",
         f"prices: {book.count()} in {len(book.regions)} regions",
         f"source: {book.source}",
@@ -89,7 +93,7 @@ def _refresh(output: Path, regions: list[str], from_dir: Path | None) -> int:
     bad = [r for r in regions if not REGION.match(r)]
     if bad:
         return _fail(f"--regions: {', '.join(bad)} are not AWS region names like us-east-1")
-    bundled = pricing.load_book()
+    bundled = aws_pricing.bundled()
     collector = refresh.Collector(frozenset(regions))
     try:
         if from_dir is not None:
@@ -106,7 +110,7 @@ def _refresh(output: Path, regions: list[str], from_dir: Path | None) -> int:
     except JsonStreamError as exc:
         return _fail(f"an offer file is not valid Price List JSON: {exc}")
     book = collector.build(bundled)
-    _write(output, pricing.dump_book(book))
+    _write(output, aws_pricing.dump_book(book))
     sys.stdout.write(
         f"wrote {output}: {book.count()} prices, {len(regions)} regions refreshed, "
         f"price list of {book.date}\n"

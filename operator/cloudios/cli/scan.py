@@ -143,7 +143,7 @@ def run_scans(
 
 
 def load_prices(path: str | None) -> PriceBook | None:
-    """A refreshed price snapshot, or None for the bundled one; a bad file is an input error."""
+    """A price snapshot file of any cloud, or None for the bundled one; a bad file is an input error."""
     if not path:
         return None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +20,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
 @dataclass(frozen=True)
 class MetricNeed:
     """One metric of one resource kind that a module reads."""
@@ -27,9 +31,9 @@ class MetricNeed:
     metric: Metric
 
 
-@dataclass(frozen=True)
-class ModuleSpec:
-    """What a module is and what it needs; no behaviour."""
+@dataclass(frozen=True, kw_only=True)
+class ModuleSpec(Generic[SettingsT]):
+    """What a module is, what it needs and the model of its settings; no behaviour."""
 
     name: str
     provider: Provider
@@ -39,23 +43,38 @@ class ModuleSpec:
     metrics: tuple[MetricNeed, ...] = ()
     min_days: int = 0
     permissions: tuple[str, ...] = ()
-    settings: type[Settings] = Settings
+    settings: type[SettingsT]
 
 
-Evaluate = Callable[[Snapshot, Settings], Sequence[Finding]]
+Evaluate = Callable[[Snapshot, SettingsT], Sequence[Finding]]
+"""A module's pure function: a snapshot and the module's own settings model in, findings out."""
 
 
 @dataclass(frozen=True)
-class Module:
-    """A registered module: its spec and its pure evaluate function."""
+class Module(Generic[SettingsT]):
+    """A registered module: its spec and its pure evaluate function, typed by its settings model.
 
-    spec: ModuleSpec
-    evaluate: Evaluate = field(repr=False)
+    The registry holds modules of different settings types as ``Module[Any]``; ``run`` is the one
+    place where settings of unknown type meet the module, and it checks them.
+    """
+
+    spec: ModuleSpec[SettingsT]
+    evaluate: Evaluate[SettingsT] = field(repr=False)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def run(self, snapshot: Snapshot, settings: Settings | None = None) -> list[Finding]:
-        """Evaluate with the given settings, or the module's defaults."""
-        return list(self.evaluate(snapshot, settings or self.spec.settings()))
+        """Evaluate with the given settings (an instance of ``spec.settings``), or its defaults."""
+        return list(self.evaluate(snapshot, self.settings_of(settings)))
+
+    def settings_of(self, settings: Settings | None) -> SettingsT:
+        """``settings`` as this module's own model (defaults when None); a TypeError for another model."""
+        if settings is None:
+            return self.spec.settings()
+        if not isinstance(settings, self.spec.settings):
+            raise TypeError(
+                f"module {self.name} takes {self.spec.settings.__name__}, not {type(settings).__name__}"
+            )
+        return settings

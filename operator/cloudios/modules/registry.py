@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloudios.domain import Provider
 from cloudios.modules.aws import (
     ebs_gp2_to_gp3,
@@ -17,7 +19,8 @@ from cloudios.modules.aws import (
 )
 from cloudios.modules.base import Module
 
-MODULES: tuple[Module, ...] = (
+# Each module is typed by its own settings model; the registry erases that (Module.run checks it).
+MODULES: tuple[Module[Any], ...] = (
     ec2_idle.MODULE,
     ec2_rightsize.MODULE,
     ec2_previous_generation.MODULE,
@@ -29,7 +32,7 @@ MODULES: tuple[Module, ...] = (
     rds_idle.MODULE,
     nat_idle.MODULE,
 )
-_BY_NAME: dict[str, Module] = {m.name: m for m in MODULES}
+_BY_NAME: dict[str, Module[Any]] = {m.name: m for m in MODULES}
 
 
 class UnknownModuleError(KeyError):
@@ -44,12 +47,12 @@ class UnknownModuleError(KeyError):
         return self.message
 
 
-def all_modules() -> tuple[Module, ...]:
+def all_modules() -> tuple[Module[Any], ...]:
     """Every registered module, in registry order."""
     return MODULES
 
 
-def get(name: str) -> Module:
+def get(name: str) -> Module[Any]:
     """The module called ``name``; raises UnknownModuleError listing the valid names."""
     try:
         return _BY_NAME[name]
@@ -57,6 +60,6 @@ def get(name: str) -> Module:
         raise UnknownModuleError(name) from None
 
 
-def for_provider(provider: Provider | str) -> tuple[Module, ...]:
+def for_provider(provider: Provider | str) -> tuple[Module[Any], ...]:
     """The modules of one provider, in registry order."""
     return tuple(m for m in MODULES if m.spec.provider == Provider(provider))

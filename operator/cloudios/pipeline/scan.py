@@ -106,7 +106,7 @@ def scan(
     warnings = list(collected.warnings)
     raw = _evaluate(selected, collected.snapshot, warnings)
 
-    book = price_book or provider.price_book()
+    book = price_book if price_book is not None else provider.price_book()
     priced: list[Finding] = []
     unpriced: list[Finding] = []
     for finding in raw:

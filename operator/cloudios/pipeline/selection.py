@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,7 +27,7 @@ class PolicyError(ValueError):
 class Selected:
     """A module with the settings it runs with."""
 
-    module: Module
+    module: Module[Any]
     settings: Settings
 
 

@@ -1,25 +1,6 @@
-"""Price book: bundled list-price snapshot and monthly savings arithmetic."""
+"""Pricing: one PriceBook interface over per-cloud price snapshots, and monthly savings."""
 
-from cloudios.pricing.book import (
-    MULTI_AZ_FACTOR,
-    SKUS,
-    EbsPrice,
-    PriceBook,
-    RegionPrices,
-    dump_book,
-    load_book,
-    parse_book,
-    savings,
-)
+from cloudios.pricing.base import PriceBook, savings
+from cloudios.pricing.snapshots import load_book
 
-__all__ = [
-    "MULTI_AZ_FACTOR",
-    "SKUS",
-    "EbsPrice",
-    "PriceBook",
-    "RegionPrices",
-    "dump_book",
-    "load_book",
-    "parse_book",
-    "savings",
-]
+__all__ = ["PriceBook", "load_book", "savings"]

@@ -113,7 +113,7 @@ class Provider(Protocol):
         """How one account's scan splits into independent parts (at least one)."""
         ...
 
-    def permissions(self, modules: Sequence[Module]) -> dict[str, Any]:
+    def permissions(self, modules: Sequence[Module[Any]]) -> dict[str, Any]:
         """The least-privilege policy document that lets the selected modules run."""
         ...
 

@@ -44,7 +44,7 @@ def min_days_field(default: int = 7) -> Any:
 
 
 def build_finding(
-    spec: ModuleSpec,
+    spec: ModuleSpec[Any],
     resource: Resource,
     *,
     action: Action,

@@ -18,7 +18,7 @@ from pydantic import Field
 from cloudios.domain import Action, Category, Confidence, Finding, Provider, Snapshot
 from cloudios.domain.resource import EBS_VOLUME
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import Module, ModuleSpec, Settings
+from cloudios.modules.base import Module, ModuleSpec
 
 GP2_IOPS_PER_GB = 3
 GP2_MIN_IOPS = 100
@@ -58,8 +58,7 @@ def gp3_equivalent(size_gb: int) -> tuple[int, int]:
     return iops, throughput
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, Gp2ToGp3Settings)
+def evaluate(snapshot: Snapshot, settings: Gp2ToGp3Settings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for volume in snapshot.of_kind(EBS_VOLUME):
         size = common.as_int(volume.attr("sizeGb"))

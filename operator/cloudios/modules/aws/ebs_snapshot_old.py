@@ -16,7 +16,7 @@ from pydantic import Field
 from cloudios.domain import Action, Category, Confidence, Finding, Provider, Snapshot, Usage
 from cloudios.domain.resource import EBS_SNAPSHOT
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import Module, ModuleSpec, Settings
+from cloudios.modules.base import Module, ModuleSpec
 
 MANAGED_TAG_PREFIXES = ("aws:dlm:", "aws:backup:")
 
@@ -45,8 +45,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, SnapshotOldSettings)
+def evaluate(snapshot: Snapshot, settings: SnapshotOldSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for snap in snapshot.of_kind(EBS_SNAPSHOT):
         if snap.attr("usedByImage"):

@@ -17,7 +17,7 @@ from cloudios.domain import Action, Category, Finding, Metric, Provider, Snapsho
 from cloudios.domain.resource import EBS_VOLUME
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 
 class EbsUnattachedSettings(common.AwsSettings):
@@ -49,8 +49,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, EbsUnattachedSettings)
+def evaluate(snapshot: Snapshot, settings: EbsUnattachedSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     now = snapshot.collected_at
     for volume in snapshot.of_kind(EBS_VOLUME):

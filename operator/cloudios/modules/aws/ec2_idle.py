@@ -10,7 +10,7 @@ from cloudios.domain import Action, Category, Confidence, Finding, Metric, Provi
 from cloudios.domain.resource import EC2_INSTANCE
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 
 class Ec2IdleSettings(common.AwsSettings):
@@ -63,8 +63,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, Ec2IdleSettings)
+def evaluate(snapshot: Snapshot, settings: Ec2IdleSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for instance in snapshot.of_kind(EC2_INSTANCE):
         instance_type = instance.attr("instanceType")

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from cloudios import pricing
 from cloudios.domain import Action, Category, Confidence, Finding, Provider, Snapshot
 from cloudios.domain.resource import EC2_INSTANCE
 from cloudios.modules.aws import _common as common
 from cloudios.modules.aws import catalog
-from cloudios.modules.base import Module, ModuleSpec, Settings
+from cloudios.modules.base import Module, ModuleSpec
+from cloudios.pricing import aws as aws_pricing
 
 
 class PreviousGenerationSettings(common.AwsSettings):
@@ -47,7 +47,7 @@ SPEC = ModuleSpec(
 def _target(
     current: catalog.InstanceType, region: str, os_name: str, allowed: tuple[str, ...]
 ) -> catalog.InstanceType | None:
-    book = pricing.load_book()
+    book = aws_pricing.bundled()
     current_price = book.instance_hourly(region, current.name, os_name)
     if current_price is None:
         return None
@@ -69,8 +69,7 @@ def _target(
     return best
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, PreviousGenerationSettings)
+def evaluate(snapshot: Snapshot, settings: PreviousGenerationSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for instance in snapshot.of_kind(EC2_INSTANCE):
         current = catalog.load().get(str(instance.attr("instanceType") or ""))

@@ -22,7 +22,7 @@ from cloudios.domain.resource import EC2_INSTANCE
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
 from cloudios.modules.aws import catalog
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 
 class Ec2RightsizeSettings(common.AwsSettings):
@@ -84,8 +84,7 @@ def _smaller_fit(
     return fits[0] if fits else None
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, Ec2RightsizeSettings)
+def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for instance in snapshot.of_kind(EC2_INSTANCE):
         current = catalog.load().get(str(instance.attr("instanceType") or ""))

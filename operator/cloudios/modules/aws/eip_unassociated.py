@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from cloudios.domain import Action, Category, Confidence, Finding, Provider, Snapshot, Usage
 from cloudios.domain.resource import EIP
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import Module, ModuleSpec, Settings
+from cloudios.modules.base import Module, ModuleSpec
 
 
 class EipUnassociatedSettings(common.AwsSettings):
@@ -31,8 +31,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, EipUnassociatedSettings)
+def evaluate(snapshot: Snapshot, settings: EipUnassociatedSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for address in snapshot.of_kind(EIP):
         if address.attr("associationId"):

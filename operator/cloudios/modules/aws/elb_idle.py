@@ -20,7 +20,7 @@ from cloudios.domain import Action, Category, Confidence, Finding, Metric, Provi
 from cloudios.domain.resource import ELB
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 IDLE_TYPES = ("application", "network")
 
@@ -56,8 +56,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, ElbIdleSettings)
+def evaluate(snapshot: Snapshot, settings: ElbIdleSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for balancer in snapshot.of_kind(ELB):
         lb_type = balancer.attr("type")

@@ -15,7 +15,7 @@ from cloudios.domain import Action, Category, Confidence, Finding, Metric, Provi
 from cloudios.domain.resource import NAT_GATEWAY
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 
 class NatIdleSettings(common.AwsSettings):
@@ -46,8 +46,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, NatIdleSettings)
+def evaluate(snapshot: Snapshot, settings: NatIdleSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for gateway in snapshot.of_kind(NAT_GATEWAY):
         if gateway.attr("state") != "available":

@@ -16,7 +16,7 @@ from cloudios.domain import Action, Category, Finding, Metric, Provider, Snapsho
 from cloudios.domain.resource import RDS_INSTANCE
 from cloudios.modules import confidence as conf
 from cloudios.modules.aws import _common as common
-from cloudios.modules.base import MetricNeed, Module, ModuleSpec, Settings
+from cloudios.modules.base import MetricNeed, Module, ModuleSpec
 
 
 class RdsIdleSettings(common.AwsSettings):
@@ -46,8 +46,7 @@ SPEC = ModuleSpec(
 )
 
 
-def evaluate(snapshot: Snapshot, settings: Settings) -> Sequence[Finding]:
-    assert isinstance(settings, RdsIdleSettings)
+def evaluate(snapshot: Snapshot, settings: RdsIdleSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for db in snapshot.of_kind(RDS_INSTANCE):
         engine = str(db.attr("engine") or "")

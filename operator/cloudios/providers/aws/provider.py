@@ -91,7 +91,7 @@ class AwsProvider:
             for region in aws.regions
         ]
 
-    def permissions(self, modules: Sequence[Module]) -> dict[str, Any]:
+    def permissions(self, modules: Sequence[Module[Any]]) -> dict[str, Any]:
         """An IAM policy document with only the read-only actions the modules declare."""
         actions = sorted({p for m in modules if m.spec.provider == self.name for p in m.spec.permissions})
         return {
@@ -100,9 +100,9 @@ class AwsProvider:
         }
 
     def price_book(self) -> PriceBook:
-        from cloudios import pricing  # noqa: PLC0415 - the bundled book is parsed on first use
+        from cloudios.pricing import aws  # noqa: PLC0415 - the bundled book is parsed on first use
 
-        return pricing.load_book()
+        return aws.bundled()
 
     def credentials_hint(self) -> str:
         return (

@@ -3,7 +3,7 @@
 ``seed_estate(url, seed=..., regions=..., scale=..., lookback_days=...)`` creates resources with
 boto3 (AssumeRole into ``account_id`` first, so moto files them under that account) and seeds
 CloudWatch data generated hour by hour into the ``AWS/*`` namespaces (moto only; by default one
-``StatisticValues`` datum per day summarizes the 24 hours, see ``estate_series``). It returns
+``StatisticValues`` datum per day summarizes the 24 hours, see ``series``). It returns
 ``EstateTruth``: for every resource the finding a careful FinOps engineer would expect from the
 module defaults, or None. Tests and the demo compute precision/recall against it (``EstateTruth.score``).
 
@@ -29,7 +29,7 @@ Expectations (what the modules should conclude with their defaults):
   finding, label None. Stopped instances and busy resources: None.
 
 Emulator notes: moto stamps creation times "now", so on a server this process started
-(``emulator.start_moto_server``) launch, volume and snapshot times are backdated in moto's
+(``server.start_moto_server``) launch, volume and snapshot times are backdated in moto's
 backends; on any other endpoint nothing is backdated and labels follow what is observable
 (no snapshot is old then). Modules must judge data sufficiency from ``days_with_data``.
 moto computes no p95, so modules see ``p95=None`` and fall back to the daily maximum.
@@ -54,9 +54,9 @@ from cloudios.domain.resource import (
     NAT_GATEWAY,
     RDS_INSTANCE,
 )
-from cloudios.providers.aws import estate_series as ts
-from cloudios.providers.aws.emulator import MotoServer, is_in_process, start_moto_server
-from cloudios.providers.aws.estate_truth import (
+from cloudios.emulators.aws import series as ts
+from cloudios.emulators.aws.server import is_in_process
+from cloudios.emulators.aws.truth import (
     EIP_IDLE,
     ELB_IDLE,
     GP2,
@@ -87,10 +87,8 @@ __all__ = [
     "UNATTACHED",
     "EstateTruth",
     "Label",
-    "MotoServer",
     "Score",
     "seed_estate",
-    "start_moto_server",
 ]
 
 DEFAULT_ACCOUNT = "123456789012"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from cloudios.providers.aws.estate_truth import IDLE, PREVGEN, RIGHTSIZE
+from cloudios.emulators.aws.truth import IDLE, PREVGEN, RIGHTSIZE
 
 HOURS = 24
 MAX_DATUMS_PER_CALL = 1000

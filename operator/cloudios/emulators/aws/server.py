@@ -33,7 +33,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from cloudios.providers.aws.emulator_store import metric_data, metric_statistics, utc
+from cloudios.emulators.aws.metric_index import metric_data, metric_statistics, utc
 
 MAX_QUERIES_PER_CALL = 500
 DEFAULT_PAGE_DATAPOINTS = 100_800

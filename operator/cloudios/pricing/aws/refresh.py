@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloudios.pricing._jsonstream import JsonStream
-from cloudios.pricing.book import PriceBook, RegionPrices
+from cloudios.pricing.aws.book import AwsPriceBook, RegionPrices
 
 OFFERS = ("AmazonEC2", "AmazonRDS", "AWSELB", "AmazonVPC")
 DEFAULT_REGIONS = (
@@ -196,7 +196,7 @@ def on_demand_price(terms: dict[str, Any]) -> tuple[str, Decimal] | None:
 
 @dataclass
 class Collector:
-    """Accumulates prices from any number of offer files, then builds a PriceBook."""
+    """Accumulates prices from any number of offer files, then builds an AwsPriceBook."""
 
     regions: frozenset[str]
     offers: list[OfferInfo] = field(default_factory=list)
@@ -264,7 +264,7 @@ class Collector:
             return
         self.prices[key] = price.normalize()
 
-    def build(self, fallback: PriceBook) -> PriceBook:
+    def build(self, fallback: AwsPriceBook) -> AwsPriceBook:
         """A book of the collected prices; anything the offer files lacked stays from ``fallback``."""
         if not self.offers:
             raise ValueError("no offer file was parsed")
@@ -273,7 +273,7 @@ class Collector:
         regions = dict(fallback.regions)
         for region in sorted(self.regions):
             regions[region] = self._region(region, fallback.regions.get(region), offers, fallback)
-        return PriceBook(
+        return AwsPriceBook(
             date=date.fromisoformat(published[:10]) if published else fallback.date,
             currency="USD",
             basis="list",
@@ -286,7 +286,7 @@ class Collector:
         )
 
     def _region(
-        self, region: str, base: RegionPrices | None, offers: str, fallback: PriceBook
+        self, region: str, base: RegionPrices | None, offers: str, fallback: AwsPriceBook
     ) -> RegionPrices:
         data: dict[str, Any] = base.model_dump(by_alias=True, exclude_none=True) if base is not None else {}
         fresh: dict[str, Any] = {}
@@ -318,8 +318,8 @@ class Collector:
 
 
 def build_book(
-    offer_files: Iterable[Iterable[bytes | str]], regions: Iterable[str], fallback: PriceBook
-) -> PriceBook:
+    offer_files: Iterable[Iterable[bytes | str]], regions: Iterable[str], fallback: AwsPriceBook
+) -> AwsPriceBook:
     """Parse every offer file (each an iterable of chunks) and build the refreshed book."""
     collector = Collector(frozenset(regions))
     for chunks in offer_files:

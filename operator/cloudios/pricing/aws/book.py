@@ -1,4 +1,4 @@
-"""The price book: on-demand list prices per region, from the bundled snapshot or a refreshed file."""
+"""The AWS price book: on-demand list prices per region, from the bundled snapshot or a refreshed file."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from cloudios.domain import HOURS_PER_MONTH, Finding, Money, Usage
+from cloudios.domain import HOURS_PER_MONTH, Money, Usage
 from cloudios.domain.money import DecimalStr
 
 BUNDLED = "data/aws-prices.json"
@@ -73,10 +72,17 @@ class RegionPrices(_PriceModel):
         )
 
 
-class PriceBook(_PriceModel):
-    """A dated price snapshot in one currency and on one basis (list prices)."""
+class AwsPriceBook(_PriceModel):
+    """A dated AWS price snapshot in one currency and on one basis (list prices).
+
+    Implements ``cloudios.pricing.PriceBook``; the region tables and ``instance_hourly`` are what
+    AWS modules may read beyond it.
+    """
 
     format_version: Literal[1] = 1
+    provider: Literal["aws"] = Field(
+        default="aws", description="Whose prices these are; older snapshots lack it and are AWS ones."
+    )
     date: date
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     basis: Literal["list"] = "list"
@@ -181,45 +187,18 @@ _HOURLY = frozenset({"ec2.instance", "ec2.eip", "elb", "nat.gateway", "rds.insta
 SKUS = tuple(_PRICE_OF)
 
 
-def parse_book(text: str) -> PriceBook:
+def parse_book(text: str) -> AwsPriceBook:
     """A price book from its JSON text; numbers are read as Decimal, never float."""
-    return PriceBook.model_validate(json.loads(text, parse_float=Decimal))
+    return AwsPriceBook.model_validate(json.loads(text, parse_float=Decimal))
 
 
-def dump_book(book: PriceBook) -> str:
+def dump_book(book: AwsPriceBook) -> str:
     """The JSON text of a price book (Decimal prices as strings)."""
     data = book.model_dump(mode="json", by_alias=True, exclude_none=True)
     return json.dumps(data, indent=1) + "\n"
 
 
 @cache
-def _bundled() -> PriceBook:
-    text = resources.files("cloudios.pricing").joinpath(BUNDLED).read_text(encoding="utf-8")
-    return parse_book(text)
-
-
-def load_book(path: Path | str | None = None) -> PriceBook:
-    """The bundled snapshot (cached), or a refreshed snapshot file written by ``prices refresh``."""
-    if path is None:
-        return _bundled()
-    return parse_book(Path(path).read_text(encoding="utf-8"))
-
-
-def savings(finding: Finding, book: PriceBook) -> Money | None:
-    """Monthly saving of a finding: current minus proposed usage, at the book's list prices.
-
-    None when the finding carries no current usage or any line is unpriced (the finding is then
-    reported as unpriced). A negative difference is returned as zero: modules only propose
-    changes they expect to be cheaper, so a zero here means the prices disagree (another region or
-    a refreshed book) and the pipeline should drop the finding rather than show a negative saving.
-    """
-    if not finding.current_usage:
-        return None
-    total = Money.zero(book.currency)
-    for sign, lines in ((1, finding.current_usage), (-1, finding.proposed_usage)):
-        for usage in lines:
-            monthly = book.monthly(usage)
-            if monthly is None:
-                return None
-            total = total + monthly.times(sign)
-    return total if total.amount > 0 else Money.zero(book.currency)
+def bundled() -> AwsPriceBook:
+    """The snapshot shipped with the package, read once per process."""
+    return parse_book(resources.files("cloudios.pricing.aws").joinpath(BUNDLED).read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Local stand-ins for the clouds (demo and tests only)."""
