@@ -35,7 +35,7 @@ def test_running_sets_the_environment_for_the_block_and_stops_even_on_errors(
             provider="aws",
             environment={"CLOUDIOS_TEST_ENDPOINT": "http://127.0.0.1:1"},
             manifests=(),
-            base_credentials=None,
+            credentials=None,
             stop=lambda: stopped.append("stopped"),
         )
 
