@@ -105,7 +105,6 @@ def run(accounts: int, work: Path) -> dict[str, Any]:
             {
                 "CLOUDIOS_NAMESPACES": NAMESPACE,
                 "CLOUDIOS_DATA_DIR": str(work / "data"),
-                "CLOUDIOS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
                 "CLOUDIOS_WEBHOOK_PORT": str(free_port()),
                 "CLOUDIOS_LOG_LEVEL": "WARNING",
             }

@@ -272,7 +272,6 @@ class Demo:
                 "CLOUDIOS_DATA_DIR": str(self.workdir / "data"),
                 "CLOUDIOS_LOG_FORMAT": "plain",
                 "CLOUDIOS_SCHEDULER_INTERVAL_SECONDS": "2",
-                "CLOUDIOS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
                 # The decision webhooks: the API server calls back on loopback, so decisions are
                 # stamped with the deciding user's identity and audited.
                 "CLOUDIOS_WEBHOOK_ADDR": "127.0.0.1",

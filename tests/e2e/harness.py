@@ -167,7 +167,6 @@ class OperatorFactory:
             **self.base_env,
             "CLOUDIOS_NAMESPACES": namespace,
             "CLOUDIOS_DATA_DIR": str(self.workdir / "data"),
-            "CLOUDIOS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
             "CLOUDIOS_WEBHOOK_PORT": str(free_port()),
             # Every test operator gets its own loopback metrics port: 9090 would collide.
             "CLOUDIOS_METRICS_PORT": str(free_port()),

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cloudios.security import tls
 from tests.e2e.harness import Cluster, OperatorFactory, eventually
 from tests.e2e.manifests import BASE_SECRET, SECRET_NAME, account, base_secret, policy
 from tests.support.controlplane import ControlPlane, free_port
@@ -180,10 +181,13 @@ def test_invalid_policies_report_conditions(operators: OperatorFactory, cluster:
     cluster.wait_condition(POLICIES, "bad-cron", "Ready", "True")
     assert operator.alive()
 
-    # kopf's liveness endpoint answers.
+    # The liveness endpoint answers over TLS 1.3 while the event loop beats.
+    port, ca = operator.env["CLOUDIOS_METRICS_PORT"], operator.env["CLOUDIOS_WEBHOOK_CA_FILE"]
+
     def live() -> bool:
         try:
-            return httpx.get(operator.env["CLOUDIOS_LIVENESS_ENDPOINT"], timeout=5).status_code == 200
+            url = f"https://127.0.0.1:{port}/healthz"
+            return httpx.get(url, verify=tls.client_context(ca), timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
 

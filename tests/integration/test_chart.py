@@ -23,6 +23,9 @@ EVERYTHING = (
     "--set", "operator.peering.enabled=true",
     "--set", "replicaCount=2",
     "--set", "operator.scanExecutor=job",
+    "--set", "metrics.readerSubjects[0].kind=ServiceAccount",
+    "--set", "metrics.readerSubjects[0].name=prometheus",
+    "--set", "metrics.readerSubjects[0].namespace=monitoring",
 )  # fmt: skip
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
@@ -117,7 +120,16 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "cloudios.controller"]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics", "scheme": "HTTPS"}
+    assert {p["name"] for p in container["ports"]} == {"metrics", "webhook"}  # no plain-HTTP port
+    (policy,) = by_kind["NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["ingress"]] == [
+        ["webhook"],
+        ["metrics"],
+    ]
+    readers = [r for r in by_kind["ClusterRole"] if r["metadata"]["name"].endswith("-metrics-reader")]
+    assert [r["rules"] for r in readers] == [[{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]]
     env = {e["name"]: e for e in container["env"]}
     assert env["CLOUDIOS_MASTER_KEY"]["valueFrom"]["secretKeyRef"] == {
         "name": "cloudios-master-key",
@@ -144,7 +156,15 @@ def test_optional_objects_render(control_plane: ControlPlane) -> None:
     rules = docs["PrometheusRule"]["spec"]["groups"][0]["rules"]
     assert rules[0]["alert"] == "CloudiosScanStale"
     assert rules[0]["expr"] == "time() - cloudios_scan_last_success_timestamp_seconds > 2 * 86400"
-    assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["port"] == "metrics"
+    (endpoint,) = docs["ServiceMonitor"]["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["scheme"]) == ("metrics", "https")
+    assert endpoint["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    (reader,) = [
+        d
+        for d in render(control_plane, *EVERYTHING)
+        if d["kind"] == "ClusterRoleBinding" and d["metadata"]["name"].endswith("-metrics-reader")
+    ]
+    assert reader["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]
     assert docs["Deployment"]["spec"]["replicas"] == 2
     assert docs["Deployment"]["spec"]["strategy"]["type"] == "RollingUpdate"
     assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] == 1

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -249,41 +245,6 @@ def test_instances_do_not_share_a_registry() -> None:
     assert samples(two, "cloudios_account_ready") == []
     assert value(two, "cloudios_build_info", version="b") == 1
     assert samples(two, "process_cpu_seconds_total") or samples(two, "python_info")
-
-
-@pytest.fixture
-def served(metrics: Metrics) -> Iterator[tuple[Metrics, int]]:
-    server = metrics.serve(0, "127.0.0.1")
-    try:
-        yield metrics, server.port
-    finally:
-        server.stop()
-
-
-def test_serve_answers_http_get_metrics(served: tuple[Metrics, int]) -> None:
-    metrics, port = served
-    assert port > 0
-    record_two_scans(metrics)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/plain")
-        body = response.read().decode()
-    families = {f.name: f for f in text_string_to_metric_families(body)}
-    last = families["cloudios_scan_last_success_timestamp_seconds"].samples
-    assert [(s.labels, s.value) for s in last] == [
-        ({"namespace": "team-a", "policy": "daily"}, T0.timestamp())
-    ]
-
-
-def test_stop_frees_the_port(metrics: Metrics) -> None:
-    server = metrics.serve(0, "127.0.0.1")
-    port = server.port
-    server.stop()
-    server.stop()  # idempotent
-    with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
 
 
 # -- controller side: settings and what the gauges are computed from ------------------------------

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
+from cloudios.security import tls
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
 from cloudios.services import context, retention, scan_jobs
 from cloudios.services.context import Services
 from cloudios.services.settings import OperatorSettings
-from cloudios.sinks.metrics import MetricsServer
+from cloudios.sinks.endpoint import Authorizer, Endpoint, Heartbeat, serve
 from cloudios.store.audit import SqlAuditLog
 
 PREFIX = "cloudios.io"
 FINALIZER = "cloudios.io/finalizer"
+HEARTBEAT_SECONDS = 5.0
 EXIT_TIMEOUT_SECONDS = 30  # scans in worker threads cannot be cancelled; do not wait for them forever
 NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "werkzeug")
 
@@ -58,16 +62,21 @@ def operator_identity(settings: OperatorSettings, services: Services) -> str:
     return user
 
 
+@functools.cache
+def serving_files(settings: OperatorSettings) -> tuple[Path, Path, Path]:
+    """(cert, key, CA) of the webhook listener: the mounted certificate, or one generated once per
+    process for local runs and tests."""
+    files = settings.webhook.files()
+    if files is not None:
+        return files
+    hosts = list(dict.fromkeys([settings.webhook.host or "127.0.0.1", "localhost", "127.0.0.1"]))
+    generated = tls.generate_certificate(tempfile.mkdtemp(prefix="cloudios-tls-"), hosts)
+    return generated.cert_file, generated.key_file, generated.ca_file
+
+
 def webhook_server(settings: OperatorSettings) -> kopf.WebhookServer:
     """HTTPS (TLS 1.3) with the mounted certificate, or a generated one for local runs and tests."""
-    files = settings.webhook.files()
-    if files is None:
-        hosts = list(dict.fromkeys([settings.webhook.host or "127.0.0.1", "localhost", "127.0.0.1"]))
-        generated = decisions.generate_webhook_certificate(
-            tempfile.mkdtemp(prefix="cloudios-webhook-"), hosts
-        )
-        files = (generated.cert_file, generated.key_file, generated.ca_file)
-    cert, key, ca = files
+    cert, key, ca = serving_files(settings)
     return decisions.webhook_server(
         certfile=cert,
         pkeyfile=key,
@@ -143,10 +152,12 @@ async def _serve(
     services: Services,
     config: kopf.OperatorSettings,
     registry: kopf.OperatorRegistry,
+    heartbeat: Heartbeat,
 ) -> None:
     loop = asyncio.get_running_loop()
     # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
     loop.set_default_executor(ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="cloudios"))
+    beating = asyncio.create_task(_beat(heartbeat), name="cloudios heartbeat")
     purger = asyncio.create_task(
         retention.run_forever(
             services.store,
@@ -162,26 +173,42 @@ async def _serve(
             settings=config,
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),
-            liveness_endpoint=settings.liveness_url,
             identity=kopf_identity(settings),
         )
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for task in (purger, beating):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def serve_metrics(settings: OperatorSettings, services: Services) -> MetricsServer | None:
-    """Start the Prometheus endpoint (every replica serves one; standbys export no scan series).
+async def _beat(heartbeat: Heartbeat) -> None:
+    """Prove the event loop runs: /healthz fails when these beats stop (a wedged loop, a dead thread pool)."""
+    while True:
+        heartbeat.beat()
+        await asyncio.sleep(HEARTBEAT_SECONDS)
 
-    A port that cannot be bound is logged and the operator runs on without metrics: scans matter
-    more than their monitoring, and Prometheus reports the target as down.
+
+def serve_endpoint(settings: OperatorSettings, services: Services, heartbeat: Heartbeat) -> Endpoint | None:
+    """Start the HTTPS endpoint: /metrics for authorized scrapers, /healthz for the kubelet.
+
+    Every replica serves one (standbys export no scan series). A port that cannot be bound is
+    logged and the operator runs on: scans matter more than their monitoring.
     """
     if not settings.metrics.port:
-        log.info("metrics endpoint disabled (CLOUDIOS_METRICS_PORT=0)")
+        log.info("metrics and health endpoint disabled (CLOUDIOS_METRICS_PORT=0)")
         return None
+    cert, key, _ca = serving_files(settings)
     try:
-        endpoint = services.metrics.serve(settings.metrics.port, settings.metrics.addr)
+        endpoint = serve(
+            addr=settings.metrics.addr,
+            port=settings.metrics.port,
+            cert_file=settings.metrics.cert_file or cert,
+            key_file=settings.metrics.key_file or key,
+            exposition=services.metrics.exposition,
+            authorize=Authorizer(services.kube),
+            heartbeat=heartbeat,
+        )
     except OSError as exc:
         log.error(  # noqa: TRY400 - the reason is the whole story; no traceback needed
             "cannot serve metrics on %s:%d (CLOUDIOS_METRICS_PORT): %s; running without metrics",
@@ -190,7 +217,8 @@ def serve_metrics(settings: OperatorSettings, services: Services) -> MetricsServ
             exc.strerror or exc,
         )
         return None
-    log.info("serving metrics on http://%s:%d/metrics", settings.metrics.addr, endpoint.port)
+    log.info("serving https://%s:%d/metrics (TokenReview + SubjectAccessReview) and /healthz",
+             settings.metrics.addr, endpoint.port)  # fmt: skip
     return endpoint
 
 
@@ -203,9 +231,10 @@ def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
     """Configure, connect, and run until SIGTERM/SIGINT; ``environ`` is what scan Jobs inherit from."""
     configure_logging(settings)
     services = context.build(settings, job_environment=scan_jobs.inherited_environment(settings, environ))
-    endpoint: MetricsServer | None = None
+    endpoint: Endpoint | None = None
+    heartbeat = Heartbeat()
     try:
-        endpoint = serve_metrics(settings, services)
+        endpoint = serve_endpoint(settings, services, heartbeat)
         peered = peering.available(services.kube, settings)
         if peered:
             peering.ensure_objects(services.kube, settings)
@@ -228,7 +257,7 @@ def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
             settings.probe.interval_seconds,
             settings.scan.scheduler_interval_seconds,
         )
-        asyncio.run(_serve(settings, services, config, registry))
+        asyncio.run(_serve(settings, services, config, registry, heartbeat))
     finally:
         if endpoint is not None:
             endpoint.stop()

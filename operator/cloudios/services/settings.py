@@ -203,13 +203,20 @@ class WebhookSettings(_Group):
 
 
 class MetricsSettings(_Group):
-    """The Prometheus endpoint."""
+    """The HTTPS endpoint: /metrics (TokenReview + SubjectAccessReview), /healthz and /readyz."""
 
     model_config = SettingsConfigDict(env_prefix="CLOUDIOS_METRICS_")
     port: int = Field(
-        default=9090, ge=0, le=65535, description="Port of the Prometheus /metrics endpoint; 0 disables it."
+        default=9090,
+        ge=0,
+        le=65535,
+        description="Port of the HTTPS /metrics and /healthz endpoint; 0 disables it.",
     )
     addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
+    cert_file: Path | None = Field(
+        default=None, description="Serving certificate (PEM); default: the webhook's."
+    )
+    key_file: Path | None = Field(default=None, description="Its private key (PEM).")
 
 
 class PodSettings(_Group):
@@ -231,10 +238,6 @@ class OperatorSettings(_Group):
     )
     worker_threads: int = Field(default=16, ge=2, le=256, description="Threads for blocking I/O.")
     request_timeout_seconds: float = Field(default=60, gt=0)
-    liveness_endpoint: str | None = Field(
-        default=None, description="kopf liveness probe URL (default http://0.0.0.0:8080/healthz)."
-    )
-    health_port: int | None = Field(default=None, ge=1, le=65535, description="Port of the default URL.")
     audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
     store: StoreSettings = Field(default_factory=StoreSettings)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
@@ -257,10 +260,6 @@ class OperatorSettings(_Group):
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
-
-    @property
-    def liveness_url(self) -> str:
-        return self.liveness_endpoint or f"http://0.0.0.0:{self.health_port or 8080}/healthz"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorSettings:

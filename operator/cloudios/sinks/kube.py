@@ -41,6 +41,16 @@ def describe(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:500]
 
 
+@dataclass(frozen=True)
+class Reviewer:
+    """An authenticated requester as the API server's TokenReview names it."""
+
+    username: str
+    groups: tuple[str, ...]
+    uid: str
+    extra: dict[str, list[str]]
+
+
 class SecretUnreadableError(Exception):
     """A Secret that is missing (``missing``) or that the operator may not read."""
 
@@ -276,6 +286,32 @@ class Kube:
         )
         status = review.status
         return bool(status and status.allowed), str((status and status.reason) or "")
+
+    def review_token(self, token: str) -> Reviewer | None:
+        """TokenReview: who a bearer token belongs to, or None when the API server does not accept it."""
+        review = k8s.AuthenticationV1Api(self.api).create_token_review(
+            k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=token)), _request_timeout=self.timeout
+        )
+        status = review.status
+        if status is None or not status.authenticated or status.user is None:
+            return None
+        user = status.user
+        extra = {str(k): [str(v) for v in values] for k, values in (user.extra or {}).items()}
+        return Reviewer(str(user.username or ""), tuple(user.groups or ()), str(user.uid or ""), extra)
+
+    def may_get_path(self, who: Reviewer, path: str, verb: str = "get") -> bool:
+        """SubjectAccessReview on a non-resource URL (e.g. get /metrics)."""
+        spec = k8s.V1SubjectAccessReviewSpec(
+            user=who.username,
+            groups=list(who.groups) or None,
+            uid=who.uid or None,
+            extra=dict(who.extra) or None,
+            non_resource_attributes=k8s.V1NonResourceAttributes(path=path, verb=verb),
+        )
+        review = k8s.AuthorizationV1Api(self.api).create_subject_access_review(
+            k8s.V1SubjectAccessReview(spec=spec), _request_timeout=self.timeout
+        )
+        return bool(review.status and review.status.allowed)
 
     def close(self) -> None:
         self.api.close()  # type: ignore[no-untyped-call]

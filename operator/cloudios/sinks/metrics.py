@@ -6,11 +6,9 @@ import contextlib
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import get_args
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,7 +19,6 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     generate_latest,
-    start_http_server,
 )
 
 from cloudios.api.recommendation import RecommendationState
@@ -38,30 +35,6 @@ _CENT = Decimal("0.01")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # botocore service names: ec2, cloudwatch, ...
 _OPERATION = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,127}$")  # API operation names: DescribeInstances, ...
-
-
-@dataclass
-class MetricsServer:
-    """A running /metrics endpoint; ``stop()`` (or calling it) shuts it down and frees the port."""
-
-    server: WSGIServer
-    thread: threading.Thread
-    _stopped: bool = field(default=False, repr=False)
-
-    @property
-    def port(self) -> int:
-        """The bound port (the one the OS chose when asked for port 0)."""
-        return int(self.server.server_port)
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    __call__ = stop
 
 
 def _cents(amount: Decimal) -> float:
@@ -265,11 +238,6 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)
-
-    def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsServer:  # noqa: S104 - the pod's port
-        """Serve GET /metrics on ``addr:port`` (0 lets the OS choose) in a daemon thread."""
-        server, thread = start_http_server(port, addr, registry=self.registry)
-        return MetricsServer(server, thread)
 
 
 def _remove(metric: Counter | Gauge, *labels: str) -> None:

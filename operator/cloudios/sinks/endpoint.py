@@ -1,0 +1,200 @@
+"""The operator's HTTPS endpoint: /metrics for authorized scrapers, /healthz and /readyz for the kubelet.
+
+TLS 1.3 only. /metrics follows the controller-runtime "secure metrics" model: a bearer token is
+checked with a TokenReview, then a SubjectAccessReview for `get` on the non-resource URL
+`/metrics` (bind the chart's `cloudios-metrics-reader` ClusterRole to Prometheus). Answers are
+cached for a short time per token digest, so a scrape every 30 s costs the API server little.
+/healthz says whether the operator's event loop still beats; neither probe path shows any data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+
+from cloudios.security import tls
+from cloudios.sinks.kube import Reviewer
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 60.0
+HANDSHAKE_TIMEOUT_SECONDS = 10.0
+CACHE_MAX = 1024
+METRICS_PATH = "/metrics"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Reviews(Protocol):
+    """What the endpoint asks the API server (sinks.kube.Kube implements it)."""
+
+    def review_token(self, token: str) -> Reviewer | None: ...
+
+    def may_get_path(self, who: Reviewer, path: str, verb: str = "get") -> bool: ...
+
+
+@dataclass
+class Heartbeat:
+    """Beaten by the operator's event loop; stale beats make /healthz fail so the kubelet restarts it."""
+
+    stale_after: float = 60.0
+    _last: float = field(default_factory=time.monotonic)
+
+    def beat(self) -> None:
+        self._last = time.monotonic()
+
+    def alive(self) -> bool:
+        return time.monotonic() - self._last < self.stale_after
+
+
+@dataclass
+class Authorizer:
+    """Bearer token -> 200, 401 (no or unknown token) or 403 (not allowed to get /metrics), cached."""
+
+    reviews: Reviews
+    ttl: float = CACHE_SECONDS
+    _cache: dict[str, tuple[float, HTTPStatus]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, header: str | None) -> HTTPStatus:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return HTTPStatus.UNAUTHORIZED
+        key = hashlib.sha256(token.strip().encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        answer = self._review(token.strip())
+        with self._lock:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            self._cache[key] = (now, answer)
+        return answer
+
+    def _review(self, token: str) -> HTTPStatus:
+        try:
+            who = self.reviews.review_token(token)
+            if who is None:
+                return HTTPStatus.UNAUTHORIZED
+            return HTTPStatus.OK if self.reviews.may_get_path(who, METRICS_PATH) else HTTPStatus.FORBIDDEN
+        except Exception as exc:  # noqa: BLE001 - the API server unreachable: refuse, never crash
+            log.warning("metrics authorization unavailable: %s", type(exc).__name__)
+            return HTTPStatus.SERVICE_UNAVAILABLE
+
+
+@dataclass
+class Endpoint:
+    """A running HTTPS endpoint; ``stop()`` shuts it down and frees the port."""
+
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        context: ssl.SSLContext,
+        exposition: Callable[[], bytes],
+        authorize: Callable[[str | None], HTTPStatus],
+        heartbeat: Heartbeat,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.context = context
+        self.exposition = exposition
+        self.authorize = authorize
+        self.heartbeat = heartbeat
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        sock.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+        # The handshake runs in the request's thread: a slow client never blocks accept().
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def handle_error(self, *_: Any) -> None:
+        return  # handshake failures (TLS 1.2 clients, port scanners) are not the operator's errors
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "cloudios"
+    sys_version = ""
+
+    def setup(self) -> None:
+        self.request.do_handshake()
+        super().setup()
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path in ("/healthz", "/livez"):
+            ok = self.server.heartbeat.alive()
+            self._send(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, b"ok\n" if ok else b"stale\n")
+        elif path == "/readyz":
+            self._send(HTTPStatus.OK, b"ok\n")
+        elif path == METRICS_PATH:
+            status = self.server.authorize(self.headers.get("Authorization"))
+            if status is HTTPStatus.OK:
+                self._send(status, self.server.exposition(), CONTENT_TYPE)
+            else:
+                self._send(status, f"{status.value} {status.phrase}\n".encode())
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload")
+        if status is HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", 'Bearer realm="cloudios-metrics"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        return  # no access log of scrapers' requests; authorization failures are logged above
+
+
+def serve(
+    *,
+    addr: str,
+    port: int,
+    cert_file: Path,
+    key_file: Path,
+    exposition: Callable[[], bytes],
+    authorize: Callable[[str | None], HTTPStatus],
+    heartbeat: Heartbeat,
+) -> Endpoint:
+    """Start the endpoint in a daemon thread (port 0 lets the OS choose)."""
+    server = _Server(
+        (addr, port),
+        context=tls.server_context(cert_file, key_file),
+        exposition=exposition,
+        authorize=authorize,
+        heartbeat=heartbeat,
+    )
+    thread = threading.Thread(target=server.serve_forever, name="cloudios-endpoint", daemon=True)
+    thread.start()
+    return Endpoint(server, thread)
