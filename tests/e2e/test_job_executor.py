@@ -3,9 +3,9 @@
 The test control plane is etcd + kube-apiserver only: no scheduler, no kubelet, no container
 runtime, so a Job's pod never runs. ``StandInKubelet`` is the one mock of this suite and exists only
 for that reason: it watches (polls) the Jobs labelled ``cloudios.io/scan-id`` in one namespace,
-runs each Job's container command with its env as a local subprocess (``KUBECONFIG`` stands in for
-the operator ServiceAccount's mounted token), and writes the Job's status as the Job controller
-would (Complete or Failed).
+runs each Job's container command with its env as a local subprocess, with a kubeconfig holding a
+real token of the pod's ServiceAccount (TokenRequest), as the mounted token would be, and writes the
+Job's status as the Job controller would (Complete or Failed).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from tests.e2e.harness import ROOT, Cluster, OperatorFactory, eventually
@@ -35,11 +36,55 @@ pytestmark = [pytest.mark.cluster, pytest.mark.aws]
 ACCOUNTS, POLICIES, RECOMMENDATIONS = "cloudaccounts", "scanpolicies", "recommendations"
 REGIONS = ["us-east-1", "us-west-2"]
 SCAN_ID = "cloudios.io/scan-id"
+SCAN_ACCOUNT = "cloudios-scan"
 JOB_ENV = {
     "CLOUDIOS_EXECUTOR": "job",
     "CLOUDIOS_JOB_IMAGE": "cloudios:e2e",
     "CLOUDIOS_JOB_ALLOW_LOCAL_STORE": "true",
+    "CLOUDIOS_JOB_SERVICE_ACCOUNT": SCAN_ACCOUNT,
 }
+
+
+def scan_identity(plane: ControlPlane, job_namespace: str) -> None:
+    """The scan Jobs' ServiceAccount with what the chart's `<release>-scan` ClusterRole grants: get
+    CloudAccounts and ScanPolicies. Secrets come only from the operator's per-run grant."""
+    api = plane.api_client()
+    k8s.CoreV1Api(api).create_namespaced_service_account(
+        job_namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name=SCAN_ACCOUNT))
+    )
+    rbac = k8s.RbacAuthorizationV1Api(api)
+    name = f"{SCAN_ACCOUNT}-{job_namespace}"
+    rbac.create_cluster_role(
+        k8s.V1ClusterRole(
+            metadata=k8s.V1ObjectMeta(name=name),
+            rules=[
+                k8s.V1PolicyRule(
+                    api_groups=["cloudios.io"], resources=["cloudaccounts", "scanpolicies"], verbs=["get"]
+                )
+            ],
+        )
+    )
+    rbac.create_cluster_role_binding(
+        k8s.V1ClusterRoleBinding(
+            metadata=k8s.V1ObjectMeta(name=name),
+            role_ref=k8s.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name),
+            subjects=[k8s.RbacV1Subject(kind="ServiceAccount", name=SCAN_ACCOUNT, namespace=job_namespace)],
+        )
+    )
+
+
+def scan_token_may(plane: ControlPlane, job_namespace: str, attributes: dict[str, str]) -> bool:
+    """Whether the scan ServiceAccount may do something (SubjectAccessReview by the API server)."""
+    review = k8s.AuthorizationV1Api(plane.api_client()).create_subject_access_review(
+        k8s.V1SubjectAccessReview(
+            spec=k8s.V1SubjectAccessReviewSpec(
+                user=f"system:serviceaccount:{job_namespace}:{SCAN_ACCOUNT}",
+                groups=["system:serviceaccounts", f"system:serviceaccounts:{job_namespace}"],
+                resource_attributes=k8s.V1ResourceAttributes(**attributes),
+            )
+        )
+    )
+    return bool(review.status.allowed)
 
 
 def _now() -> str:
@@ -74,9 +119,26 @@ class StandInKubelet:
                         self._run(job)
             self.stopping.wait(0.3)
 
-    def _env(self, container: dict[str, Any]) -> dict[str, str]:
+    def _kubeconfig(self, job: dict[str, Any]) -> str:
+        """A kubeconfig with a token of the pod's ServiceAccount, like the token the kubelet mounts."""
+        account = job["spec"]["template"]["spec"].get("serviceAccountName") or "default"
+        request = k8s.AuthenticationV1TokenRequest(
+            spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+        )
+        token = self.core.create_namespaced_service_account_token(
+            account, self.namespace, request
+        ).status.token
+        admin = yaml.safe_load(self.plane.kubeconfig_path.read_text())
+        admin["users"] = [{"name": "pod", "user": {"token": token}}]
+        for context in admin["contexts"]:
+            context["context"]["user"] = "pod"
+        path = self.plane.workdir / f"pod-{job['metadata']['name']}.kubeconfig"
+        path.write_text(yaml.safe_dump(admin))
+        return str(path)
+
+    def _env(self, container: dict[str, Any], job: dict[str, Any]) -> dict[str, str]:
         env = dict(_base_env())
-        env["KUBECONFIG"] = str(self.plane.kubeconfig_path)  # the mounted ServiceAccount token
+        env["KUBECONFIG"] = self._kubeconfig(job)
         for item in container.get("env") or []:
             if "value" in item:
                 env[item["name"]] = item["value"]
@@ -101,7 +163,7 @@ class StandInKubelet:
             command = [sys.executable if container["command"][0] == "python" else container["command"][0]]
             done = subprocess.run(
                 command + container["command"][1:],
-                env=self._env(container),
+                env=self._env(container, job),
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -222,6 +284,7 @@ def test_job_executor_matches_in_process(
     # ServiceAccount; the tenant namespace holds only the account, the policy and the Secret.
     ops = f"{cluster.namespace}-ops"
     k8s.CoreV1Api(control_plane.api_client()).create_namespace({"metadata": {"name": ops}})
+    scan_identity(control_plane, ops)
     kubelet = StandInKubelet(control_plane, ops)
     with kubelet.running():
         cluster.create(POLICIES, policy("sharded", max_recommendations=6))
@@ -241,6 +304,25 @@ def test_job_executor_matches_in_process(
         (scan_id,) = {j["metadata"]["labels"][SCAN_ID] for j in jobs}
         for job in jobs:
             assert_shard_job(job, tenant=cluster.namespace, ops=ops)
+            assert job["spec"]["template"]["spec"]["serviceAccountName"] == SCAN_ACCOUNT
+        # The Jobs ran under their own identity, which can neither decide nor read other Secrets,
+        # and the per-run grant of the account's one Secret is gone once the run ended.
+        tenant = cluster.namespace
+        decide = {"namespace": tenant, "group": "cloudios.io", "resource": "recommendations"}
+        for verb in ("patch", "update", "create", "approve"):
+            assert not scan_token_may(control_plane, ops, {**decide, "verb": verb})
+        assert not scan_token_may(
+            control_plane, ops, {"namespace": tenant, "verb": "list", "resource": "secrets"}
+        )
+        assert not scan_token_may(
+            control_plane,
+            ops,
+            {"namespace": tenant, "verb": "get", "resource": "secrets", "name": SECRET_NAME},
+        )
+        roles = k8s.RbacAuthorizationV1Api(control_plane.api_client()).list_namespaced_role(
+            tenant, label_selector="app.kubernetes.io/component=scan-grant"
+        )
+        assert roles.items == []
         assert pol["status"]["accounts"][0]["outcome"] == "Succeeded"
         assert (cluster.condition(ACCOUNTS, "prod", "Scanned") or {}).get("reason") == "ScanSucceeded"
 
@@ -274,6 +356,7 @@ def test_failed_shard_marks_the_account_without_crash_loop(
 ) -> None:
     cluster.secret(SECRET_NAME, base_secret())
     cluster.create(ACCOUNTS, two_region_account("prod"))
+    scan_identity(control_plane, cluster.namespace)
     kubelet = StandInKubelet(
         control_plane,
         cluster.namespace,

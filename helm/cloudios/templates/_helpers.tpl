@@ -140,9 +140,14 @@ rules:
     resources: ["recommendations"]
     scope: Namespaced
 matchConditions:
-  # The operator's own writes (publishing findings) never wait on its webhook; every other
-  # requester's change to a Recommendation is checked, so decisions are attributed.
-  - name: not-the-operator
+  # The operator's own publishing (creating and refreshing Recommendations without touching
+  # spec.decision) never waits on its webhook. Everything else is checked: every other requester,
+  # and any request, the operator's included, that sets or changes spec.decision, which needs the
+  # `approve` verb and lands in the audit log. Scan Jobs run under their own ServiceAccount.
+  - name: not-the-operator-publishing
     expression: >-
       request.userInfo.username != 'system:serviceaccount:{{ $root.Release.Namespace }}:{{ include "cloudios.serviceAccountName" $root }}'
+      || (oldObject == null ? has(object.spec.decision)
+      : (has(object.spec.decision) != has(oldObject.spec.decision)
+      || (has(object.spec.decision) && object.spec.decision != oldObject.spec.decision)))
 {{- end }}

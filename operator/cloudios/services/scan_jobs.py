@@ -145,8 +145,8 @@ def job_manifest(
         ],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
-    if svc.pod.service_account:
-        pod["serviceAccountName"] = svc.pod.service_account
+    if svc.settings.job.service_account:
+        pod["serviceAccountName"] = svc.settings.job.service_account
     metadata: dict[str, Any] = {
         "name": job_name(tenant, policy.metadata.name, name, shard, scan),
         "namespace": namespace,
@@ -197,6 +197,38 @@ def job_state(svc: PolicyRuns, namespace: str, name: str) -> tuple[str, str, str
         if kind == "Failed":
             return "Failed", reason or "ScanJobFailed", message or "the scan job failed"
     return "Running", "", ""
+
+
+def grant_name(scan: str) -> str:
+    return f"cloudios-scan-{scan[:40]}"
+
+
+def grant_secret(svc: PolicyRuns, account: CloudAccount, scan: str) -> str | None:
+    """Let the scan Jobs' ServiceAccount `get` the account's one Secret for this run (a Role with
+    resourceNames in the tenant's namespace), after revoking grants left by runs that died.
+
+    None when there is nothing to grant (no Secret reference, or no Job ServiceAccount outside a
+    cluster). The caller revokes the grant when the run ends.
+    """
+    found = account.spec.secret_ref()
+    job_account = svc.settings.job.service_account
+    tenant, name = account.metadata.namespace, account.metadata.name
+    selector = f"{LABEL_COMPONENT}=scan-grant,{LABEL_ACCOUNT}={label_value(name)}"
+    current = grant_name(scan)
+    for stale in svc.kube.grants(tenant, selector):
+        if stale != current:
+            svc.kube.revoke_grant(tenant, stale)
+    if found is None or not job_account:
+        return None
+    labels = {
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_COMPONENT: "scan-grant",
+        LABEL_ACCOUNT: label_value(name),
+        LABEL_SCAN_ID: scan,
+    }
+    subject = (job_namespace(svc, tenant), job_account)
+    svc.kube.grant_secret_read(tenant, current, secret=found[1].name, subject=subject, labels=labels)
+    return current
 
 
 def delete_jobs(svc: PolicyRuns, namespace: str, names: list[str]) -> None:
@@ -259,6 +291,7 @@ async def run(svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, starte
     namespace = job_namespace(svc, account.metadata.namespace)
     scan = scan_id(policy, name, started)
     manifests = [job_manifest(svc, policy, account, r, scan) for r in shards]
+    grant = await asyncio.to_thread(grant_secret, svc, account, scan)
     names = [m["metadata"]["name"] for m in manifests]
     for manifest in manifests:
         await asyncio.to_thread(ensure_job, svc, manifest)
@@ -285,6 +318,9 @@ async def run(svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, starte
     except asyncio.CancelledError:
         await asyncio.shield(asyncio.to_thread(delete_jobs, svc, namespace, names))
         raise
+    finally:
+        if grant is not None:
+            await asyncio.shield(asyncio.to_thread(svc.kube.revoke_grant, account.metadata.namespace, grant))
     return await asyncio.to_thread(
         merge, svc, policy, account=account, scan=scan, shards=shards, started=started
     )

@@ -93,6 +93,11 @@ class JobSettings(_Group):
         default=False,
         description="Let scan Jobs share a local SQLite store in a cluster (single node, development).",
     )
+    service_account: str | None = Field(
+        default=None,
+        description="ServiceAccount of the scan Jobs: not the operator's. It may read CloudAccounts and "
+        "ScanPolicies; the operator grants it `get` on the one Secret a run needs, for that run only.",
+    )
 
 
 class ScanSettings(_Group):
@@ -314,6 +319,13 @@ def _check_job_executor(settings: OperatorSettings, *, in_cluster: bool) -> None
         raise SettingsError(
             "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_JOB_IMAGE, the image scan Jobs run (the operator's "
             "own; the Helm chart sets it)"
+        )
+    job = settings.scan.job
+    if in_cluster and (not job.service_account or job.service_account == settings.pod.service_account):
+        raise SettingsError(
+            "CLOUDIOS_EXECUTOR=job needs CLOUDIOS_JOB_SERVICE_ACCOUNT, a ServiceAccount for the scan Jobs "
+            "that is not the operator's own (the Helm chart creates one): Jobs must not run with the "
+            "operator's rights"
         )
     url = settings.store.database_url
     if url is None and in_cluster and not settings.scan.job.allow_local_store:

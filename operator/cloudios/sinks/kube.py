@@ -287,6 +287,48 @@ class Kube:
         status = review.status
         return bool(status and status.allowed), str((status and status.reason) or "")
 
+    def grant_secret_read(
+        self, namespace: str, name: str, *, secret: str, subject: tuple[str, str], labels: dict[str, str]
+    ) -> None:
+        """A Role allowing `get` on one Secret by name, bound to the ServiceAccount ``subject``
+        (namespace, name); idempotent (an existing grant of that name is kept)."""
+        rbac = k8s.RbacAuthorizationV1Api(self.api)
+        meta = k8s.V1ObjectMeta(name=name, namespace=namespace, labels=labels)
+        role = k8s.V1Role(
+            metadata=meta,
+            rules=[
+                k8s.V1PolicyRule(
+                    api_groups=[""], resources=["secrets"], resource_names=[secret], verbs=["get"]
+                )
+            ],
+        )
+        binding = k8s.V1RoleBinding(
+            metadata=meta,
+            role_ref=k8s.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[k8s.RbacV1Subject(kind="ServiceAccount", namespace=subject[0], name=subject[1])],
+        )
+        _created(lambda: rbac.create_namespaced_role(namespace, role, _request_timeout=self.timeout))
+        _created(
+            lambda: rbac.create_namespaced_role_binding(namespace, binding, _request_timeout=self.timeout)
+        )
+
+    def grants(self, namespace: str, label_selector: str) -> list[str]:
+        """Names of the secret-read grants (Roles) matching ``label_selector``."""
+        found = k8s.RbacAuthorizationV1Api(self.api).list_namespaced_role(
+            namespace, label_selector=label_selector, _request_timeout=self.timeout
+        )
+        return [str(r.metadata.name) for r in found.items if r.metadata is not None]
+
+    def revoke_grant(self, namespace: str, name: str) -> None:
+        """Delete a grant's RoleBinding and Role; gone already is fine."""
+        rbac = k8s.RbacAuthorizationV1Api(self.api)
+        for delete in (rbac.delete_namespaced_role_binding, rbac.delete_namespaced_role):
+            try:
+                delete(name, namespace, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status != NOT_FOUND:
+                    raise
+
     def review_token(self, token: str) -> Reviewer | None:
         """TokenReview: who a bearer token belongs to, or None when the API server does not accept it."""
         review = k8s.AuthenticationV1Api(self.api).create_token_review(
