@@ -335,3 +335,19 @@ def test_operator_logs_are_json_and_redacted(capsys: pytest.CaptureFixture[str])
     assert record["severity"] == "warn"
     assert "AKIAABCDEFGHIJKLMNOP" not in err
     assert "[REDACTED]" in record["message"]
+
+
+def test_job_mode_in_a_cluster_needs_its_own_service_account() -> None:
+    base = {
+        "CLOUDIOS_EXECUTOR": "job",
+        "CLOUDIOS_JOB_IMAGE": "img",
+        "CLOUDIOS_DATABASE_URL": "postgresql+psycopg://db/cloudios",
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "CLOUDIOS_SERVICE_ACCOUNT": "cloudios",
+    }
+    with pytest.raises(SettingsError, match="CLOUDIOS_JOB_SERVICE_ACCOUNT"):
+        OperatorSettings.from_env(base)
+    with pytest.raises(SettingsError, match="not the operator's own"):
+        OperatorSettings.from_env({**base, "CLOUDIOS_JOB_SERVICE_ACCOUNT": "cloudios"})
+    ok = OperatorSettings.from_env({**base, "CLOUDIOS_JOB_SERVICE_ACCOUNT": "cloudios-scan"})
+    assert ok.scan.job.service_account == "cloudios-scan"
