@@ -36,7 +36,6 @@ def test_settings_defaults_and_chart_names() -> None:
     assert s.clusterwide
     assert s.probe.interval_seconds == 900
     assert s.scan.scheduler_interval_seconds == 30
-    assert s.liveness_url == "http://0.0.0.0:8080/healthz"
     assert s.webhook.managed is None
     chart = OperatorSettings.from_env(
         {
@@ -44,14 +43,12 @@ def test_settings_defaults_and_chart_names() -> None:
             "CLOUDIOS_SCAN_EXECUTOR": "inProcess",
             "CLOUDIOS_PEERING": "",
             "CLOUDIOS_PEERING_PRIORITY": "",
-            "CLOUDIOS_HEALTH_PORT": "8081",
             "CLOUDIOS_LOG_LEVEL": "info",
             "CLOUDIOS_WEBHOOK_CERT_DIR": "/etc/tls",
         }
     )
     assert chart.namespaces == ("team-a", "team-b")
     assert chart.peering.name is None
-    assert chart.liveness_url == "http://0.0.0.0:8081/healthz"
     assert chart.log.level == "INFO"
     assert chart.webhook.files() == (
         Path("/etc/tls/tls.crt"),
