@@ -48,8 +48,16 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+## testdeps: Debian packages the suite starts itself (PostgreSQL's server), installed when missing
+.PHONY: testdeps
+testdeps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql (the tests start a private server on loopback)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
 ## test: everything the suite needs, then the whole suite (unit, golden, integration, e2e) and the gates
-test: venv controlplane
+test: venv controlplane testdeps
 	$(PY) -m pytest
 
 ## bench: benchmarks; results are recorded by hand in docs/benchmarks.md with the command
