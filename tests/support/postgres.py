@@ -8,7 +8,6 @@ listens on 127.0.0.1 on a free port with scram-sha-256 passwords, and is removed
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import secrets
@@ -66,7 +65,7 @@ class Postgres:
 
 def server_bin_dir() -> Path:
     """The newest installed server's bin directory (Debian: /usr/lib/postgresql/<major>/bin)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4]))
     if not found:
         raise PostgresMissingError(
             "PostgreSQL server binaries not found under /usr/lib/postgresql: run `make test` (it installs "
@@ -104,7 +103,8 @@ def start_postgres(workdir: Path) -> Iterator[Postgres]:
     log = workdir / "server.log"
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w",
+                      "start"]),
         check=True, capture_output=True, text=True, timeout=START_TIMEOUT,
     )  # fmt: skip
     server = Postgres("127.0.0.1", port, "postgres", password, bin_dir)
