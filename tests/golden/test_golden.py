@@ -121,6 +121,7 @@ def render(findings: list[Finding]) -> dict[str, Any]:
                 "confidence": f.confidence.value,
                 "proposed": f.proposed,
                 "monthlySavings": None if money is None else _amount(money.amount),
+                **({"unpricedReason": pricing.unpriced_reason(f, book)} if money is None else {}),
             }
         )
     return {"findings": out}
