@@ -73,7 +73,8 @@ SPEC = ModuleSpec(
     provider=Provider.AWS,
     category=Category.RIGHTSIZE,
     summary="Running EC2 instances whose CPU need (a percentile of daily p99 CPU plus headroom) "
-    "and recurring daily peak fit a cheaper, smaller size of the same family; memory is kept above a floor because "
+    "and recurring daily peak fit a cheaper, smaller size of the same family; memory is kept "
+    "above a floor because "
     "CloudWatch does not measure it, so findings are at most medium confidence. Burstable t* "
     "families and Auto Scaling group members are skipped.",
     resource_kinds=(EC2_INSTANCE,),
