@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 
 import botocore.session
 import pytest
@@ -18,21 +16,12 @@ from pydantic import ValidationError
 from cloudios import pricing
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, Usage
 from cloudios.pricing import aws as aws_pricing
+from tests.support.tools import load_tool
 
 BOOK: aws_pricing.AwsPriceBook = aws_pricing.bundled()
 
 
-def _load_generator() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "tools" / "gen_aws_prices.py"
-    spec = importlib.util.spec_from_file_location("gen_aws_prices", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_aws_prices = _load_generator()
+gen_aws_prices = load_tool("gen_aws_prices")
 REQUIRED_REGIONS = {
     "us-east-1",
     "us-east-2",
