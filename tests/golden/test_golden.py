@@ -42,7 +42,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
     if len(lengths) > 1:
         raise ValueError(f"{resource_id} {metric}: lists of different lengths {lengths}")
     days = lengths.pop() if lengths else int(spec["days"])
-    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "sum")}
+    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "p99", "sum")}
     samples = _series({"samples": spec.get("samples", DEFAULT_SAMPLES)}, "samples", days)
     daily = []
     for i in range(days):
@@ -57,6 +57,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
                 average=average,
                 maximum=average if maximum is None else maximum,
                 p95=columns["p95"][i],
+                p99=columns["p99"][i],
                 sum=total,
                 samples=samples[i],
             )
@@ -121,6 +122,7 @@ def render(findings: list[Finding]) -> dict[str, Any]:
                 "confidence": f.confidence.value,
                 "proposed": f.proposed,
                 "monthlySavings": None if money is None else _amount(money.amount),
+                **({"unpricedReason": pricing.unpriced_reason(f, book)} if money is None else {}),
             }
         )
     return {"findings": out}

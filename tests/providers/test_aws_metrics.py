@@ -67,14 +67,14 @@ def test_daily_statistics_of_a_hand_made_series(aws_env: AwsEnv) -> None:
     ]
     assert cpu.lookback_days == 7
     assert cpu.days_with_data == 2
-    assert all(d.p95 is None for d in cpu.daily)  # moto computes no percentiles; never invented
+    assert all(d.p99 is None for d in cpu.daily)  # moto computes no percentiles; never invented
     net = result.snapshot.metric(iid, Metric.NETWORK_IN_BYTES)
     assert [(d.day, d.sum, d.average, d.maximum, d.samples) for d in net.daily] == [
         (date(2026, 3, 4), 24000.0, 1000.0, 1000.0, 24),
         (date(2026, 3, 6), 12.0, 6.0, 7.0, 2),
     ]
     assert result.snapshot.metric(iid, Metric.NETWORK_OUT_BYTES).daily == ()
-    assert any("p95" in w for w in result.warnings)
+    assert any("p99" in w for w in result.warnings)
 
 
 def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
@@ -162,7 +162,7 @@ def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
 def test_get_metric_data_calls_are_the_lower_bound(aws_env: AwsEnv) -> None:
     east = launch(aws_env.client("ec2", ACCOUNT_A, "us-east-1"), 130, separate=False)
     west = launch(aws_env.client("ec2", ACCOUNT_A, "eu-west-1"), 20, separate=False)
-    per_instance = 4 + 3 + 3  # CPU: Average, Maximum, SampleCount, p95; counters: Sum, Maximum, SampleCount
+    per_instance = 4 + 3 + 3  # CPU: Average, Maximum, SampleCount, p99; counters: Sum, Maximum, SampleCount
     lower_bound = math.ceil(len(east) * per_instance / 500) + math.ceil(len(west) * per_instance / 500)
 
     result = collect(
@@ -212,7 +212,7 @@ def test_next_token_pages_are_followed(aws_env: AwsEnv) -> None:
     assert [d.samples for d in paged.snapshot.metric(instances[0], Metric.CPU_UTILIZATION).daily] == [2] * 5
 
 
-def test_an_endpoint_failing_on_percentiles_gives_p95_none(
+def test_an_endpoint_failing_on_percentiles_gives_p99_none(
     aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (iid,) = launch(aws_env.client("ec2", ACCOUNT_A))
@@ -223,7 +223,7 @@ def test_an_endpoint_failing_on_percentiles_gives_p95_none(
     )  # stock moto 5.2.5
 
     def on_p95(service: str, operation: str, body: bytes, _n: int) -> Fault | None:
-        return crash if operation == "GetMetricData" and b'"p95"' in body else None
+        return crash if operation == "GetMetricData" and b'"p99"' in body else None
 
     proxy = FaultProxy(aws_env.url, on_p95)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
@@ -238,9 +238,9 @@ def test_an_endpoint_failing_on_percentiles_gives_p95_none(
         proxy.close()
 
     (day,) = result.snapshot.metric(iid, Metric.CPU_UTILIZATION).daily
-    assert (day.average, day.maximum, day.samples, day.p95) == (2.0, 3.0, 2, None)
+    assert (day.average, day.maximum, day.samples, day.p99) == (2.0, 3.0, 2, None)
     assert proxy.count("monitoring", "GetMetricData", 500) == 2  # both attempts of the first call
-    assert any("p95" in w and "HTTP 500" in w for w in result.warnings)
+    assert any("p99" in w and "HTTP 500" in w for w in result.warnings)
 
 
 def test_a_naive_end_is_utc() -> None:

@@ -100,6 +100,10 @@ def test_instance_labels_follow_the_observed_cpu(estate: tuple[se.EstateTruth, S
             assert min(d.average for d in cpu.daily) >= 40
         elif label.profile == "bursty":
             assert min(d.maximum for d in cpu.daily) >= 88  # a nightly batch every day: not idle
+        elif label.profile == "batch-oversized":
+            # Low on average, but a one-hour batch near 92% every day: one size down would not hold it.
+            assert cpu.average < 25
+            assert min(d.maximum for d in cpu.daily) >= 88
         elif label.profile == "thin":
             assert cpu.days_with_data == 3
             assert instance.attr("launchTime") > truth.end - timedelta(days=4)

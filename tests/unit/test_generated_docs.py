@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,18 +9,14 @@ from pathlib import Path
 from types import ModuleType
 
 from cloudios.modules import registry
+from tests.support import tools
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOOL = ROOT / "tools" / "gen_docs.py"
 
 
 def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_docs", TOOL)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tools.load_tool("gen_docs")
 
 
 def test_modules_md_is_up_to_date() -> None:

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import botocore.session
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,8 +16,12 @@ from pydantic import ValidationError
 from cloudios import pricing
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, Usage
 from cloudios.pricing import aws as aws_pricing
+from tests.support.tools import load_tool
 
 BOOK: aws_pricing.AwsPriceBook = aws_pricing.bundled()
+
+
+gen_aws_prices = load_tool("gen_aws_prices")
 REQUIRED_REGIONS = {
     "us-east-1",
     "us-east-2",
@@ -50,15 +55,18 @@ def finding(current: list[Usage], proposed: list[Usage]) -> Finding:
     )
 
 
+TABLES = ("ec2.linux", "ec2.windows", "ec2.rhel", "ec2.suse", "ebs", "snapshot", "publicIpv4", "elb", "nat")
+
+
 def test_bundled_snapshot_is_dated_list_prices_in_usd_with_sources() -> None:
     assert BOOK.provider == "aws"
     assert BOOK.basis == "list"
     assert BOOK.currency == "USD"
     assert isinstance(BOOK.date, date)
-    assert "not machine-fetched" in BOOK.source
+    assert "tools/gen_aws_prices.py" in BOOK.source
     assert set(BOOK.regions) >= REQUIRED_REGIONS
-    for name, region in BOOK.regions.items():
-        assert region.source.strip(), name
+    for name in REQUIRED_REGIONS:
+        region = BOOK.regions[name]
         for volume in ("gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"):
             assert region.ebs[volume].gb_month is not None, (name, volume)
         gp3, gp2 = region.ebs["gp3"].gb_month, region.ebs["gp2"].gb_month
@@ -74,13 +82,92 @@ def test_bundled_snapshot_is_dated_list_prices_in_usd_with_sources() -> None:
     assert set(derived) == {"eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
 
 
+def test_every_table_of_every_region_has_a_recorded_basis_or_a_reason() -> None:
+    for name, region in BOOK.regions.items():
+        assert region.source.strip(), name
+        for table in TABLES:
+            basis, reason = region.tables.get(table), region.unpriced.get(table)
+            assert (basis is None) != (reason is None), (name, table)
+            if basis is not None:
+                assert basis.source.strip(), (name, table)
+                assert basis.kind != "derived" or basis.method, (name, table)
+    linux = BOOK.regions["us-east-1"].tables["ec2.linux"]
+    assert (linux.kind, linux.repository, linux.path) == (
+        "sourced",
+        "aws/karpenter-provider-aws",
+        "pkg/providers/pricing/zz_generated.pricing_aws.go",
+    )
+    assert linux.commit is not None
+    assert len(linux.commit) == 40
+    assert linux.date is not None
+    windows = BOOK.regions["us-east-1"].tables["ec2.windows"]
+    assert windows.kind == "derived"
+    assert windows.method is not None
+    assert "0.046 USD per vCPU-hour" in windows.method
+
+
+def test_the_book_has_every_commercial_ec2_region_and_explains_every_instance_type() -> None:
+    session = botocore.session.get_session()
+    partition = next(p for p in session.get_data("endpoints")["partitions"] if p["partition"] == "aws")
+    regions = {r for r in partition["services"]["ec2"]["endpoints"] if r in partition["regions"]}
+    assert "eu-west-3" in regions
+    assert regions <= set(BOOK.regions)
+    region = BOOK.regions["us-east-1"]
+    priced = set(region.ec2["linux"])
+    absent = set(region.ec2_absent_types["linux"])
+    api_types = set(session.get_service_model("ec2").shape_for("InstanceType").enum)
+    assert api_types <= priced | absent
+    assert not priced & absent
+    assert len(priced) > 800
+
+
+def test_a_missing_price_says_which_and_why() -> None:
+    windows_paris = Usage(
+        sku="ec2.instance", region="eu-west-3", attributes={"instanceType": "m5.xlarge", "os": "windows"}
+    )
+    assert BOOK.monthly(windows_paris) is None
+    reason = BOOK.missing(windows_paris)
+    assert reason.startswith("no list price for Windows m5.xlarge in eu-west-3: ")
+    assert "cloudios prices refresh --regions eu-west-3" in reason
+    rhel = Usage(
+        sku="ec2.instance", region="us-east-1", attributes={"instanceType": "m5.large", "os": "rhel"}
+    )
+    assert "RHEL" in BOOK.missing(rhel)
+    nowhere = Usage(sku="nat.gateway", region="xx-nowhere-1")
+    assert (
+        BOOK.missing(nowhere)
+        == "no list price for nat.gateway in xx-nowhere-1: the snapshot has no prices for this region"
+    )
+    # Windows is derived only on the sourced Linux table: m5.large = 0.096 + 2 x 0.046.
+    windows = Usage(
+        sku="ec2.instance", region="us-east-1", attributes={"instanceType": "m5.large", "os": "windows"}
+    )
+    assert BOOK.instance_hourly("us-east-1", "m5.large", "windows") == Decimal("0.188")
+    assert BOOK.monthly(windows) is not None
+    assert BOOK.instance_hourly("us-east-1", "m6g.large", "windows") is None  # arm64: no Windows
+
+
+def test_karpenter_table_parser_reads_regions_and_skips_zero_prices() -> None:
+    text = (
+        "var X = map[string]map[ec2types.InstanceType]float64{\n"
+        '\t"us-east-1": {\n\t\t// m5 family\n\t\t"m5.large": 0.096000, "m5.xlarge": 0.192000,\n'
+        '\t\t"x9.tiny": 0.000000,\n\t},\n'
+        '\t"eu-west-3": {\n\t\t"m5.large": 0.112000,\n\t},\n}\n'
+    )
+    assert gen_aws_prices.parse_karpenter_table(text) == {
+        "us-east-1": {"m5.large": Decimal("0.096"), "m5.xlarge": Decimal("0.192")},
+        "eu-west-3": {"m5.large": Decimal("0.112")},
+    }
+
+
 def test_every_price_is_a_positive_decimal_string_in_the_file() -> None:
     raw = json.loads((Path(aws_pricing.__file__).parent / "data" / "aws-prices.json").read_text())
 
     def walk(node: object, path: str) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                walk(value, f"{path}.{key}")
+                if key not in {"tables", "unpriced", "ec2Absent", "ec2AbsentTypes"}:  # the record, not prices
+                    walk(value, f"{path}.{key}")
         elif isinstance(node, float | int) and not isinstance(node, bool):
             pytest.fail(f"{path}: number {node!r}; prices are decimal strings")
         elif isinstance(node, str) and path.count(".") > 2 and not path.endswith(".source"):
@@ -124,7 +211,7 @@ def test_hourly_is_monthly_over_730() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        usage("ec2.instance", instanceType="m5.large", os="windows"),
+        usage("ec2.instance", instanceType="m5.large", os="suse"),
         usage("ec2.instance", instanceType="zz9.mega"),
         usage("ec2.instance", "mars-north-1", instanceType="m5.large"),
         usage("ebs.volume", volumeType="gp9"),

@@ -31,11 +31,17 @@ def collect(regions: set[str], size: int = 1 << 20) -> refresh.Collector:
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 1 << 20])
-def test_keeps_only_plain_linux_shared_used_on_demand(size: int) -> None:
+def test_keeps_plain_linux_windows_rhel_shared_used_on_demand(size: int) -> None:
     prices = collect({"us-east-1"}, size).prices
     ec2 = {keys: p for (region, section, keys), p in prices.items() if section == "ec2"}
-    # Windows, RHEL, Dedicated, SQL Web, unused reservations, the Local Zone and eu-west-1 are dropped.
-    assert ec2 == {("linux", "m5.large"): Decimal("0.096"), ("linux", "t3.micro"): Decimal("0.0104")}
+    # Dedicated, SQL Web, unused reservations, the Local Zone and eu-west-1 are dropped; Windows and
+    # RHEL (license included) are kept under their own OS key.
+    assert ec2 == {
+        ("linux", "m5.large"): Decimal("0.096"),
+        ("linux", "t3.micro"): Decimal("0.0104"),
+        ("windows", "m5.large"): Decimal("0.188"),
+        ("rhel", "m5.large"): Decimal("0.156"),
+    }
     assert all(region == "us-east-1" for region, _s, _k in prices)
 
 
@@ -70,7 +76,16 @@ def test_built_book_replaces_refreshed_sections_and_says_what_was_carried_over()
     collector.parse(read_chunks(OFFER_FILES["AmazonEC2"].open("rb"), 4096))
     book = collector.build(bundled)
     region = book.regions["us-east-1"]
-    assert region.ec2 == {"linux": {"m5.large": Decimal("0.096"), "t3.micro": Decimal("0.0104")}}
+    assert region.ec2 == {
+        "linux": {"m5.large": Decimal("0.096"), "t3.micro": Decimal("0.0104")},
+        "windows": {"m5.large": Decimal("0.188")},
+        "rhel": {"m5.large": Decimal("0.156")},
+    }
+    # Each refreshed table records its basis; RHEL is no longer unpriced, SUSE (not in the excerpt) is.
+    assert {region.tables[t].kind for t in ("ec2.linux", "ec2.windows", "ec2.rhel")} == {"refreshed"}
+    assert "ec2.rhel" not in region.unpriced
+    assert "ec2.suse" in region.unpriced
+    assert region.tables["rds"] == bundled.regions["us-east-1"].tables["rds"]
     assert region.rds == bundled.regions["us-east-1"].rds  # AmazonRDS not parsed: carried over
     assert "AmazonEC2 20241126200322" in region.source
     assert "carried over" in region.source

@@ -101,7 +101,15 @@ class RecommendationSpec(ApiModel):
         default_factory=dict,
         description="Why: metric summaries (daily average, maximum, p95), days of data and thresholds used.",
     )
-    monthly_savings: Money = Field(description="Estimated saving per month if the recommendation is applied.")
+    monthly_savings: Money | None = Field(
+        default=None,
+        description="Estimated saving per month if the recommendation is applied; absent when no list "
+        "price is known (unpricedReason says why).",
+    )
+    unpriced_reason: str | None = Field(
+        default=None,
+        description="Why the saving is unknown, e.g. 'no list price for Windows m5.xlarge in eu-west-3'.",
+    )
     price_basis: PriceBasis = Field(
         description="list (public on-demand prices) or effective (after the account's discounts)."
     )

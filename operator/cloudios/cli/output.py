@@ -29,6 +29,7 @@ _CSV_COLUMNS = (
     "monthlySavings",
     "currency",
     "priceBasis",
+    "unpricedReason",
     "title",
 )
 
@@ -80,7 +81,7 @@ def table(report: Report, console: Console) -> None:
             f.module,
             f.title,
             f.confidence.value,
-            str(f.monthly_savings) if f.monthly_savings else "-",
+            str(f.monthly_savings) if f.monthly_savings else "unpriced",
         )
     console.print(t)
     summary = report.summary()
@@ -99,6 +100,13 @@ def table(report: Report, console: Console) -> None:
         "total", str(summary["recommendations"]), f"{total['amount']} {total['currency']}", style="bold"
     )
     console.print(totals)
+    if summary["unpriced"]:
+        console.print(f"{summary['unpriced']} recommendation(s) without a list price (not in the total):")
+        for _, f in report.findings:
+            if f.monthly_savings is None:
+                console.print(
+                    f"  {f.resource_id} ({f.module}): {html.escape(f.unpriced_reason or '', quote=False)}"
+                )
     for warning in summary["warnings"]:
         console.print(f"[yellow]warning:[/] {html.escape(warning, quote=False)}")
     for error in summary["errors"]:
@@ -123,7 +131,11 @@ def to_html(report: Report) -> str:
                 r["confidence"],
             )
         )
-        + f"<td class=num>{esc(r['monthlySavings']['amount'] if r['monthlySavings'] else '-')}</td></tr>"
+        + (
+            f"<td class=num>{esc(r['monthlySavings']['amount'])}</td></tr>"
+            if r["monthlySavings"]
+            else f"<td class=unpriced>unpriced: {esc(r['unpricedReason'] or '')}</td></tr>"
+        )
         for r in data["recommendations"]
     )
     cats = "\n".join(
@@ -143,7 +155,8 @@ th{{background:#f6f8fa;text-align:left}}.num{{text-align:right;font-variant-nume
 <h1>Cloudios report</h1>
 <p class="total">Potential savings: <strong>{esc(total["amount"])} {esc(total["currency"])}</strong> per month
 (list prices) across {summary["recommendations"]} recommendations in {summary["accounts"]} account(s),
-{summary["resources"]} resources scanned.</p>
+{summary["resources"]} resources scanned; {summary["unpriced"]} recommendation(s) without a list price,
+not in the total.</p>
 <h2>By category</h2>
 <table><tr><th>Category</th><th>Findings</th><th>Monthly savings ({esc(total["currency"])})</th></tr>
 {cats}</table>

@@ -31,14 +31,12 @@ class Report:
     @property
     def findings(self) -> list[tuple[ScanOutcome, Finding]]:
         rows = [(o, f) for o in self.outcomes for f in o.findings]
-        rows.sort(key=lambda r: (-_amount(r[1]), r[1].id))
+        rows.sort(key=lambda r: (r[1].monthly_savings is None, -_amount(r[1]), r[1].id))
         return rows
 
     def savings(self) -> SavingsSummary:
         """Every published finding of every account, totalled once (unpriced ones counted apart)."""
-        return SavingsSummary.of(
-            [*(f for _, f in self.findings), *(f for o in self.outcomes for f in o.unpriced)]
-        )
+        return SavingsSummary.of(f for _, f in self.findings)
 
     @property
     def total(self) -> Money:
@@ -101,6 +99,7 @@ def recommendation(outcome: ScanOutcome, f: Finding) -> dict[str, Any]:
         "proposed": f.proposed,
         "monthlySavings": f.monthly_savings.model_dump(mode="json") if f.monthly_savings else None,
         "priceBasis": f.price_basis,
+        "unpricedReason": f.unpriced_reason,
         "evidence": f.evidence,
     }
 

@@ -59,6 +59,10 @@ class Finding(BaseModel):
     proposed_usage: tuple[Usage, ...] = ()
     monthly_savings: Money | None = None
     price_basis: str | None = None
+    unpriced_reason: str | None = Field(
+        default=None,
+        description="Why the saving is unknown (no list price for a usage line); None when priced.",
+    )
 
     @staticmethod
     def make_id(provider: Provider | str, account_id: str, region: str, resource_id: str, module: str) -> str:

@@ -34,7 +34,9 @@ class DailyStat:
 
     - ``average``: mean of the raw datapoints of the day
     - ``maximum``: highest raw datapoint of the day
-    - ``p95``: 95th percentile, where the API offers it
+    - ``p95``: 95th percentile, where the API offers it (older snapshots and other providers)
+    - ``p99``: 99th percentile, where the API offers it (what the AWS provider asks for: it sees a
+      daily one-hour batch, which a p95 of 5-minute datapoints hides)
     - ``sum``: sum over the day, for counters
     - ``samples``: number of raw datapoints behind the day
     """
@@ -45,10 +47,18 @@ class DailyStat:
     p95: float | None = None
     sum: float | None = None
     samples: int = 0
+    p99: float | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 0:
             raise ValueError(f"samples must be >= 0, got {self.samples}")
+
+    @property
+    def high(self) -> float:
+        """The day's high percentile: p99 where fetched, else p95, else the maximum."""
+        if self.p99 is not None:
+            return self.p99
+        return self.p95 if self.p95 is not None else self.maximum
 
 
 class MetricSummary(BaseModel):
@@ -103,5 +113,6 @@ class MetricSummary(BaseModel):
             "average": round(self.average, 4),
             "maximum": round(self.maximum, 4),
             "p95OfDailyP95": round(self.percentile_of_daily(95), 4),
+            "p95OfDailyHigh": round(self.percentile_of_daily(95, "high"), 4),
             "samples": sum(d.samples for d in self.daily),
         }

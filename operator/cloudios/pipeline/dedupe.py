@@ -13,10 +13,11 @@ from cloudios.domain import CONFIDENCE_RANK, Action, Finding
 _REMOVALS = frozenset({Action.DELETE, Action.STOP, Action.RELEASE})
 
 
-def _rank(finding: Finding) -> tuple[int, Decimal, int, str]:
+def _rank(finding: Finding) -> tuple[int, int, Decimal, int, str]:
     savings = finding.monthly_savings.amount if finding.monthly_savings else Decimal(-1)
     return (
         1 if finding.action in _REMOVALS else 0,
+        1 if finding.monthly_savings is not None else 0,  # a known saving beats an unknown one
         savings,
         CONFIDENCE_RANK[finding.confidence],
         finding.module,  # deterministic tie-break
@@ -41,5 +42,12 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
             evidence["supersedes"] = sorted(f.module for f in losers)
             winner = winner.model_copy(update={"evidence": evidence})
         kept.append(winner)
-    kept.sort(key=lambda f: (-(f.monthly_savings.amount if f.monthly_savings else Decimal(0)), f.id))
+    # Priced findings by saving, then the unpriced ones (their saving is unknown, not zero).
+    kept.sort(
+        key=lambda f: (
+            f.monthly_savings is None,
+            -(f.monthly_savings.amount if f.monthly_savings else 0),
+            f.id,
+        )
+    )
     return kept

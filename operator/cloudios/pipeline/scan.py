@@ -27,7 +27,9 @@ class ScanOutcome:
 
     record: ScanRecord
     findings: list[Finding]
+    """Published findings, priced first; unpriced ones (``monthly_savings`` None) carry their reason."""
     unpriced: list[Finding] = field(default_factory=list)
+    """The published findings whose saving is unknown (also in ``findings``)."""
     below_threshold: int = 0
     resource_counts: dict[str, int] = field(default_factory=dict)
     """Inventoried resources by kind (``ec2.instance`` -> n)."""
@@ -55,7 +57,7 @@ class ScanOutcome:
 
     def savings(self) -> SavingsSummary:
         """The published findings' savings (unpriced ones counted apart)."""
-        return SavingsSummary.of([*self.findings, *self.unpriced])
+        return SavingsSummary.of(self.findings)
 
 
 def _evaluate(selected: list[Selected], snapshot: Snapshot, warnings: list[str]) -> list[Finding]:
@@ -108,26 +110,27 @@ def scan(
 
     book = price_book if price_book is not None else provider.price_book()
     priced: list[Finding] = []
-    unpriced: list[Finding] = []
     for finding in raw:
         amount = pricing.savings(finding, book)
         if amount is None:
-            unpriced.append(finding)
+            # Unknown price: published with its reason, never dropped nor guessed.
+            reason = pricing.unpriced_reason(finding, book)
+            priced.append(finding.model_copy(update={"unpriced_reason": reason}))
             continue
         priced.append(finding.model_copy(update={"monthly_savings": amount.rounded(), "price_basis": "list"}))
     kept = dedupe(priced)
     floor = Decimal(policy.spec.min_monthly_savings)
-    # A finding that saves nothing is not a recommendation, whatever the policy's floor.
+    # A finding that saves nothing is not a recommendation, whatever the policy's floor; an unpriced
+    # one cannot be held to the floor and is published (ranked after the priced ones by dedupe).
     published = [
         f
         for f in kept
-        if f.monthly_savings is not None
-        and f.monthly_savings.amount > 0
-        and f.monthly_savings.amount >= floor
+        if f.monthly_savings is None or (f.monthly_savings.amount > 0 and f.monthly_savings.amount >= floor)
     ]
+    unpriced = [f for f in published if f.monthly_savings is None]
     if unpriced:
         warnings.append(
-            f"{len(unpriced)} finding(s) could not be priced from the bundled price snapshot: "
+            f"{len(unpriced)} finding(s) published without a saving (no list price): "
             + ", ".join(sorted({f"{f.resource_type} in {f.region}" for f in unpriced}))
         )
     record = ScanRecord(

@@ -51,6 +51,10 @@ class PriceBook(Protocol):
         """Hourly cost of a usage line, or None when the book has no price for it."""
         ...
 
+    def missing(self, usage: Usage) -> str:
+        """Why the book has no price for a usage line, in words (for unpriced findings)."""
+        ...
+
 
 def savings(finding: Finding, book: PriceBook) -> Money | None:
     """Monthly saving of a finding: current minus proposed usage, at the book's list prices.
@@ -70,3 +74,13 @@ def savings(finding: Finding, book: PriceBook) -> Money | None:
                 return None
             total = total + monthly.times(sign)
     return total if total.amount > 0 else Money.zero(book.currency)
+
+
+def unpriced_reason(finding: Finding, book: PriceBook) -> str:
+    """Why ``savings`` returned None for a finding: the first usage line without a price."""
+    if not finding.current_usage:
+        return "the finding names no billed usage"
+    for usage in (*finding.current_usage, *finding.proposed_usage):
+        if book.monthly(usage) is None:
+            return book.missing(usage)
+    return "every usage line is priced"

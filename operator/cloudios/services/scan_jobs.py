@@ -275,8 +275,16 @@ def merge(
         api_calls=dict(api_calls),
         resources=sum(r.resources for r in records),
     )
-    ordered = sorted(found, key=lambda f: (-(f.monthly_savings.amount if f.monthly_savings else 0), f.id))
-    return ScanOutcome(record=record, findings=ordered)
+    ordered = sorted(
+        found,
+        key=lambda f: (
+            f.monthly_savings is None,
+            -(f.monthly_savings.amount if f.monthly_savings else 0),
+            f.id,
+        ),
+    )
+    unpriced = [f for f in ordered if f.monthly_savings is None]
+    return ScanOutcome(record=record, findings=ordered, unpriced=unpriced)
 
 
 async def run(svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, started: datetime) -> ScanOutcome:

@@ -39,9 +39,16 @@ def savings(stored: StoredFinding) -> Decimal:
 
 
 def top_findings(candidates: Iterable[StoredFinding], *, cap: int, floor: Decimal) -> list[StoredFinding]:
-    """Open findings at or above ``floor``, largest saving first (ties by id), at most ``cap``."""
-    open_ = [f for f in candidates if f.resolved_at is None and savings(f) >= floor]
-    open_.sort(key=lambda f: (-savings(f), f.finding.id))
+    """Open findings at or above ``floor``, largest saving first (ties by id), at most ``cap``.
+
+    Unpriced findings (saving unknown, not zero) follow the priced ones; the floor cannot apply to them.
+    """
+    open_ = [
+        f
+        for f in candidates
+        if f.resolved_at is None and (f.finding.monthly_savings is None or savings(f) >= floor)
+    ]
+    open_.sort(key=lambda f: (f.finding.monthly_savings is None, -savings(f), f.finding.id))
     return open_[:cap]
 
 
@@ -71,7 +78,6 @@ class PolicyRef:
 def desired_object(stored: StoredFinding, policy: PolicyRef) -> dict[str, Any]:
     """metadata + spec of the Recommendation for ``stored`` (no decision: that is the user's)."""
     f = stored.finding
-    assert f.monthly_savings is not None  # top_findings only passes priced findings
     spec = RecommendationSpec(
         account_ref=LocalObjectReference(name=stored.account_name),
         policy_ref=LocalObjectReference(name=policy.name),
@@ -91,6 +97,7 @@ def desired_object(stored: StoredFinding, policy: PolicyRef) -> dict[str, Any]:
         proposed=f.proposed,
         evidence=f.evidence,
         monthly_savings=f.monthly_savings,
+        unpriced_reason=f.unpriced_reason,
         price_basis="effective" if f.price_basis == "effective" else "list",
     )
     return {

@@ -11,9 +11,12 @@ Expectations (what the modules should conclude with their defaults):
 
 * ``aws.ec2.idle``: >= 7 days of data, every daily average CPU < 5 %, daily p95 (or maximum
   where p95 is missing) never above ~30 %, network in+out tiny (< ~1 MB/day). Seeded "idle"
-  instances run 0.2-1.6 % CPU and move <= 1 MB/day. A nightly batch at ~90 % is NOT idle.
+  instances run 0.2-1.6 % CPU and move <= 1 MB/day (Windows ones too). A nightly batch at ~90 %
+  is NOT idle.
 * ``aws.ec2.rightsize``: >= 7 days, p95 CPU (daily maximum where p95 is missing) x 1.2 fits in
   half the vCPUs (<= 50 %). Seeded "oversized" instances run 10-25 % on 2xlarge/4xlarge sizes.
+  "batch-oversized" ones run 8-15 % but reach ~92 % for one hour every day: the recurring daily
+  peak would not fit one size down, so they are NOT rightsized (the daily-batch trap).
 * ``aws.ec2.previous_generation``: family in the previous-generation list (t2, m3, m4, c3, c4,
   r3, r4, i2, d2, m1, c1, ...), well used (45-75 % CPU). Dedupe per instance: idle wins over
   rightsize wins over previous_generation (an idle t2 is ``idle``; an oversized m4 is
@@ -97,6 +100,7 @@ DEFAULT_REGIONS = ("us-east-1", "eu-west-1")
 
 THIN_DAYS = 3
 SAMPLE_AMI = "ami-1e749f67"  # Ubuntu in moto's bundled list; moto accepts it even when not loaded
+WINDOWS_AMI = "ami-03cf127a"  # a Windows AMI in moto's bundled list, when the region lists none
 
 
 def seed_estate(
@@ -204,12 +208,13 @@ class _Region:
         self.truth.datapoints += self.writer.datapoints
 
     def instances(self) -> None:
-        ami = SAMPLE_AMI
-        for profile, types, cpu, network, root, expected, n in ts.INSTANCE_FLEETS:
+        found = self.ec2.describe_images(Filters=[{"Name": "platform", "Values": ["windows"]}])["Images"]
+        windows_ami = found[0]["ImageId"] if found else WINDOWS_AMI
+        for profile, types, cpu, network, root, expected, n, windows in ts.INSTANCE_FLEETS:
             for k in range(_count(n, self.scale)):
                 itype = types[k % len(types)]
                 iid = self.ec2.run_instances(
-                    ImageId=ami,
+                    ImageId=windows_ami if windows else SAMPLE_AMI,
                     MinCount=1,
                     MaxCount=1,
                     InstanceType=itype,

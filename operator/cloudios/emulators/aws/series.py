@@ -53,6 +53,11 @@ def cpu_bursty(rng: random.Random, hour: int) -> float:
     return rng.uniform(88.0, 95.0) if hour % HOURS in (2, 3) else rng.uniform(0.3, 1.0)
 
 
+def cpu_daily_batch(rng: random.Random, hour: int) -> float:
+    """8-15 % all day, then a one-hour batch at ~92 %: oversized on average, NOT one size down."""
+    return rng.uniform(88.0, 95.0) if hour % HOURS == 1 else rng.uniform(8.0, 15.0)
+
+
 def cpu_oversized(rng: random.Random, _hour: int) -> float:
     """10-25 %: a large instance doing a small instance's work (rightsize)."""
     return rng.uniform(10.0, 25.0)
@@ -198,6 +203,7 @@ class Fleet(NamedTuple):
     root: str  # root volume type
     expected: str | None
     per_region: int  # at scale 1
+    windows: bool = False  # launched from a Windows AMI (platform windows)
 
 
 # Per region at scale 1; labels follow the expectations in sample_estate's docstring.
@@ -246,6 +252,25 @@ INSTANCE_FLEETS = (
         "gp2",
         PREVGEN,
         3,
+    ),
+    Fleet(
+        "idle-windows",
+        ("m5.large", "c5.xlarge"),
+        cpu_idle,
+        rate(1 * KB, 20 * KB),
+        "gp3",
+        IDLE,
+        2,
+        windows=True,
+    ),
+    Fleet(
+        "batch-oversized",
+        ("m5.2xlarge", "r5.2xlarge"),
+        cpu_daily_batch,
+        rate(5 * MB, 50 * MB),
+        "gp3",
+        None,
+        2,
     ),
     Fleet("thin", ("m5.large",), cpu_idle, rate(1 * KB, 5 * KB), "gp3", None, 1),
     Fleet("stopped", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),

@@ -27,13 +27,13 @@ class Ec2IdleSettings(common.AwsSettings):
         default=30.0,
         gt=0,
         le=100,
-        description="Percent CPU: the highest daily p95 (daily maximum where p95 is missing) "
-        "must stay below this.",
+        description="Percent CPU: the highest daily high percentile (p99 where fetched, else p95, "
+        "else the daily maximum) must stay below this.",
     )
     max_spike_days: int = Field(
         default=1,
         ge=0,
-        description="Days whose CPU maximum may reach cpuPeakThreshold while the p95 stays below "
+        description="Days whose CPU maximum may reach cpuPeakThreshold while the percentile stays below "
         "(one-off spikes such as patching); more such days mean recurring work, e.g. a daily "
         "batch job, and give no finding.",
     )
@@ -75,7 +75,7 @@ def evaluate(snapshot: Snapshot, settings: Ec2IdleSettings) -> Sequence[Finding]
             continue
         days = common.days_with_data(cpu)
         max_daily_average = max(d.average for d in days)
-        peak = max(d.p95 if d.p95 is not None else d.maximum for d in days)
+        peak = max(d.high for d in days)
         spike_days = sum(1 for d in days if d.maximum >= settings.cpu_peak_threshold)
         if (
             max_daily_average >= settings.cpu_average_threshold

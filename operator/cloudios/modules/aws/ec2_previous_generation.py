@@ -3,8 +3,9 @@
 The target is the cheapest type, among the current-generation successor families the catalogue
 lists for the instance's family (same class and architecture: x86 stays x86), with at least the
 current vCPUs and memory, priced in the instance's region. No finding when no such type is
-cheaper or the prices are unknown. Cheapest may be an older current family (m5a before m7i);
-restrict with ``targetFamilies``.
+cheaper. Where the region has no price for the current type, the target is the smallest fitting
+type of the first successor family (medium confidence) and the finding is published unpriced.
+Cheapest may be an older current family (m5a before m7i); restrict with ``targetFamilies``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ SPEC = ModuleSpec(
 )
 
 
+def _first_fit(current: catalog.InstanceType, allowed: tuple[str, ...]) -> catalog.InstanceType | None:
+    """Without prices: the smallest fitting type of the first allowed successor family."""
+    types = catalog.load()
+    for family in current.successors:
+        if allowed and family not in allowed:
+            continue
+        for candidate in types.family(family):
+            if candidate.architecture == current.architecture and (
+                candidate.vcpu >= current.vcpu and candidate.memory_gib >= current.memory_gib
+            ):
+                return candidate
+    return None
+
+
 def _target(
     current: catalog.InstanceType, region: str, os_name: str, allowed: tuple[str, ...]
 ) -> catalog.InstanceType | None:
@@ -78,7 +93,13 @@ def evaluate(snapshot: Snapshot, settings: PreviousGenerationSettings) -> Sequen
         if not current.previous_generation:
             continue
         usage = common.ec2_usage(instance, current.name)
-        target = _target(current, instance.region, usage.attributes["os"], settings.target_families)
+        os_name = usage.attributes["os"]
+        priced = aws_pricing.bundled().instance_hourly(instance.region, current.name, os_name) is not None
+        target = (
+            _target(current, instance.region, os_name, settings.target_families)
+            if priced
+            else _first_fit(current, settings.target_families)
+        )
         if target is None:
             continue
         findings.append(
@@ -88,7 +109,7 @@ def evaluate(snapshot: Snapshot, settings: PreviousGenerationSettings) -> Sequen
                 action=Action.MODIFY,
                 title=f"Move EC2 instance {common.label(instance)} from previous-generation "
                 f"{current.name} to {target.name}",
-                confidence=Confidence.HIGH,
+                confidence=Confidence.HIGH if priced else Confidence.MEDIUM,
                 current=current.shape(),
                 proposed=target.shape(),
                 evidence=common.evidence(
@@ -98,6 +119,9 @@ def evaluate(snapshot: Snapshot, settings: PreviousGenerationSettings) -> Sequen
                     family=current.family,
                     architecture=current.architecture,
                     autoScalingGroup=instance.attr("autoScalingGroup"),
+                    targetChosenBy="cheapest successor"
+                    if priced
+                    else "first successor family (no list prices in this region: the saving is unpriced)",
                     note="Current-generation types run on Nitro: the AMI needs ENA and NVMe "
                     "drivers. For Auto Scaling groups change the launch template.",
                 ),

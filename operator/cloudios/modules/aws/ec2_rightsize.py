@@ -1,10 +1,14 @@
 """aws.ec2.rightsize: running instances whose CPU need fits a smaller size of the same family.
 
-Scheme: the CPU need is the ``percentile``-th percentile across days of the daily p95 CPU (daily
-maximum where p95 is missing), as a fraction of the current vCPUs, plus ``headroom``: ``needed
-vCPUs = current vCPUs x percentile / 100 x (1 + headroom)``. The proposal is the smallest, so
-cheapest, size below the current one in the same family (so same generation and architecture) with
-at least the needed vCPUs and at least ``memoryFloorRatio`` of the current memory. CloudWatch does
+Scheme: the CPU need is the ``percentile``-th percentile across days of the daily high CPU
+percentile (p99 where fetched, else p95, else the daily maximum), as a fraction of the current
+vCPUs, plus ``headroom``: ``needed vCPUs = current vCPUs x percentile / 100 x (1 + headroom)``.
+Recurring peaks are respected: the recurring daily peak is the daily maximum reached on at least
+``recurringPeakDays`` days (a daily batch job), and no size is proposed on which that peak would
+exceed 100% of the new vCPUs, unless ``allowBatchSlowdown`` says slower batches are acceptable. The
+proposal is the smallest, so cheapest, size below the current one in the same family (so same
+generation and architecture) that passes both and keeps at least ``memoryFloorRatio`` of the
+current memory. CloudWatch does
 not measure memory without the agent, so memory is kept by that floor, not by data, and findings
 are at most medium confidence. Burstable (t*) families are excluded (their sizing depends on CPU
 credits, not vCPUs), and Auto Scaling group members are skipped (the group's launch template sets
@@ -33,8 +37,20 @@ class Ec2RightsizeSettings(common.AwsSettings):
         default=95.0,
         gt=0,
         le=100,
-        description="Percentile across days of the daily CPU p95 (daily maximum where p95 is "
-        "missing) taken as the CPU need.",
+        description="Percentile across days of the daily high CPU percentile (p99 where fetched, "
+        "else p95, else the daily maximum) taken as the CPU need.",
+    )
+    recurring_peak_days: int = Field(
+        default=3,
+        ge=1,
+        le=90,
+        description="Days on which a daily CPU maximum must recur to count as a recurring peak (a "
+        "daily batch job); the recurring peak is the recurringPeakDays-th highest daily maximum.",
+    )
+    allow_batch_slowdown: bool = Field(
+        default=False,
+        description="Allow sizes on which the recurring daily peak would exceed 100% of the new "
+        "vCPUs (batch jobs run longer); off by default.",
     )
     headroom: float = Field(
         default=0.2,
@@ -56,8 +72,9 @@ SPEC = ModuleSpec(
     name="aws.ec2.rightsize",
     provider=Provider.AWS,
     category=Category.RIGHTSIZE,
-    summary="Running EC2 instances whose CPU need (a percentile of daily p95 CPU plus headroom) "
-    "fits a cheaper, smaller size of the same family; memory is kept above a floor because "
+    summary="Running EC2 instances whose CPU need (a percentile of daily p99 CPU plus headroom) "
+    "and recurring daily peak fit a cheaper, smaller size of the same family; memory is kept "
+    "above a floor because "
     "CloudWatch does not measure it, so findings are at most medium confidence. Burstable t* "
     "families and Auto Scaling group members are skipped.",
     resource_kinds=(EC2_INSTANCE,),
@@ -69,19 +86,27 @@ SPEC = ModuleSpec(
 
 
 def _smaller_fit(
-    current: catalog.InstanceType, needed_vcpu: float, settings: Ec2RightsizeSettings
+    current: catalog.InstanceType, needed_vcpu: float, peak_vcpu: float, settings: Ec2RightsizeSettings
 ) -> catalog.InstanceType | None:
     """The smallest same-family type below the current one with enough vCPUs and memory.
 
-    Within a family the on-demand price grows with size, so the smallest fit is the cheapest.
+    ``peak_vcpu`` (the recurring daily peak in vCPUs) must fit too, unless batch slowdowns are
+    allowed. Within a family the on-demand price grows with size, so the smallest fit is the cheapest.
     """
     fits = [
         t
         for t in catalog.load().family(current.family)
         if needed_vcpu <= t.vcpu < current.vcpu
+        and (settings.allow_batch_slowdown or peak_vcpu <= t.vcpu)
         and t.memory_gib >= current.memory_gib * settings.memory_floor_ratio
     ]
     return fits[0] if fits else None
+
+
+def recurring_peak(maxima: Sequence[float], days: int) -> float:
+    """The daily maximum reached on at least ``days`` days (0.0 with fewer days of data)."""
+    ranked = sorted(maxima, reverse=True)
+    return ranked[days - 1] if len(ranked) >= days else (ranked[-1] if ranked else 0.0)
 
 
 def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Finding]:
@@ -96,9 +121,12 @@ def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Fin
         level = conf.for_days(cpu.days_with_data, settings.min_days)
         if level is None:
             continue
-        need_pct = cpu.percentile_of_daily(settings.percentile)
+        need_pct = cpu.percentile_of_daily(settings.percentile, "high")
         needed_vcpu = current.vcpu * need_pct / 100 * (1 + settings.headroom)
-        target = _smaller_fit(current, needed_vcpu, settings)
+        peak_pct = recurring_peak(
+            [d.maximum for d in common.days_with_data(cpu)], settings.recurring_peak_days
+        )
+        target = _smaller_fit(current, needed_vcpu, current.vcpu * peak_pct / 100, settings)
         if target is None:
             continue
         findings.append(
@@ -117,6 +145,8 @@ def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Fin
                     cpuNeedPercent=round(need_pct, 4),
                     neededVcpu=round(needed_vcpu, 4),
                     projectedPeakCpuPercent=round(need_pct * current.vcpu / target.vcpu, 4),
+                    recurringDailyPeakPercent=round(peak_pct, 4),
+                    projectedRecurringPeakPercent=round(peak_pct * current.vcpu / target.vcpu, 4),
                     memoryMeasured=False,
                     note="Memory is not measured (CloudWatch agent metrics are not read): the "
                     "proposal keeps memoryFloorRatio of the current memory; check memory use "

@@ -34,10 +34,42 @@ class EbsPrice(_PriceModel):
     throughput_month: DecimalStr | None = Field(default=None, description="gp3: per MiB/s above 125.")
 
 
+class TableSource(_PriceModel):
+    """The recorded basis of one price table: where its figures come from, and how."""
+
+    kind: Literal["sourced", "listed", "derived", "refreshed"] = Field(
+        description="sourced: parsed by a program from a public file; listed: compiled by hand from "
+        "AWS's pricing pages; derived: computed from other tables by ``method``; refreshed: read "
+        "from the AWS Price List bulk API by ``cloudios prices refresh``."
+    )
+    source: str = Field(description="Where the figures come from, in words a reader can check.")
+    repository: str | None = None
+    path: str | None = None
+    commit: str | None = None
+    date: str | None = Field(default=None, description="When the source was published (ISO date).")
+    method: str | None = Field(default=None, description="How derived figures were computed.")
+
+
 class RegionPrices(_PriceModel):
     """Every price the book knows in one region; a missing entry means 'unknown', never zero."""
 
     source: str = Field(description="Where these prices come from (listed, derived, refreshed).")
+    tables: dict[str, TableSource] = Field(
+        default_factory=dict,
+        description="Table (ec2.linux, ec2.windows, ebs, snapshot, publicIpv4, elb, nat, rds, "
+        "rdsStorage) -> the recorded basis of its figures.",
+    )
+    unpriced: dict[str, str] = Field(
+        default_factory=dict, description="Table -> why the snapshot has no figures for it here."
+    )
+    ec2_absent: dict[str, str] = Field(
+        default_factory=dict,
+        description="OS -> why instance types the EC2 API names have no price in its table "
+        "(not sold on demand in the region, or retired).",
+    )
+    ec2_absent_types: dict[str, list[str]] = Field(
+        default_factory=dict, description="OS -> the instance types ``ec2_absent`` explains."
+    )
     ec2: dict[str, dict[str, DecimalStr]] = Field(
         default_factory=dict, description="os -> instance type -> USD per hour."
     )
@@ -123,8 +155,62 @@ class AwsPriceBook(_PriceModel):
             return None
         return Money(amount=monthly.amount / HOURS_PER_MONTH, currency=self.currency)
 
+    def missing(self, usage: Usage) -> str:
+        """Why a usage line has no price: 'no list price for Windows m5.xlarge in eu-west-3: ...'."""
+        what = _describe(usage)
+        prices = self.regions.get(usage.region)
+        if prices is None:
+            return f"no list price for {what} in {usage.region}: the snapshot has no prices for this region"
+        table = _table_of(usage)
+        reason = prices.unpriced.get(table)
+        if reason is None and usage.sku == "ec2.instance":
+            os_name = usage.attributes.get("os", "linux")
+            if usage.attributes.get("instanceType", "") in prices.ec2_absent_types.get(os_name, ()):
+                reason = prices.ec2_absent.get(os_name)
+        if reason is None:
+            basis = prices.tables.get(table)
+            reason = f"the {table} table ({basis.source if basis else prices.source}) has no entry for it"
+        return f"no list price for {what} in {usage.region}: {reason}"
+
 
 PriceOf = Callable[[RegionPrices, dict[str, str]], Decimal | None]
+
+OS_NAMES = {"linux": "Linux", "windows": "Windows", "rhel": "RHEL", "suse": "SUSE"}
+_TABLE_OF_SKU = {
+    "ebs.volume": "ebs",
+    "ebs.iops": "ebs",
+    "ebs.throughput": "ebs",
+    "ebs.snapshot": "snapshot",
+    "ec2.eip": "publicIpv4",
+    "elb": "elb",
+    "nat.gateway": "nat",
+    "rds.instance": "rds",
+    "rds.storage": "rdsStorage",
+}
+
+
+def _table_of(usage: Usage) -> str:
+    """The snapshot table a usage line is priced from (ec2.<os> for instances)."""
+    if usage.sku == "ec2.instance":
+        return f"ec2.{usage.attributes.get('os', 'linux')}"
+    return _TABLE_OF_SKU.get(usage.sku, usage.sku)
+
+
+def _describe(usage: Usage) -> str:
+    """A usage line in words: 'Windows m5.xlarge', 'io2 EBS IOPS', 'RDS mysql db.m5.large'."""
+    a = usage.attributes
+    if usage.sku == "ec2.instance":
+        os_name = a.get("os", "linux")
+        return f"{OS_NAMES.get(os_name, os_name)} {a.get('instanceType', '?')}"
+    if usage.sku.startswith("ebs.") and usage.sku != "ebs.snapshot":
+        return f"{a.get('volumeType', '?')} EBS {usage.sku.removeprefix('ebs.')}"
+    if usage.sku == "rds.instance":
+        return f"RDS {a.get('engine', '?')} {a.get('dbInstanceClass', '?')}"
+    if usage.sku == "rds.storage":
+        return f"RDS {a.get('storageType', '?')} storage"
+    if usage.sku == "elb":
+        return f"{a.get('type', '?')} load balancer"
+    return usage.sku
 
 
 def _truthy(value: str | None) -> bool:

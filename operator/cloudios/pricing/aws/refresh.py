@@ -82,24 +82,39 @@ def _region(attrs: dict[str, Any]) -> str | None:
     return str(code) if code else LOCATIONS.get(str(attrs.get("location", "")))
 
 
-def _is_plain_linux(a: dict[str, Any]) -> bool:
-    """Linux, shared tenancy, no pre-installed software, capacity actually used, on demand."""
-    required = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA"}
-    optional = {
-        "capacitystatus": "Used",
-        "licenseModel": "No License required",
-        "marketoption": "OnDemand",
-        "operation": "RunInstances",
-    }
-    return all(a.get(k) == v for k, v in required.items()) and all(
-        a.get(k, v) == v for k, v in optional.items()
+# The offer files' operatingSystem -> the snapshot's OS key (the license is included in the price).
+OPERATING_SYSTEMS = {"Linux": "linux", "Windows": "windows", "RHEL": "rhel", "SUSE": "suse"}
+_LICENSES = frozenset({"No License required", "License Included"})
+# Snapshot section -> the table name a region's ``tables``/``unpriced`` use for it.
+_TABLE_OF_SECTION = {
+    "ebs": "ebs",
+    "snapshotGbMonth": "snapshot",
+    "publicIpv4Hourly": "publicIpv4",
+    "elbHourly": "elb",
+    "natGatewayHourly": "nat",
+    "rds": "rds",
+    "rdsStorageGbMonth": "rdsStorage",
+}
+_META = frozenset({"source", "tables", "unpriced", "ec2Absent", "ec2AbsentTypes"})
+
+
+def _is_plain(a: dict[str, Any]) -> bool:
+    """A priced OS, shared tenancy, no pre-installed software, capacity actually used, on demand."""
+    required = {"tenancy": "Shared", "preInstalledSw": "NA"}
+    optional = {"capacitystatus": "Used", "marketoption": "OnDemand"}
+    return (
+        a.get("operatingSystem") in OPERATING_SYSTEMS
+        and a.get("licenseModel", "No License required") in _LICENSES
+        and str(a.get("operation", "RunInstances")).startswith("RunInstances")
+        and all(a.get(k) == v for k, v in required.items())
+        and all(a.get(k, v) == v for k, v in optional.items())
     )
 
 
 def _ec2(a: dict[str, Any]) -> tuple[str, tuple[str, ...], frozenset[str]] | None:
-    if not _is_plain_linux(a) or not a.get("instanceType"):
+    if not _is_plain(a) or not a.get("instanceType"):
         return None
-    return "ec2", ("linux", str(a["instanceType"])), HOURS
+    return "ec2", (OPERATING_SYSTEMS[str(a["operatingSystem"])], str(a["instanceType"])), HOURS
 
 
 def _storage(a: dict[str, Any]) -> tuple[str, tuple[str, ...], frozenset[str]] | None:
@@ -303,7 +318,8 @@ class Collector:
         # A refreshed section replaces the old one whole, so no stale entry survives in it.
         data.update(fresh)
         refreshed = set(fresh)
-        kept = sorted(k for k in data if k != "source" and k not in refreshed)
+        _record_tables(data, fresh, f"AWS Price List bulk API ({offers})")
+        kept = sorted(k for k in data if k not in _META and k not in refreshed)
         carried = ""
         if kept:
             previous = base.source if base is not None else "-"
@@ -315,6 +331,21 @@ class Collector:
             f"AWS Price List bulk API ({offers}); refreshed: {', '.join(sorted(refreshed)) or '-'}{carried}"
         )
         return RegionPrices.model_validate(data)
+
+
+def _record_tables(data: dict[str, Any], fresh: dict[str, Any], source: str) -> None:
+    """Mark each refreshed table's basis and drop the reasons it was unpriced."""
+    names = [f"ec2.{os}" for os in fresh.get("ec2", {})]
+    names += [_TABLE_OF_SECTION[k] for k in fresh if k in _TABLE_OF_SECTION]
+    tables = dict(data.get("tables", {}))
+    unpriced = dict(data.get("unpriced", {}))
+    for name in names:
+        tables[name] = {"kind": "refreshed", "source": source}
+        unpriced.pop(name, None)
+    data["tables"], data["unpriced"] = tables, unpriced
+    if "ec2" in fresh:  # absences were explained against the old table
+        data.pop("ec2Absent", None)
+        data.pop("ec2AbsentTypes", None)
 
 
 def build_book(

@@ -101,9 +101,10 @@ def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> Coll
 
     summaries = summarizer.finish()
     warnings.extend(fetcher.warnings)
-    if summarizer.missing_p95 and not fetcher.warnings:
+    if summarizer.missing_percentile and not fetcher.warnings:
         warnings.append(
-            f"CloudWatch returned no {PERCENTILE} values for {summarizer.missing_p95} series that have data "
+            f"CloudWatch returned no {PERCENTILE} values for {summarizer.missing_percentile} series "
+            "that have data "
             f"(the endpoint may not support extended statistics); {PERCENTILE} is left empty "
             "and modules fall back to the daily maximum."
         )

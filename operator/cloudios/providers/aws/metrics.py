@@ -6,7 +6,7 @@ Queries are packed per region into calls of ``min(500, 100_800 // lookback_days)
 (the GetMetricData limits; with at most 90 days the 500-query limit always binds), so a region
 needs exactly ``ceil(queries / 500)`` calls plus NextToken pages if CloudWatch pages an answer.
 
-Statistics: gauges ask Average, Maximum, SampleCount (+ p95 for CPU); counters ask Sum, Maximum,
+Statistics: gauges ask Average, Maximum, SampleCount (+ p99 for CPU); counters ask Sum, Maximum,
 SampleCount and take ``Average = Sum / SampleCount``, which is CloudWatch's own definition, so
 one query per counter series is saved. Days without datapoints are omitted.
 """
@@ -28,9 +28,9 @@ from cloudios.providers.aws.errors import translate
 from cloudios.providers.base import ProviderError
 
 PERIOD_SECONDS = 86_400
-PERCENTILE = "p95"
+PERCENTILE = "p99"  # sees a daily one-hour batch (4% of a day), which p95 hides
 GAUGE = ("Average", "Maximum", "SampleCount")
-GAUGE_P95 = (*GAUGE, PERCENTILE)
+GAUGE_PCT = (*GAUGE, PERCENTILE)
 COUNTER = ("Sum", "Maximum", "SampleCount")
 _SERVER_ERROR = 500
 
@@ -52,14 +52,14 @@ class CloudWatchMetric:
 # (kind, metric) -> CloudWatch metric; load balancers depend on their type, see cloudwatch_metric.
 METRIC_MAP: Mapping[tuple[str, Metric], CloudWatchMetric] = {
     (EC2_INSTANCE, Metric.CPU_UTILIZATION): CloudWatchMetric(
-        "AWS/EC2", "CPUUtilization", "InstanceId", GAUGE_P95
+        "AWS/EC2", "CPUUtilization", "InstanceId", GAUGE_PCT
     ),
     (EC2_INSTANCE, Metric.NETWORK_IN_BYTES): CloudWatchMetric("AWS/EC2", "NetworkIn", "InstanceId", COUNTER),
     (EC2_INSTANCE, Metric.NETWORK_OUT_BYTES): CloudWatchMetric(
         "AWS/EC2", "NetworkOut", "InstanceId", COUNTER
     ),
     (RDS_INSTANCE, Metric.CPU_UTILIZATION): CloudWatchMetric(
-        "AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", GAUGE_P95
+        "AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", GAUGE_PCT
     ),
     (RDS_INSTANCE, Metric.DB_CONNECTIONS): CloudWatchMetric(
         "AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", GAUGE
@@ -152,8 +152,8 @@ class MetricFetcher:
     """Runs GetMetricData batches of one scan (thread-safe; one instance per scan).
 
     If an endpoint fails with a server error on a batch holding percentile queries (moto 5.2.5
-    answers HTTP 500 to ``p95``), percentiles are dropped for the rest of the scan, the batch is
-    sent again without them and a warning says so: p95 stays None, it is never made up.
+    answers HTTP 500 to ``p99``), percentiles are dropped for the rest of the scan, the batch is
+    sent again without them and a warning says so: p99 stays None, it is never made up.
     """
 
     def __init__(self, start: datetime, end: datetime) -> None:
@@ -223,7 +223,7 @@ class Summarizer:
     def __init__(self, queries: Iterable[Query], start: datetime, end: datetime, lookback_days: int) -> None:
         self.start, self.end, self.lookback_days = start, end, lookback_days
         self.summaries: dict[str, dict[Metric, MetricSummary]] = {}
-        self.missing_p95 = 0
+        self.missing_percentile = 0
         self._expected: dict[tuple[str, Metric], int] = {}
         for q in queries:
             key = (q.resource_id, q.metric)
@@ -238,7 +238,7 @@ class Summarizer:
             if series is None:
                 series = self._open[key] = _Series(counter=query.source.counter)
             series.answered += 1
-            series.asked_p95 |= query.stat == PERCENTILE
+            series.asked_percentile |= query.stat == PERCENTILE
             for ts, value in points:
                 moment = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
                 if self.start <= moment < self.end:
@@ -259,8 +259,8 @@ class Summarizer:
             for day in sorted(series.days)
             if (stat := _daily(day, series.days[day], counter=series.counter)) is not None
         ]
-        if series.asked_p95 and daily and all(d.p95 is None for d in daily):
-            self.missing_p95 += 1
+        if series.asked_percentile and daily and all(d.p99 is None for d in daily):
+            self.missing_percentile += 1
         resource_id, metric = key
         self.summaries.setdefault(resource_id, {})[metric] = MetricSummary(
             resource_id=resource_id, metric=metric, lookback_days=self.lookback_days, daily=tuple(daily)
@@ -271,7 +271,7 @@ class Summarizer:
 class _Series:
     counter: bool
     answered: int = 0
-    asked_p95: bool = False
+    asked_percentile: bool = False
     days: dict[date, dict[str, float]] = field(default_factory=dict)
 
 
@@ -292,7 +292,7 @@ def _daily(day: date, stats: Mapping[str, float], *, counter: bool) -> DailyStat
         day=day,
         average=average,
         maximum=stats["Maximum"],
-        p95=stats.get(PERCENTILE),
+        p99=stats.get(PERCENTILE),
         sum=total,
         samples=samples,
     )
