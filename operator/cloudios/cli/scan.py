@@ -8,7 +8,6 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -23,6 +22,7 @@ from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.pricing import PriceBook
 from cloudios.providers import registry as providers
 from cloudios.providers.base import Credentials, ProviderError
+from cloudios.security import files
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         err.print(f"note: {note}", markup=False)
     if args.output_file:
-        with Path(args.output_file).open("w", encoding="utf-8") as fh:
+        # Reports name accounts and resources: owner-only, like everything else Cloudios writes.
+        with os.fdopen(files.open_private(args.output_file), "w", encoding="utf-8") as fh:
             render(report, args.output, fh)
         err.print(f"report written to {args.output_file}", markup=False)
     else:

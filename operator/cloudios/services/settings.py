@@ -6,11 +6,12 @@ import contextvars
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic_settings
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -19,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+
+from cloudios.security import keyset as master_keyset
 
 _PRIORITY_MAX = 2**31 - 1
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
@@ -65,6 +68,38 @@ class StoreSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
     data_dir: Path | None = Field(default=None, description="Directory of the SQLite store.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; overrides data_dir.")
+
+
+class KeyringSettings(_Group):
+    """The master keyset that wraps every tenant's data keys (docs/security.md, Encryption at rest)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_MASTER_KEY_")
+    file: Path | None = Field(
+        default=None,
+        description="File holding the master key or keyset (the Helm chart mounts its Secret here).",
+    )
+    value: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("CLOUDIOS_MASTER_KEY"),
+        description="The master key itself (base64 of 32 bytes) or a JSON keyset; prefer the file.",
+    )
+
+    @cached_property
+    def keyset(self) -> master_keyset.MasterKeyset | None:
+        """Parsed once; None when neither variable is set. A bad key raises KeysetError naming the
+        variable (and the file), never the key."""
+        if self.file is not None and self.value is not None:
+            raise master_keyset.KeysetError("set CLOUDIOS_MASTER_KEY_FILE or CLOUDIOS_MASTER_KEY, not both")
+        if self.value is not None:
+            return master_keyset.parse(self.value.get_secret_value(), source="CLOUDIOS_MASTER_KEY")
+        if self.file is None:
+            return None
+        source = f"CLOUDIOS_MASTER_KEY_FILE ({self.file})"
+        try:
+            text = self.file.read_bytes()
+        except OSError as exc:
+            raise master_keyset.KeysetError(f"{source}: cannot read it: {exc.strerror}") from None
+        return master_keyset.parse(text, source=source)
 
 
 class ProbeSettings(_Group):
@@ -237,6 +272,7 @@ class OperatorSettings(_Group):
     health_port: int | None = Field(default=None, ge=1, le=65535, description="Port of the default URL.")
     audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
     store: StoreSettings = Field(default_factory=StoreSettings)
+    keyring: KeyringSettings = Field(default_factory=KeyringSettings)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
@@ -272,6 +308,10 @@ class OperatorSettings(_Group):
                 raise SettingsError(_describe(exc)) from None
             except pydantic_settings.SettingsError as exc:
                 raise SettingsError(str(exc)) from None
+        try:
+            _ = settings.keyring.keyset
+        except master_keyset.KeysetError as exc:
+            raise SettingsError(str(exc)) from None
         if settings.scan.executor == "job":
             _check_job_executor(settings, in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")))
         return settings
@@ -303,8 +343,9 @@ def _describe(exc: ValidationError) -> str:
 _PREFIXES: dict[str, str] = {
     group.__name__: str(group.model_config.get("env_prefix", "CLOUDIOS_"))
     for group in (
-        StoreSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings, PeeringSettings,
-        LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings, OperatorSettings,
+        StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
+        PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings,
+        OperatorSettings,
     )
 }  # fmt: skip
 
