@@ -22,6 +22,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from cloudios.security import keyset as master_keyset
+from cloudios.security.urls import credentials_in
 
 _PRIORITY_MAX = 2**31 - 1
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
@@ -364,9 +365,24 @@ def _check_job_executor(settings: OperatorSettings, *, in_cluster: bool) -> None
             "share with the operator (PostgreSQL): the local SQLite store is private to this pod. "
             "For a single node or development set CLOUDIOS_JOB_ALLOW_LOCAL_STORE=true"
         )
-    authority = (url or "").split("://", 1)[-1].split("/", 1)[0]
-    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+    found = credentials_in(url or "", user_is_secret=False)
+    if found:
         raise SettingsError(
-            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must "
-            "not carry credentials (user:password@); authenticate the database another way"
+            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must not "
+            f"carry credentials, but it has {' and '.join(found)}; authenticate the database another "
+            "way (a client certificate, or a password file the database driver reads)"
+        )
+
+
+def check_job_variable(name: str, value: str) -> None:
+    """A variable copied into scan Jobs' spec (proxies, endpoints) carries no credentials; the error
+    names the variable and what is wrong, never the value."""
+    if "://" not in value and not name.upper().endswith("_PROXY"):
+        return
+    found = credentials_in(value, user_is_secret=True)
+    if found:
+        raise SettingsError(
+            f"CLOUDIOS_EXECUTOR=job copies {name} into the scan Jobs' spec, so it must not carry "
+            f"credentials, but it has {' and '.join(found)}; use a proxy or endpoint that needs none, "
+            "or run scans in process (CLOUDIOS_EXECUTOR=inProcess)"
         )
