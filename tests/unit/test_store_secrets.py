@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def raw(data: Path, statement: str, *params: str) -> list[tuple[object, ...]]:
         rows = conn.execute(statement, params).fetchall()
     conn.close()
     return rows
+
+
+def _forms(canary: str) -> list[str]:
+    """The canary as text, and as base64 at each of the three alignments it could be encoded at."""
+    forms = [canary]
+    for shift in range(3):
+        encoded = base64.b64encode(canary[shift:].encode()).decode()
+        forms.append(encoded[:-4])  # the tail depends on what follows the canary
+    return forms
 
 
 def test_put_get_replace_delete(tmp_path: Path) -> None:
@@ -66,8 +76,9 @@ def test_no_canary_plaintext_in_the_database_file_or_its_dump(tmp_path: Path) ->
     conn.close()
     assert "cluster-token/prod" in dump  # the dump does hold the rows
     for canary in (CANARY_TOKEN, "kubeconfig-canary-7f3a9"):
-        assert canary.encode() not in on_disk
-        assert canary not in dump
+        for form in _forms(canary):
+            assert form.encode() not in on_disk
+            assert form not in dump
     for key in keys.keys.values():
         assert key not in on_disk  # nor the master key
     assert "cloudios:v1:" in dump
