@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from cloudios.services.scan_jobs import inherited_environment
 from cloudios.services.settings import OperatorSettings, SettingsError
+from tests.support.operator_start import start_operator
 
 JOB = {"CLOUDIOS_EXECUTOR": "job", "CLOUDIOS_JOB_IMAGE": "cloudios:test"}
 SECRET = "Sup3rS3cret"
@@ -86,19 +83,7 @@ def test_proxies_without_credentials_are_inherited() -> None:
 
 
 def test_the_operator_refuses_to_start_job_mode_naming_the_variable_only() -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        **JOB,
-        "HTTPS_PROXY": f"http://user:{SECRET}@proxy:3128",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "cloudios.controller"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = start_operator({**JOB, "HTTPS_PROXY": f"http://user:{SECRET}@proxy:3128"})
     assert done.returncode == 2
     assert "bad configuration: CLOUDIOS_EXECUTOR=job copies HTTPS_PROXY" in done.stderr
     assert "Traceback" not in done.stderr

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from cloudios.cli.main import main
 from cloudios.security import keyset
 from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.store import SqlRepository
+from tests.support.operator_start import start_operator
 
 GOOD = base64.b64encode(b"m" * 32).decode()
 
@@ -52,15 +50,7 @@ def test_a_bad_master_key_is_a_start_up_error(env: dict[str, str], message: str)
 
 def test_the_operator_refuses_to_start_with_a_short_master_key() -> None:
     short = base64.b64encode(b"s" * 16).decode()
-    env = {"PATH": os.environ.get("PATH", ""), "CLOUDIOS_MASTER_KEY": short}
-    done = subprocess.run(
-        [sys.executable, "-m", "cloudios.controller"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = start_operator({"CLOUDIOS_MASTER_KEY": short})
     assert done.returncode == 2
     assert "bad configuration: CLOUDIOS_MASTER_KEY: decodes to 16 bytes, not 32" in done.stderr
     assert "Traceback" not in done.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from cloudios.cli import options
 from cloudios.security import files, keyset
 from cloudios.security.keyring import KeyringError
 from cloudios.security.keyset import KeysetError, MasterKeyset
@@ -38,38 +39,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     promote.add_argument("--version", type=int, metavar="N", help="the version to promote")
     rewrap = commands.add_parser("rewrap", help="wrap every data key under the primary; values untouched")
     _keyset_arg(rewrap, required=False)
-    _store_args(rewrap)
+    options.add_store_location(rewrap, url=True)
     rotate = commands.add_parser("rotate", help="add a primary version to the keyset file, then rewrap")
     _keyset_arg(rotate, required=True)
-    _store_args(rotate)
+    options.add_store_location(rotate, url=True)
     rotate.add_argument("--no-rewrap", action="store_true", help="only add the version to the file")
     retire = commands.add_parser("retire", help="raise minVersion once no data key needs older versions")
     _keyset_arg(retire, required=True)
-    _store_args(retire)
+    options.add_store_location(retire, url=True)
     retire.add_argument("--min-version", type=int, required=True, metavar="N")
     retire.add_argument("--destroy", action="store_true", help="also delete versions below N from the file")
     status = commands.add_parser("status", help="key versions and data-key counters (no key material)")
     _keyset_arg(status, required=False)
-    _store_args(status)
+    options.add_store_location(status, url=True)
 
 
 def _keyset_arg(p: argparse.ArgumentParser, *, required: bool) -> None:
     default = "" if required else f" (default ${KEYSET_FILE_ENV}, or the key in $CLOUDIOS_MASTER_KEY)"
     p.add_argument("--keyset", required=required, metavar="FILE", help=f"master keyset file{default}")
-
-
-def _store_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
-    )
-    p.add_argument(
-        "--database-url",
-        metavar="URL",
-        default=os.environ.get("CLOUDIOS_DATABASE_URL"),
-        help="SQLAlchemy URL of the store; overrides --data-dir (default $CLOUDIOS_DATABASE_URL)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

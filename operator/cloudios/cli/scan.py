@@ -15,6 +15,7 @@ from rich.progress import Progress
 from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
 from cloudios.cli import manifests as manifest_io
+from cloudios.cli import options
 from cloudios.cli.output import FORMATS, render
 from cloudios.cli.report import AccountError, Report
 from cloudios.pipeline.scan import ScanOutcome, scan
@@ -42,11 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
-    )
+    options.add_store_location(p)
     p.add_argument("--no-store", action="store_true", help="do not record the scan in the local store")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there is any recommendation")
     p.add_argument(
