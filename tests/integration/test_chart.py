@@ -131,11 +131,17 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
     readers = [r for r in by_kind["ClusterRole"] if r["metadata"]["name"].endswith("-metrics-reader")]
     assert [r["rules"] for r in readers] == [[{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]]
     env = {e["name"]: e for e in container["env"]}
-    assert env["CLOUDIOS_MASTER_KEY"]["valueFrom"]["secretKeyRef"] == {
-        "name": "cloudios-master-key",
-        "key": "master-key",
+    # The master key reaches the operator as a file from its Secret, never as a variable.
+    assert env["CLOUDIOS_MASTER_KEY_FILE"]["value"] == "/etc/cloudios/master-key/keyset"
+    assert "CLOUDIOS_MASTER_KEY" not in env
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["master-key"]["secret"] == {
+        "secretName": "cloudios-master-key",
+        "items": [{"key": "master-key", "path": "keyset"}],
+        "defaultMode": 0o440,
     }
-    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/etc/cloudios/master-key"]["readOnly"] is True
     assert "/tmp" in mounts
     # The webhook CA in both configurations is the CA that signed the Secret's certificate.
     (tls,) = [d for d in docs if d["kind"] == "Secret" and d["type"] == "kubernetes.io/tls"]

@@ -15,6 +15,7 @@ from cloudios.cli.output import table, to_html, wide_console
 from cloudios.cli.scan import run_scans
 from cloudios.emulators import registry as emulators
 from cloudios.emulators.base import EstateOptions
+from cloudios.security import files
 from cloudios.store import SqlRepository
 
 
@@ -63,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         f"({len(report.findings)} recommendations, list prices)"
     )
     report_path = Path(args.report)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(to_html(report), encoding="utf-8")
+    files.private_dir(report_path.parent)
+    files.write_private(report_path, to_html(report))
     out.print(f"HTML report: {report_path.resolve()}")
     calls = sum(n for k, n in report.api_calls().items() if not k.endswith(".retries"))
     out.print(f"API calls: {calls} ({time.monotonic() - started:.1f}s in all)")

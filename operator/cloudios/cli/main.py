@@ -1,4 +1,4 @@
-"""The `cloudios` command: scan, demo, prices, audit."""
+"""The `cloudios` command: scan, demo, prices, audit, keys."""
 
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    from cloudios.cli import audit, demo, prices, scan  # noqa: PLC0415
+    from cloudios.cli import audit, demo, keys, prices, scan  # noqa: PLC0415
 
     parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     runners: dict[str, Runner] = {}
-    for command, module in (("scan", scan), ("demo", demo), ("prices", prices), ("audit", audit)):
+    commands = (("scan", scan), ("demo", demo), ("prices", prices), ("audit", audit), ("keys", keys))
+    for command, module in commands:
         module.add_parser(sub)
         runners[command] = module.run
     return parser, runners

@@ -8,7 +8,6 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -16,6 +15,7 @@ from rich.progress import Progress
 from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
 from cloudios.cli import manifests as manifest_io
+from cloudios.cli import options
 from cloudios.cli.output import FORMATS, render
 from cloudios.cli.report import AccountError, Report
 from cloudios.pipeline.scan import ScanOutcome, scan
@@ -23,6 +23,7 @@ from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.pricing import PriceBook
 from cloudios.providers import registry as providers
 from cloudios.providers.base import Credentials, ProviderError
+from cloudios.security import files
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
-    )
+    options.add_store_location(p)
     p.add_argument("--no-store", action="store_true", help="do not record the scan in the local store")
     p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there is any recommendation")
     p.add_argument(
@@ -193,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         err.print(f"note: {note}", markup=False)
     if args.output_file:
-        with Path(args.output_file).open("w", encoding="utf-8") as fh:
+        # Reports name accounts and resources: owner-only, like everything else Cloudios writes.
+        with os.fdopen(files.open_private(args.output_file), "w", encoding="utf-8") as fh:
             render(report, args.output, fh)
         err.print(f"report written to {args.output_file}", markup=False)
     else:

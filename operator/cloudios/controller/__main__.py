@@ -11,13 +11,16 @@ from cloudios.services.settings import OperatorSettings, SettingsError
 def main() -> int:
     try:
         settings = OperatorSettings.from_env(os.environ)
+        # Imported after the settings check so a typo fails fast, before kopf and the SDKs load.
+        from cloudios.services import scan_jobs  # noqa: PLC0415
+
+        job_environment = scan_jobs.inherited_environment(settings, os.environ)
     except SettingsError as exc:
         sys.stderr.write(f"cloudios operator: bad configuration: {exc}\n")
         return 2
-    # Imported after the settings check so a typo fails fast, before kopf and the SDKs load.
     from cloudios.controller import runner  # noqa: PLC0415
 
-    runner.run(settings, os.environ)
+    runner.run(settings, job_environment)
     return 0
 
 

@@ -18,7 +18,7 @@ import kopf
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.security import tls
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import context, retention, scan_jobs
+from cloudios.services import context, retention
 from cloudios.services.context import Services
 from cloudios.services.settings import OperatorSettings
 from cloudios.sinks.endpoint import Authorizer, Endpoint, Heartbeat, serve
@@ -227,10 +227,11 @@ def kopf_identity(settings: OperatorSettings) -> Any:
     return settings.pod.pod_name  # None lets kopf generate one
 
 
-def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
-    """Configure, connect, and run until SIGTERM/SIGINT; ``environ`` is what scan Jobs inherit from."""
+def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
+    """Configure, connect, and run until SIGTERM/SIGINT; scan Jobs get ``job_environment``
+    (``scan_jobs.inherited_environment``, checked before start-up)."""
     configure_logging(settings)
-    services = context.build(settings, job_environment=scan_jobs.inherited_environment(settings, environ))
+    services = context.build(settings, job_environment=job_environment)
     endpoint: Endpoint | None = None
     heartbeat = Heartbeat()
     try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cloudios import __version__
+from cloudios.security.keyset import MasterKeyset
 from cloudios.services.settings import (
     OperatorSettings,
     PodSettings,
@@ -29,11 +30,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(settings: StoreSettings) -> SqlRepository:
-    """The store, migrated (replicas starting together are serialised by the store's migration lock)."""
+def open_store(settings: StoreSettings, keyset: MasterKeyset | None = None) -> SqlRepository:
+    """The store, migrated (replicas starting together are serialised by the store's migration lock);
+    with the master ``keyset`` it reads and writes encrypted secrets."""
     if settings.database_url:
-        return SqlRepository(settings.database_url)
-    return SqlRepository.sqlite(settings.data_dir)
+        return SqlRepository(settings.database_url, keyset=keyset)
+    return SqlRepository.sqlite(settings.data_dir, keyset=keyset)
 
 
 @dataclass
@@ -113,7 +115,7 @@ def build(
     job_environment: Mapping[str, str] | None = None,
 ) -> Services:
     """Every service from settings; tests pass their own Kube, store and clock."""
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, settings.keyring.keyset)
     kube = kube or Kube.connect(pool_size=settings.worker_threads, timeout=settings.request_timeout_seconds)
     metrics = Metrics(version=__version__)
     locks = ObjectLocks()

@@ -29,7 +29,7 @@ from cloudios.pipeline.scan import ScanOutcome
 from cloudios.providers import registry
 from cloudios.services import schedule
 from cloudios.services.context import PolicyRuns
-from cloudios.services.settings import OperatorSettings
+from cloudios.services.settings import OperatorSettings, check_job_variable
 from cloudios.sinks.kube import ApiError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,10 @@ PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
 def inherited_environment(settings: OperatorSettings, environ: Mapping[str, str]) -> dict[str, str]:
     """What scan Jobs inherit from the operator: the store, logging, request timeout, proxies, and the
     variables every provider's SDK reads (endpoints, CA bundles). Never credentials: a Job reads the
-    account's referenced Secret through the API, like the operator."""
+    account's referenced Secret through the API, like the operator.
+
+    With executor=job, a proxy or endpoint that carries credentials raises SettingsError naming it.
+    """
     values = {
         "CLOUDIOS_DATABASE_URL": settings.store.database_url,
         "CLOUDIOS_DATA_DIR": str(settings.store.data_dir) if settings.store.data_dir else None,
@@ -52,7 +55,11 @@ def inherited_environment(settings: OperatorSettings, environ: Mapping[str, str]
         "CLOUDIOS_REQUEST_TIMEOUT_SECONDS": str(settings.request_timeout_seconds),
     }
     names = [n for p in registry.supported() for n in registry.get(p).job_environment] + list(PROXIES)
-    values.update({name: environ.get(name) for name in dict.fromkeys(names)})
+    passed = {name: environ[name] for name in dict.fromkeys(names) if environ.get(name)}
+    if settings.scan.executor == "job":
+        for name, value in passed.items():
+            check_job_variable(name, value)
+    values.update(passed)
     return {name: value for name, value in values.items() if value}
 
 

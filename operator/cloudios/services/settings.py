@@ -6,11 +6,12 @@ import contextvars
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic_settings
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -19,6 +20,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+
+from cloudios.security import keyset as master_keyset
+from cloudios.security.urls import credentials_in
 
 _PRIORITY_MAX = 2**31 - 1
 _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
@@ -65,6 +69,38 @@ class StoreSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
     data_dir: Path | None = Field(default=None, description="Directory of the SQLite store.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; overrides data_dir.")
+
+
+class KeyringSettings(_Group):
+    """The master keyset that wraps every tenant's data keys (docs/security.md, Encryption at rest)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_MASTER_KEY_")
+    file: Path | None = Field(
+        default=None,
+        description="File holding the master key or keyset (the Helm chart mounts its Secret here).",
+    )
+    value: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("CLOUDIOS_MASTER_KEY"),
+        description="The master key itself (base64 of 32 bytes) or a JSON keyset; prefer the file.",
+    )
+
+    @cached_property
+    def keyset(self) -> master_keyset.MasterKeyset | None:
+        """Parsed once; None when neither variable is set. A bad key raises KeysetError naming the
+        variable (and the file), never the key."""
+        if self.file is not None and self.value is not None:
+            raise master_keyset.KeysetError("set CLOUDIOS_MASTER_KEY_FILE or CLOUDIOS_MASTER_KEY, not both")
+        if self.value is not None:
+            return master_keyset.parse(self.value.get_secret_value(), source="CLOUDIOS_MASTER_KEY")
+        if self.file is None:
+            return None
+        source = f"CLOUDIOS_MASTER_KEY_FILE ({self.file})"
+        try:
+            text = self.file.read_bytes()
+        except OSError as exc:
+            raise master_keyset.KeysetError(f"{source}: cannot read it: {exc.strerror}") from None
+        return master_keyset.parse(text, source=source)
 
 
 class ProbeSettings(_Group):
@@ -245,6 +281,7 @@ class OperatorSettings(_Group):
     request_timeout_seconds: float = Field(default=60, gt=0)
     audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
     store: StoreSettings = Field(default_factory=StoreSettings)
+    keyring: KeyringSettings = Field(default_factory=KeyringSettings)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
@@ -276,6 +313,10 @@ class OperatorSettings(_Group):
                 raise SettingsError(_describe(exc)) from None
             except pydantic_settings.SettingsError as exc:
                 raise SettingsError(str(exc)) from None
+        try:
+            _ = settings.keyring.keyset
+        except master_keyset.KeysetError as exc:
+            raise SettingsError(str(exc)) from None
         if settings.scan.executor == "job":
             _check_job_executor(settings, in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")))
         return settings
@@ -307,8 +348,9 @@ def _describe(exc: ValidationError) -> str:
 _PREFIXES: dict[str, str] = {
     group.__name__: str(group.model_config.get("env_prefix", "CLOUDIOS_"))
     for group in (
-        StoreSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings, PeeringSettings,
-        LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings, OperatorSettings,
+        StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
+        PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings,
+        OperatorSettings,
     )
 }  # fmt: skip
 
@@ -334,9 +376,24 @@ def _check_job_executor(settings: OperatorSettings, *, in_cluster: bool) -> None
             "share with the operator (PostgreSQL): the local SQLite store is private to this pod. "
             "For a single node or development set CLOUDIOS_JOB_ALLOW_LOCAL_STORE=true"
         )
-    authority = (url or "").split("://", 1)[-1].split("/", 1)[0]
-    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+    found = credentials_in(url or "", user_is_secret=False)
+    if found:
         raise SettingsError(
-            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must "
-            "not carry credentials (user:password@); authenticate the database another way"
+            "CLOUDIOS_EXECUTOR=job copies CLOUDIOS_DATABASE_URL into the scan Jobs' spec, so it must not "
+            f"carry credentials, but it has {' and '.join(found)}; authenticate the database another "
+            "way (a client certificate, or a password file the database driver reads)"
+        )
+
+
+def check_job_variable(name: str, value: str) -> None:
+    """A variable copied into scan Jobs' spec (proxies, endpoints) carries no credentials; the error
+    names the variable and what is wrong, never the value."""
+    if "://" not in value and not name.upper().endswith("_PROXY"):
+        return
+    found = credentials_in(value, user_is_secret=True)
+    if found:
+        raise SettingsError(
+            f"CLOUDIOS_EXECUTOR=job copies {name} into the scan Jobs' spec, so it must not carry "
+            f"credentials, but it has {' and '.join(found)}; use a proxy or endpoint that needs none, "
+            "or run scans in process (CLOUDIOS_EXECUTOR=inProcess)"
         )

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cloudios.security import files
 from cloudios.security.audit import (
     GENESIS_HASH,
     AuditEntry,
@@ -26,9 +27,10 @@ from cloudios.security.audit import (
     verify,
 )
 from cloudios.store import schema
-from cloudios.store.sql import data_dir
+from cloudios.store.sql import data_dir, private_sqlite_file
 
 CHECKPOINT_DIR_ENV = "CLOUDIOS_AUDIT_CHECKPOINT_DIR"
+CHECKPOINT_MODE = 0o400
 # Any constant works; it only has to be the same for every writer of one database.
 _PG_ADVISORY_KEY = 0x0C10_D105_A0D1
 _SQLITE_BUSY_SECONDS = 30
@@ -62,9 +64,10 @@ class CheckpointStore:
         return self.directory / f"checkpoint-{index:010d}.json"
 
     def write(self, checkpoint: Checkpoint) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files.private_dir(self.directory)
         path = self.path_for(checkpoint.index)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        # Owner-read-only: written once, never rewritten, and not for other users to read.
+        fd = files.open_private(path, os.O_WRONLY | os.O_EXCL, mode=CHECKPOINT_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(checkpoint.to_json())
             handle.flush()
@@ -90,6 +93,7 @@ class SqlAuditLog:
 
     def __init__(self, url: str, *, checkpoint_dir: str | Path | None = None, migrate: bool = True) -> None:
         self._url = url
+        private_sqlite_file(url)
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = _SQLITE_BUSY_SECONDS
@@ -112,8 +116,7 @@ class SqlAuditLog:
         migrate: bool = True,
     ) -> SqlAuditLog:
         """The log in the same SQLite file as the repository (<data dir>/cloudios.db)."""
-        path = data_dir(directory)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = files.private_dir(data_dir(directory))
         return cls(f"sqlite:///{path / 'cloudios.db'}", checkpoint_dir=checkpoint_dir, migrate=migrate)
 
     def close(self) -> None:

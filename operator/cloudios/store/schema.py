@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
+
+from cloudios.security import files
 
 metadata = sa.MetaData()
 
@@ -197,12 +199,45 @@ def _v4_agent_usage(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[agent_usage])
 
 
+# Encrypted secrets (migration 5): values and the data keys that encrypt them, per tenant. Only
+# security.keyring ciphertext (text form) is stored; the master keyset never enters the database.
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False, autoincrement=False),
+    sa.Column("master_version", sa.BigInteger, nullable=False),
+    sa.Column("wrapped", sa.Text, nullable=False),
+    sa.Column("encryptions", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "version"),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("key_version", sa.BigInteger, nullable=False),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "name"),
+    sa.Index("ix_secrets_key", "tenant", "key_version"),
+)
+
+
+def _v5_secrets(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[data_keys, secrets])
+
+
 # Append only: a released migration never changes; the next schema change gets the next version.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
     (2, "accounts and their credential health checks", _v2_accounts_health),
     (3, "append-only audit chain and its checkpoints", _v3_audit),
     (4, "workload usage reported by the agent", _v4_agent_usage),
+    (5, "encrypted secrets and their tenants' wrapped data keys", _v5_secrets),
 )
 
 
@@ -217,7 +252,7 @@ def _migration_lock(engine: sa.Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with Path(f"{database}.migrate-lock").open("a") as handle:
+    with os.fdopen(files.open_private(f"{database}.migrate-lock", os.O_WRONLY | os.O_APPEND), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -13,7 +13,10 @@ import sqlalchemy as sa
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
 from cloudios.domain.workload import WorkloadUsage
-from cloudios.store import agent_reports, health, schema
+from cloudios.security import files
+from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
+from cloudios.security.keyset import MasterKeyset
+from cloudios.store import agent_reports, health, schema, secrets
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
 
@@ -26,20 +29,54 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-class SqlRepository:
-    """Repository over any SQLAlchemy engine; the URL picks the backend."""
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file is created 0600 before SQLite opens it; SQLite gives its -wal, -shm and
+    journal files the database file's mode. Other URLs are left alone."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if parsed.query.get("uri"):  # a file: URI names its own path and open mode
+        return
+    database = Path(parsed.database).expanduser()
+    if database.parent.is_dir():  # else SQLite reports the missing directory itself
+        files.ensure_private_file(database)
 
-    def __init__(self, url: str) -> None:
+
+class SqlRepository:
+    """Repository over any SQLAlchemy engine; the URL picks the backend.
+
+    With a master ``keyset`` it also keeps secrets, encrypted under per-tenant data keys
+    (``max_encryptions`` per data key before the next version; lower only in tests).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        keyset: MasterKeyset | None = None,
+        max_encryptions: int = DEFAULT_MAX_ENCRYPTIONS,
+    ) -> None:
+        private_sqlite_file(url)
         self._engine = sa.create_engine(url, future=True)
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         schema.migrate(self._engine)
+        self._keyring = (
+            Keyring(keyset, secrets.SqlDataKeys(self._engine), max_encryptions=max_encryptions)
+            if keyset is not None
+            else None
+        )
 
     @classmethod
-    def sqlite(cls, directory: str | Path | None = None) -> SqlRepository:
-        path = data_dir(directory)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return cls(f"sqlite:///{path / 'cloudios.db'}")
+    def sqlite(
+        cls,
+        directory: str | Path | None = None,
+        *,
+        keyset: MasterKeyset | None = None,
+        max_encryptions: int = DEFAULT_MAX_ENCRYPTIONS,
+    ) -> SqlRepository:
+        path = files.private_dir(data_dir(directory))
+        return cls(f"sqlite:///{path / 'cloudios.db'}", keyset=keyset, max_encryptions=max_encryptions)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -208,6 +245,29 @@ class SqlRepository:
 
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
         return health.purge_expired(self._engine, now=now, retention=retention)
+
+    # -- secrets, encrypted through security.keyring (store/secrets.py) -------------------------
+
+    def _ring(self) -> Keyring:
+        if self._keyring is None:
+            raise secrets.NoMasterKeyError
+        return self._keyring
+
+    def put_secret(self, tenant: str, name: str, plaintext: bytes) -> None:
+        secrets.put(self._engine, self._ring(), tenant, name, plaintext)
+
+    def get_secret(self, tenant: str, name: str) -> bytes | None:
+        return secrets.get(self._engine, self._ring(), tenant, name)
+
+    def delete_secret(self, tenant: str, name: str) -> bool:
+        return secrets.delete(self._engine, tenant, name)
+
+    def rewrap_data_keys(self) -> int:
+        """Wrap every tenant's data keys under the keyset's primary version; secrets stay as stored."""
+        return self._ring().rewrap()
+
+    def data_key_status(self) -> list[secrets.DataKeyStatus]:
+        return secrets.status(self._engine)
 
     # -- agent reports: the AgentReports port (store/agent_reports.py) -----------------------------
 
