@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes import watch  # noqa: E402
-from tests.e2e.harness import CRDS, PEERING_CRDS, OperatorProcess, apply, operator_env  # noqa: E402
+from tests.e2e.harness import CRDS, PEERING_CRDS, OperatorProcess, apply, audit_env, operator_env  # noqa: E402
 from tests.e2e.manifests import SECRET_NAME, account, base_secret  # noqa: E402
 from tests.support.controlplane import free_port, start_control_plane  # noqa: E402
 
@@ -108,6 +108,7 @@ def run(accounts: int, work: Path) -> dict[str, Any]:
                 "CLOUDIOS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{free_port()}/healthz",
                 "CLOUDIOS_WEBHOOK_PORT": str(free_port()),
                 "CLOUDIOS_LOG_LEVEL": "WARNING",
+                **audit_env(work / "audit-keys", NAMESPACE),
             }
         )
         operator = OperatorProcess("operator", env, work / "operator.log").start()

@@ -17,7 +17,11 @@ def main() -> int:
     # Imported after the settings check so a typo fails fast, before kopf and the SDKs load.
     from cloudios.controller import runner  # noqa: PLC0415
 
-    runner.run(settings, os.environ)
+    try:
+        runner.run(settings, os.environ)
+    except SettingsError as exc:  # found while starting: missing or unreadable audit keys, say
+        sys.stderr.write(f"cloudios operator: bad configuration: {exc}\n")
+        return 2
     return 0
 
 

@@ -15,11 +15,11 @@ import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import context, retention, scan_jobs
+from cloudios.services import audit, context, retention, scan_jobs
+from cloudios.services.audit import AuditTrail
 from cloudios.services.context import Services
 from cloudios.services.settings import OperatorSettings
 from cloudios.sinks.metrics import MetricsServer
-from cloudios.store.audit import SqlAuditLog
 
 PREFIX = "cloudios.io"
 FINALIZER = "cloudios.io/finalizer"
@@ -107,11 +107,16 @@ def operator_settings(settings: OperatorSettings, *, peered: bool) -> kopf.Opera
 
 
 def build_registry(
-    settings: OperatorSettings, services: Services, *, identity: str | None = None
+    settings: OperatorSettings,
+    services: Services,
+    *,
+    identity: str | None = None,
+    trail: AuditTrail | None = None,
 ) -> kopf.OperatorRegistry:
     """Every handler, bound explicitly to one registry (no registration by import).
 
-    ``identity`` is the operator's own username, which the decision webhooks let publish.
+    ``identity`` is the operator's own username, which the decision webhooks let publish; ``trail``
+    is the audit log they record decisions in.
     """
     registry = kopf.OperatorRegistry()
 
@@ -124,15 +129,10 @@ def build_registry(
     recommendations.register(registry, services)
     if settings.webhook.enabled:
         assert identity is not None, "the decision webhooks need the operator's identity"
-
-        def audit_log() -> SqlAuditLog:
-            if settings.store.database_url:
-                return SqlAuditLog(settings.store.database_url, checkpoint_dir=settings.audit_checkpoint_dir)
-            return SqlAuditLog.sqlite(settings.store.data_dir, checkpoint_dir=settings.audit_checkpoint_dir)
-
+        assert trail is not None, "the decision webhooks need the audit trail"
         decisions.register(
             registry,
-            store_factory=audit_log,
+            store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
         )
     return registry
@@ -143,6 +143,7 @@ async def _serve(
     services: Services,
     config: kopf.OperatorSettings,
     registry: kopf.OperatorRegistry,
+    trail: AuditTrail | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
@@ -156,6 +157,14 @@ async def _serve(
         ),
         name="cloudios retention",
     )
+    background = [purger]
+    if trail is not None:
+        background.append(
+            asyncio.create_task(
+                audit.run_forever(trail, interval=settings.audit.checkpoint_interval_seconds),
+                name="cloudios audit checkpoints",
+            )
+        )
     try:
         await kopf.operator(
             registry=registry,
@@ -166,9 +175,10 @@ async def _serve(
             identity=kopf_identity(settings),
         )
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def serve_metrics(settings: OperatorSettings, services: Services) -> MetricsServer | None:
@@ -204,7 +214,11 @@ def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
     configure_logging(settings)
     services = context.build(settings, job_environment=scan_jobs.inherited_environment(settings, environ))
     endpoint: MetricsServer | None = None
+    trail: AuditTrail | None = None
     try:
+        # Before anything starts: missing audit keys stop the operator with the fix (SettingsError).
+        if settings.webhook.enabled or settings.audit.chain_key_file:
+            trail = audit.open_trail(settings, services.kube)
         endpoint = serve_metrics(settings, services)
         peered = peering.available(services.kube, settings)
         if peered:
@@ -220,7 +234,7 @@ def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
             identity = operator_identity(settings, services)
             config.admission.server = webhook_server(settings)
             config.admission.managed = settings.webhook.managed
-        registry = build_registry(settings, services, identity=identity)
+        registry = build_registry(settings, services, identity=identity, trail=trail)
         log.info(
             "starting: %s, peering priority %d, health checks every %ss, scheduler every %ss",
             "cluster-wide" if settings.clusterwide else f"namespaces {', '.join(settings.namespaces)}",
@@ -228,8 +242,10 @@ def run(settings: OperatorSettings, environ: Mapping[str, str]) -> None:
             settings.probe.interval_seconds,
             settings.scan.scheduler_interval_seconds,
         )
-        asyncio.run(_serve(settings, services, config, registry))
+        asyncio.run(_serve(settings, services, config, registry, trail))
     finally:
         if endpoint is not None:
             endpoint.stop()
+        if trail is not None:
+            trail.close()
         services.close()

@@ -148,6 +148,8 @@ audit_checkpoints = sa.Table(
     sa.Column("key_id", sa.String(80), nullable=False),
     sa.Column("time", sa.String(32), nullable=False),
     sa.Column("signature", sa.Text, nullable=False, unique=True),
+    # Migration 5: the id of the HMAC key that links the chain (the key itself is never stored).
+    sa.Column("chain_key_id", sa.String(80), nullable=False, server_default=""),
 )
 
 agent_usage = sa.Table(
@@ -197,12 +199,22 @@ def _v4_agent_usage(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[agent_usage])
 
 
+def _v5_chain_key_id(conn: sa.Connection) -> None:
+    # Migration 3 creates the table from today's definition, which has the column already.
+    if "chain_key_id" in {c["name"] for c in sa.inspect(conn).get_columns("audit_checkpoints")}:
+        return
+    conn.exec_driver_sql(
+        "ALTER TABLE audit_checkpoints ADD COLUMN chain_key_id VARCHAR(80) NOT NULL DEFAULT ''"
+    )
+
+
 # Append only: a released migration never changes; the next schema change gets the next version.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
     (2, "accounts and their credential health checks", _v2_accounts_health),
     (3, "append-only audit chain and its checkpoints", _v3_audit),
     (4, "workload usage reported by the agent", _v4_agent_usage),
+    (5, "audit checkpoints name the chain's HMAC key", _v5_chain_key_id),
 )
 
 
