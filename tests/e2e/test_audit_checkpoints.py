@@ -99,6 +99,13 @@ def test_the_operator_signs_checkpoints_into_a_configmap_and_truncation_is_caugh
     operator.start()
     operator.wait_for_log(r"audit checkpoint failed: .*no checkpoint is signed on top of a disagreement")
     assert latest_in(cluster) == covered
+    operator.stop()
+
+    # Garbage in the ConfigMap is a failure too (exit 1), never a traceback or a usage error.
+    cluster.core.patch_namespaced_config_map(CONFIGMAP, cluster.namespace, {"data": {"latest.json": "{oops"}})
+    code, out = verify_from_cluster(control_plane, tmp_path, cluster.namespace)
+    assert code == 1, out
+    assert "unreadable checkpoint" in out
 
 
 def test_the_operator_refuses_to_start_without_audit_keys(
