@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes import watch  # noqa: E402
-from tests.e2e.harness import CRDS, PEERING_CRDS, OperatorProcess, apply, operator_env  # noqa: E402
+from tests.e2e.harness import CRDS, PEERING_CRDS, OperatorProcess, apply, audit_env, operator_env  # noqa: E402
 from tests.e2e.manifests import SECRET_NAME, account, base_secret  # noqa: E402
 from tests.support.controlplane import free_port, start_control_plane  # noqa: E402
 
@@ -107,6 +107,7 @@ def run(accounts: int, work: Path) -> dict[str, Any]:
                 "CLOUDIOS_DATA_DIR": str(work / "data"),
                 "CLOUDIOS_WEBHOOK_PORT": str(free_port()),
                 "CLOUDIOS_LOG_LEVEL": "WARNING",
+                **audit_env(work / "audit-keys", NAMESPACE),
             }
         )
         operator = OperatorProcess("operator", env, work / "operator.log").start()

@@ -33,6 +33,7 @@ from tests.support.controlplane import (  # noqa: E402
     start_control_plane,
 )
 
+from cloudios.cli.audit import write_keys  # noqa: E402
 from cloudios.controller import decisions  # noqa: E402
 
 NAMESPACE = "team-demo"
@@ -258,6 +259,7 @@ class Demo:
     def start_operator(self) -> None:
         assert self.plane is not None
         tls = decisions.generate_webhook_certificate(self.workdir / "webhook-tls", ["127.0.0.1"])
+        chain_key, signing_key, _ = write_keys(self.workdir / "audit-keys")
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
         env = {k: v for k, v in os.environ.items() if k in keep}
         env.update(
@@ -280,6 +282,9 @@ class Demo:
                 "CLOUDIOS_WEBHOOK_CERT_FILE": str(tls.cert_file),
                 "CLOUDIOS_WEBHOOK_KEY_FILE": str(tls.key_file),
                 "CLOUDIOS_WEBHOOK_CA_FILE": str(tls.ca_file),
+                # Decisions are audited: the chain and checkpoint keys, checkpoints outside the data dir.
+                "CLOUDIOS_AUDIT_CHAIN_KEY_FILE": str(chain_key),
+                "CLOUDIOS_AUDIT_SIGNING_KEY_FILE": str(signing_key),
                 "CLOUDIOS_AUDIT_CHECKPOINT_DIR": str(self.workdir / "audit-checkpoints"),
             }
         )

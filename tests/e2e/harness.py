@@ -17,6 +17,7 @@ from typing import IO, Any, TypeVar
 
 from kubernetes import client as k8s
 
+from cloudios.cli.audit import write_keys
 from tests.support.controlplane import ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +172,7 @@ class OperatorFactory:
             # Every test operator gets its own loopback metrics port: 9090 would collide.
             "CLOUDIOS_METRICS_PORT": str(free_port()),
             "CLOUDIOS_METRICS_ADDR": "127.0.0.1",
+            **audit_env(self.workdir / "audit-keys", namespace),
             **overrides,
         }
         process = OperatorProcess(name, env, self.workdir / f"{name}.log")
@@ -197,6 +199,18 @@ class OperatorFactory:
 
     def report(self) -> str:
         return "\n".join(f"----- {p.name} ({p.log_path}) -----\n{p.tail()}" for p in self.started)
+
+
+def audit_env(directory: Path, namespace: str) -> dict[str, str]:
+    """Audit keys (made once in ``directory``) and the namespace of the checkpoint ConfigMap."""
+    chain, signing = directory / "audit-chain.key", directory / "audit-signing.key"
+    if not chain.exists():
+        write_keys(directory)
+    return {
+        "CLOUDIOS_AUDIT_CHAIN_KEY_FILE": str(chain),
+        "CLOUDIOS_AUDIT_SIGNING_KEY_FILE": str(signing),
+        "CLOUDIOS_AUDIT_CHECKPOINT_NAMESPACE": namespace,
+    }
 
 
 def operator_env(plane: ControlPlane, moto_url: str, tls: Mapping[str, Path], managed: str) -> dict[str, str]:

@@ -27,9 +27,12 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from cloudios.controller import decisions
-from cloudios.security.audit import key_id
+from cloudios.security.audit import ChainKey
+from cloudios.security.checkpoints import key_id
+from cloudios.services.audit import AuditTrail
 from cloudios.sinks.kube import Kube
 from cloudios.store.audit import SqlAuditLog
+from cloudios.store.checkpoint_files import CheckpointDirectory
 from tests.support.controlplane import ControlPlane, free_port
 from tests.support.waiting import eventually
 
@@ -72,11 +75,15 @@ def apply_crds_and_roles(plane: ControlPlane) -> None:
 
 
 @pytest.fixture(scope="module")
-def webhooks(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlAuditLog]:
-    """The decision webhooks served by a kopf operator in a thread; yields its audit log."""
+def webhooks(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditTrail]:
+    """The decision webhooks served by a kopf operator in a thread; yields its audit trail."""
     apply_crds_and_roles(control_plane)
     work = tmp_path_factory.mktemp("decisions")
-    audit = SqlAuditLog.sqlite(work / "data", checkpoint_dir=work / "checkpoints")
+    audit = AuditTrail(
+        SqlAuditLog.sqlite(work / "data", chain_key=ChainKey.generate()),
+        (CheckpointDirectory(work / "checkpoints"),),
+        Ed25519PrivateKey.generate(),
+    )
     admin = control_plane.api_client()
     me = k8s.AuthenticationV1Api(admin).create_self_subject_review(k8s.V1SelfSubjectReview())
     cert = decisions.generate_webhook_certificate(work / "tls", ["127.0.0.1"])
@@ -181,7 +188,7 @@ def bind(plane: ControlPlane, namespace: str, role: str, user: str, kind: str = 
 
 
 @pytest.fixture
-def published(control_plane: ControlPlane, namespace: str, webhooks: SqlAuditLog) -> str:
+def published(control_plane: ControlPlane, namespace: str, webhooks: AuditTrail) -> str:
     """A Recommendation published by the operator's identity (the webhooks let it create)."""
     objects = k8s.CustomObjectsApi(control_plane.api_client())
     eventually(
@@ -228,7 +235,7 @@ def test_a_member_cannot_decide(control_plane: ControlPlane, namespace: str, pub
 
 
 def test_an_admin_approves_and_the_stamp_is_the_real_identity(
-    control_plane: ControlPlane, namespace: str, published: str, webhooks: SqlAuditLog
+    control_plane: ControlPlane, namespace: str, published: str, webhooks: AuditTrail
 ) -> None:
     user = f"ada-{secrets.token_hex(3)}"
     bind(control_plane, namespace, "cloudios-admin", user)
@@ -242,19 +249,19 @@ def test_an_admin_approves_and_the_stamp_is_the_real_identity(
     assert abs(datetime.now(UTC) - decided_at) < timedelta(minutes=2)
 
     # A dry run is checked and stamped but neither stored nor audited.
-    before = len(webhooks.entries())
+    before = len(webhooks.log.entries())
     dismiss = {"spec": {"decision": {"type": "Dismissed", "reason": "kept for DR"}}}
     dry = decide(api, namespace, published, dismiss, dry_run="All")
     assert dry["spec"]["decision"]["type"] == "Dismissed"
     assert dry["spec"]["decision"]["decidedBy"] == user
     stored = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, published)
     assert stored["spec"]["decision"]["type"] == "Approved"
-    assert len(webhooks.entries()) == before
+    assert len(webhooks.log.entries()) == before
 
     # Changing one's mind is a second decision, audited too; repeating it changes nothing.
     decide(api, namespace, published, dismiss)
     decide(api, namespace, published, dismiss)
-    entries = webhooks.entries(namespace)
+    entries = webhooks.log.entries(namespace)
     assert [(e.actor, e.action, e.target) for e in entries] == [
         (user, "recommendation.approved", f"{namespace}/{published}"),
         (user, "recommendation.dismissed", f"{namespace}/{published}"),
@@ -262,14 +269,16 @@ def test_an_admin_approves_and_the_stamp_is_the_real_identity(
     assert entries[0].details["findingId"] == f"f-{published}"
     assert entries[0].details["monthlySavings"] == {"amount": "140.16", "currency": "USD"}
     assert entries[1].details["reason"] == "kept for DR"
-    key = Ed25519PrivateKey.generate()
-    webhooks.checkpoint(key)
-    result_ = webhooks.verify({key_id(key.public_key()): key.public_key()})
+    # Every decision was checkpointed as it was appended: the store vouches for the newest entry.
+    (store,) = webhooks.stores
+    assert store.latest().last_seq == webhooks.log.entries()[-1].seq  # type: ignore[union-attr]
+    public = webhooks.signing_key.public_key()
+    result_ = webhooks.log.verify({key_id(public): public}, store)
     assert result_.ok, result_.reason
 
 
 def test_patch_rights_without_approve_are_not_enough(
-    control_plane: ControlPlane, namespace: str, published: str, webhooks: SqlAuditLog
+    control_plane: ControlPlane, namespace: str, published: str, webhooks: AuditTrail
 ) -> None:
     user = f"pat-{secrets.token_hex(3)}"
     k8s.RbacAuthorizationV1Api(control_plane.api_client()).create_namespaced_role(
@@ -287,11 +296,11 @@ def test_patch_rights_without_approve_are_not_enough(
     denied = refusal(lambda: decide(api, namespace, published, APPROVE))
     assert denied.status == 403
     assert ROLE_MESSAGE.format(namespace) in str(denied.body)
-    assert webhooks.entries(namespace) == []
+    assert webhooks.log.entries(namespace) == []
 
 
 def test_an_admin_cannot_change_the_rest_of_the_spec(
-    control_plane: ControlPlane, namespace: str, published: str, webhooks: SqlAuditLog
+    control_plane: ControlPlane, namespace: str, published: str, webhooks: AuditTrail
 ) -> None:
     user = f"ada-{secrets.token_hex(3)}"
     bind(control_plane, namespace, "cloudios-admin", user)
@@ -306,4 +315,4 @@ def test_an_admin_cannot_change_the_rest_of_the_spec(
     stored = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, published)
     assert stored["spec"]["monthlySavings"]["amount"] == "140.16"
     assert "decision" not in stored["spec"]
-    assert webhooks.entries(namespace) == []
+    assert webhooks.log.entries(namespace) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes import client as k8s
 
 from tests.support.chart import CHART, GROUP, KEY, apply_crds_for_real, dump, render
@@ -155,6 +158,36 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
     assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}.isdisjoint(by_kind)
     without_crds = render(control_plane, *KEY, "--set", "crds.install=false", "--set", "crds.keep=false")
     assert not [d for d in without_crds if d["kind"] == "CustomResourceDefinition"]
+
+
+def test_audit_keys_are_generated_or_referenced_and_mounted_for_the_group_only(
+    control_plane: ControlPlane,
+) -> None:
+    docs = render(control_plane, *KEY)
+    (secret,) = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "cloudios-audit-keys"]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+    assert len(base64.b64decode(data["chain-key"].strip(), validate=True)) == 32
+    assert isinstance(serialization.load_pem_private_key(data["signing-key"], None), Ed25519PrivateKey)
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["CLOUDIOS_AUDIT_CHAIN_KEY_FILE"] == "/etc/cloudios/audit/chain-key"
+    assert env["CLOUDIOS_AUDIT_SIGNING_KEY_FILE"] == "/etc/cloudios/audit/signing-key"
+    assert env["CLOUDIOS_AUDIT_CHECKPOINT_INTERVAL_SECONDS"] == "300"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "audit-keys"]
+    assert volume["secret"]["secretName"] == "cloudios-audit-keys"
+    assert volume["secret"]["defaultMode"] == 0o440
+    # Bring your own: no generated Secret, the volume names yours.
+    own = render(control_plane, *KEY, "--set", "audit.existingSecret=my-audit-keys")
+    assert not [d for d in own if d["kind"] == "Secret" and "audit" in d["metadata"]["name"]]
+    (deployment,) = [d for d in own if d["kind"] == "Deployment"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert [v["secret"]["secretName"] for v in volumes if v["name"] == "audit-keys"] == ["my-audit-keys"]
+    (role,) = [d for d in docs if d["kind"] == "Role"]
+    assert {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cloudios-audit-checkpoints"],
+            "verbs": ["get", "update"]} in role["rules"]  # fmt: skip
 
 
 def test_optional_objects_render(control_plane: ControlPlane) -> None:
@@ -305,6 +338,7 @@ def test_install_upgrade_uninstall(control_plane: ControlPlane, namespace: str) 
         assert peering["metadata"]["name"] == release
         first = admission.read_validating_webhook_configuration(name).webhooks[0].client_config.ca_bundle
         key = core.read_namespaced_secret(f"{name}-master-key", namespace)
+        audit_keys = core.read_namespaced_secret(f"{name}-audit-keys", namespace)
         # --reuse-values proves nothing computed while rendering (the memoised PEMs) leaks into the
         # stored values, where the strict schema would then refuse the next upgrade.
         control_plane.helm("upgrade", release, CHART, "--namespace", namespace, "--reuse-values")
@@ -316,6 +350,8 @@ def test_install_upgrade_uninstall(control_plane: ControlPlane, namespace: str) 
         assert again == first, "the webhook CA must survive an upgrade (the running pod still serves it)"
         key_again = core.read_namespaced_secret(f"{name}-master-key", namespace)
         assert key_again.data == key.data, "the generated master key must survive an upgrade"
+        audit_again = core.read_namespaced_secret(f"{name}-audit-keys", namespace)
+        assert audit_again.data == audit_keys.data, "the audit keys must survive an upgrade"
     finally:
         control_plane.helm("uninstall", release, "--namespace", namespace, check=False)
         hand_crds_to(control_plane, None)
@@ -325,6 +361,7 @@ def test_install_upgrade_uninstall(control_plane: ControlPlane, namespace: str) 
     # Kept: the CRDs (and so every user object) and the generated master key.
     assert extensions.read_custom_resource_definition(f"cloudaccounts.{GROUP}").metadata.name
     assert core.read_namespaced_secret(f"{name}-master-key", namespace).data
+    assert core.read_namespaced_secret(f"{name}-audit-keys", namespace).data
 
 
 # -- documentation ------------------------------------------------------------------------------

@@ -221,3 +221,41 @@ def test_operator_role_reads_secrets_only_by_name(control_plane: ControlPlane, n
         assert status_of(lambda: as_operator.list_namespaced_secret(namespace)) == 403
     finally:
         control_plane.kubectl("delete", "clusterrole", name, "--ignore-not-found")
+
+
+def test_operator_role_writes_only_its_checkpoint_configmap(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    docs = render(control_plane, *KEY, "--show-only", "templates/rbac-operator.yaml", namespace=namespace)
+    (role,) = [d for d in docs if d["kind"] == "Role"]
+    control_plane.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", input=dump([role]))
+    sa = f"system:serviceaccount:{namespace}:cloudios"
+    k8s.RbacAuthorizationV1Api(control_plane.api_client()).create_namespaced_role_binding(
+        namespace,
+        k8s.V1RoleBinding(
+            metadata=k8s.V1ObjectMeta(name="operator"),
+            role_ref=k8s.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role["metadata"]["name"]
+            ),
+            subjects=[k8s.RbacV1Subject(api_group="rbac.authorization.k8s.io", kind="User", name=sa)],
+        ),
+    )
+    as_operator = k8s.CoreV1Api(control_plane.impersonating(sa))
+
+    def config_map(name: str) -> k8s.V1ConfigMap:
+        return k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=name), data={"latest.json": "{}"})
+
+    eventually(
+        lambda: as_operator.create_namespaced_config_map(namespace, config_map("cloudios-audit-checkpoints")),
+        what="operator creates its checkpoint ConfigMap",
+    )
+    found = as_operator.read_namespaced_config_map("cloudios-audit-checkpoints", namespace)
+    found.data = {"latest.json": '{"index": 2}'}
+    as_operator.replace_namespaced_config_map("cloudios-audit-checkpoints", namespace, found)
+    k8s.CoreV1Api(control_plane.api_client()).create_namespaced_config_map(namespace, config_map("other"))
+    assert status_of(lambda: as_operator.read_namespaced_config_map("other", namespace)) == 403
+    assert (
+        status_of(lambda: as_operator.replace_namespaced_config_map("other", namespace, config_map("other")))
+        == 403
+    )
+    assert status_of(lambda: as_operator.list_namespaced_config_map(namespace)) == 403

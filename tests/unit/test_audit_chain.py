@@ -1,20 +1,25 @@
-"""Audit chain: canonical JSON, tampering (edit, delete, truncate, rewrite), checkpoints, one writer."""
+"""Audit log: canonical JSON, the keyed chain, signed checkpoints, every tamper case, one writer."""
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import hashlib
+import io
+import itertools
 import json
+import multiprocessing
 import random
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,34 +28,74 @@ from cloudios.security.audit import (
     GENESIS_HASH,
     AuditEntry,
     AuditEvent,
-    CanonicalJsonError,
-    Checkpoint,
-    canonical_json,
-    key_id,
+    ChainKey,
     link_hash,
+    load_chain_key,
     next_entry,
-    public_key_pem,
-    sign_checkpoint,
-    verify,
     verify_chain,
 )
-from cloudios.store.audit import AuditIntegrityError, CheckpointStore, SqlAuditLog
+from cloudios.security.audit_verify import verify
+from cloudios.security.canonical import CanonicalJsonError, canonical_json
+from cloudios.security.checkpoints import (
+    Checkpoint,
+    key_id,
+    private_key_pem,
+    public_key_pem,
+    sign_checkpoint,
+)
+from cloudios.services.audit import AuditTrail
+from cloudios.store.audit import AuditIntegrityError, SqlAuditLog
+from cloudios.store.checkpoint_files import CheckpointDirectory, CheckpointLocationError, checkpoint_dir
 
 # ----------------------------------------------------------------------------- fixtures and helpers
 
 _T = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
+@dataclass
+class Audit:
+    """One installation: the database, its keys (files outside the data dir) and a checkpoint store."""
+
+    root: Path
+    log: SqlAuditLog
+    chain_key: ChainKey
+    signing_key: Ed25519PrivateKey
+    store: CheckpointDirectory
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def file(self, name: str) -> str:
+        return str(self.root / "keys" / name)
+
+    def checkpoint(self) -> Checkpoint:
+        signed = self.log.checkpoint(self.signing_key, [self.store])
+        assert signed is not None
+        return signed
+
+    def trusted(self) -> dict[str, Ed25519PublicKey]:
+        return keys_of(self.signing_key)
+
+
+def write_keys(directory: Path, chain_key: ChainKey, signing_key: Ed25519PrivateKey) -> None:
+    directory.mkdir(mode=0o700)
+    for name, data in (
+        ("chain.key", chain_key.to_text()),
+        ("signing.key", private_key_pem(signing_key)),
+        ("signing.pub", public_key_pem(signing_key.public_key())),
+    ):
+        (directory / name).write_bytes(data)
+        (directory / name).chmod(0o600)
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[SqlAuditLog]:
-    audit = SqlAuditLog.sqlite(tmp_path / "data", checkpoint_dir=tmp_path / "checkpoints")
-    yield audit
-    audit.close()
+def audit(tmp_path: Path) -> Iterator[Audit]:
+    chain_key, signing_key = ChainKey.generate(), Ed25519PrivateKey.generate()
+    write_keys(tmp_path / "keys", chain_key, signing_key)
+    log = SqlAuditLog.sqlite(tmp_path / "data", chain_key=chain_key)
+    yield Audit(tmp_path, log, chain_key, signing_key, CheckpointDirectory(tmp_path / "checkpoints"))
+    log.close()
 
 
 def event(i: int, tenant: str = "team-a") -> AuditEvent:
@@ -68,45 +113,82 @@ def fill(log: SqlAuditLog, n: int, start: int = 0) -> None:
         log.append(event(i))
 
 
-def tamper(log: SqlAuditLog, *statements: str) -> None:
+def tamper(audit: Audit, *statements: str) -> None:
     """TAMPERING, as an attacker with write access to the database file: drop the append-only
     triggers, then edit rows behind the application's back."""
-    db = str(log._engine.url.database)
-    conn = sqlite3.connect(db, isolation_level=None)
+    conn = sqlite3.connect(str(audit.data / "cloudios.db"), isolation_level=None)
     try:
-        for trigger in ("audit_events_no_update", "audit_events_no_delete"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        for table in ("audit_events", "audit_checkpoints"):
+            for op in ("update", "delete"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
         for sql in statements:
             conn.execute(sql)
     finally:
         conn.close()
 
 
-def rewrite_rows(log: SqlAuditLog, entries: list[AuditEntry]) -> None:
-    """TAMPERING: replace the whole table with the given (recomputed) entries."""
-    statements = ["DELETE FROM audit_events"]
-    statements += [
+def insert_sql(e: AuditEntry) -> str:
+    return (
         "INSERT INTO audit_events (seq, tenant, time, actor, action, target, details, prev_hash, hash) "
         f"VALUES ({e.seq}, '{e.tenant}', '{e.time}', '{e.actor}', '{e.action}', '{e.target}', "
         f"'{json.dumps(dict(e.details))}', '{e.prev_hash}', '{e.hash}')"
-        for e in entries
-    ]
-    tamper(log, *statements)
+    )
+
+
+def unkeyed(prev: bytes, payload: dict[str, object]) -> bytes:
+    """The best a database attacker can do without the chain key: the plain SHA-256 link."""
+    return hashlib.sha256(b"audit-v1" + prev + canonical_json(payload)).digest()
 
 
 def recompute(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """What an attacker does after editing: recompute every hash from the start."""
+    """What an attacker does after editing: recompute every hash from the start (without the key)."""
     out: list[AuditEntry] = []
     prev = GENESIS_HASH
     for e in entries:
-        digest = link_hash(prev, e.payload())
+        digest = unkeyed(prev, e.payload())
         out.append(replace(e, prev_hash=prev.hex(), hash=digest.hex()))
         prev = digest
     return out
 
 
-def keys_of(*private: Ed25519PrivateKey) -> dict[str, object]:
+def forged_next(head: AuditEntry) -> AuditEntry:
+    forged = AuditEntry(
+        seq=head.seq + 1,
+        tenant="team-a",
+        actor="cfo@example.com",
+        action="recommendation.approved",
+        target="team-a/rec-forged",
+        time=head.time,
+        details={"findingId": "f-forged"},
+        prev_hash=head.hash,
+        hash="",
+    )
+    return replace(forged, hash=unkeyed(bytes.fromhex(head.hash), forged.payload()).hex())
+
+
+def keys_of(*private: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:
     return {key_id(k.public_key()): k.public_key() for k in private}
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="cloudios")
+    audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = audit_cli.run(parser.parse_args(["audit", *argv]))
+    return code, out.getvalue() + err.getvalue()
+
+
+def verify_cli(audit: Audit, *extra: str) -> tuple[int, str]:
+    """`cloudios audit verify` as an auditor runs it: chain key, public key, the external store."""
+    return cli(
+        "verify",
+        "--data-dir", str(audit.data),
+        "--chain-key", audit.file("chain.key"),
+        "--public-key", audit.file("signing.pub"),
+        "--checkpoints", str(audit.store.directory),
+        *extra,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- canonical JSON
@@ -137,8 +219,9 @@ def test_same_event_with_reordered_keys_has_identical_hash() -> None:
     details = {"reason": "idle", "findingId": "f1", "monthlySavings": {"amount": "1.00", "currency": "USD"}}
     shuffled = dict(reversed(list(details.items())))
     shuffled["monthlySavings"] = {"currency": "USD", "amount": "1.00"}
-    a = next_entry(replace(event(1), details=details), seq=1, prev_hash="00" * 32, now=_T)
-    b = next_entry(replace(event(1), details=shuffled), seq=1, prev_hash="00" * 32, now=_T)
+    key = ChainKey.generate()
+    a = next_entry(replace(event(1), details=details), seq=1, prev_hash="00" * 32, now=_T, key=key)
+    b = next_entry(replace(event(1), details=shuffled), seq=1, prev_hash="00" * 32, now=_T, key=key)
     assert a.hash == b.hash
 
 
@@ -148,10 +231,10 @@ def test_floats_big_integers_and_odd_types_are_refused(bad: object) -> None:
         canonical_json(bad)
 
 
-def test_an_event_with_a_float_is_refused_before_it_is_written(log: SqlAuditLog) -> None:
+def test_an_event_with_a_float_is_refused_before_it_is_written(audit: Audit) -> None:
     with pytest.raises(CanonicalJsonError):
-        log.append(replace(event(1), details={"monthlySavings": 12.5}))
-    assert log.entries() == []
+        audit.log.append(replace(event(1), details={"monthlySavings": 12.5}))
+    assert audit.log.entries() == []
 
 
 json_values = st.recursive(
@@ -181,139 +264,283 @@ def test_canonical_json_is_stable(value: object, seed: int) -> None:
     assert b"\n" not in encoded  # no whitespace between tokens (newlines in strings are escaped)
 
 
-# ----------------------------------------------------------------------------- chain and checkpoints
+# ----------------------------------------------------------------------------- a clean log
 
 
-def test_a_clean_log_verifies_with_its_checkpoints(log: SqlAuditLog, key: Ed25519PrivateKey) -> None:
-    fill(log, 5)
-    first = log.checkpoint(key)
-    fill(log, 5, start=5)
-    second = log.checkpoint(key)
-    empty = log.checkpoint(key)  # emitted even when nothing happened
+def test_a_clean_log_verifies_with_its_checkpoints(audit: Audit) -> None:
+    fill(audit.log, 5)
+    first = audit.checkpoint()
+    fill(audit.log, 5, start=5)
+    second = audit.checkpoint()
+    empty = audit.checkpoint()  # emitted even when nothing happened
     assert (first.first_seq, first.last_seq) == (1, 5)
     assert (second.first_seq, second.last_seq, second.prev_signature) == (6, 10, first.signature)
     assert (empty.first_seq, empty.last_seq) == (11, 10)
-    result = log.verify(keys_of(key))
+    assert second.chain_key_id == audit.chain_key.key_id
+    result = audit.log.verify(audit.trusted(), audit.store)
     assert result.ok, result.reason
     assert (result.entries, result.checkpoints, result.anchored_through) == (10, 3, 10)
-    assert [e.seq for e in log.entries()] == list(range(1, 11))
-    assert {e.tenant for e in log.entries("team-b")} == set()
+    code, out = verify_cli(audit)
+    assert code == 0, out
+    assert out.startswith(
+        f"OK: 10 entries, 3 checkpoints, signed through seq 10 (directory {audit.store.directory})"
+    )
+    assert f"head seq 10 {audit.log.entries()[-1].hash}" in out
 
 
-def test_editing_one_field_mid_chain_fails_at_that_seq(log: SqlAuditLog, key: Ed25519PrivateKey) -> None:
-    fill(log, 10)
-    log.checkpoint(key)
-    tamper(log, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 6")
-    result = log.verify(keys_of(key))
-    assert not result.ok
-    assert result.first_bad_seq == 6
-    assert "hash mismatch" in result.reason
-
-
-def test_deleting_a_middle_row_fails_as_a_gap_and_renumbering_fails_the_hashes(
-    log: SqlAuditLog, key: Ed25519PrivateKey
-) -> None:
-    fill(log, 10)
-    log.checkpoint(key)
-    tamper(log, "DELETE FROM audit_events WHERE seq = 4")
-    gap = log.verify(keys_of(key))
-    assert (gap.ok, gap.first_bad_seq) == (False, 4)
-    assert "gap" in gap.reason
-    # Closing the gap by renumbering does not help: seq is hashed, and links no longer match.
-    tamper(log, "UPDATE audit_events SET seq = seq - 1 WHERE seq > 4")
-    renumbered = log.verify(keys_of(key))
-    assert (renumbered.ok, renumbered.first_bad_seq) == (False, 4)
-    assert "link" in renumbered.reason or "hash" in renumbered.reason
-
-
-def test_truncation_passes_the_chain_alone_but_fails_the_checkpoint(
-    log: SqlAuditLog, key: Ed25519PrivateKey
-) -> None:
-    fill(log, 10)
-    log.checkpoint(key)
-    tamper(log, "DELETE FROM audit_events WHERE seq > 7")
-    chain_only, _ = verify_chain(log.entries())
-    assert chain_only.ok  # documented limit: a shorter chain is still a valid chain
-    result = log.verify(keys_of(key))
-    assert (result.ok, result.first_bad_seq) == (False, 8)
-    assert "truncated" in result.reason
-
-
-def test_rewriting_the_whole_chain_with_recomputed_hashes_fails_on_the_checkpoint(
-    log: SqlAuditLog, key: Ed25519PrivateKey
-) -> None:
-    fill(log, 10)
-    log.checkpoint(key)
-    forged = recompute([replace(e, actor="mallory") if e.seq == 3 else e for e in log.entries()])
-    rewrite_rows(log, forged)
-    assert verify_chain(log.entries())[0].ok  # the chain itself is now consistent
-    result = log.verify(keys_of(key))
+def test_the_chain_is_keyed_so_the_key_matters(audit: Audit) -> None:
+    fill(audit.log, 3)
+    audit.checkpoint()
+    other = ChainKey.generate()
+    result, _ = verify_chain(audit.log.entries(), other)
     assert (result.ok, result.first_bad_seq) == (False, 1)
-    assert "rewritten" in result.reason
+    recorded = audit.log.recorded_checkpoints()
+    named = verify(audit.log.entries(), recorded, audit.trusted(), other, latest=recorded[-1])
+    assert (named.ok, named.first_bad_seq) == (False, 1)
+    assert f"the checkpoints name chain key {audit.chain_key.key_id}, not the key given" in named.reason
+    assert repr(audit.chain_key) == "ChainKey()"  # the key never reaches a log line through repr
 
 
-def test_checkpoints_re_signed_with_an_unknown_key_are_rejected(
-    log: SqlAuditLog, key: Ed25519PrivateKey, tmp_path: Path
+# ----------------------------------------------------------------------------- the tamper cases
+
+
+def test_a_forged_append_after_the_last_checkpoint_fails(audit: Audit) -> None:
+    fill(audit.log, 10)
+    audit.checkpoint()
+    tamper(audit, insert_sql(forged_next(audit.log.entries()[-1])))
+    code, out = verify_cli(audit)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 11"), out
+    assert "hash mismatch" in out
+
+
+def test_truncation_after_the_last_checkpoint_fails_because_every_append_is_checkpointed(
+    audit: Audit,
 ) -> None:
-    fill(log, 6)
-    log.checkpoint(key)
-    forged = recompute([replace(e, target="team-a/other") if e.seq == 2 else e for e in log.entries()])
-    attacker = Ed25519PrivateKey.generate()
-    fake = sign_checkpoint(previous=None, last_seq=6, head_hash=forged[-1].hash, signing_key=attacker, now=_T)
-    result = verify(forged, [fake], keys_of(key))
-    assert not result.ok
+    trail = AuditTrail(audit.log, (audit.store,), audit.signing_key)
+    for i in range(10):
+        trail.append(event(i))
+    assert audit.store.latest() == audit.log.recorded_checkpoints()[-1]
+    assert audit.store.latest().last_seq == 10  # type: ignore[union-attr]
+    # A database attacker drops the newest entries and the checkpoint copies that mention them.
+    tamper(
+        audit, "DELETE FROM audit_events WHERE seq > 8", "DELETE FROM audit_checkpoints WHERE last_seq > 8"
+    )
+    code, out = verify_cli(audit)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 9"), out
+
+
+def test_truncation_of_entries_no_checkpoint_covers_fails_against_the_seen_head(audit: Audit) -> None:
+    fill(audit.log, 10)
+    audit.checkpoint()
+    fill(audit.log, 2, start=10)  # written, but the checkpoint after them never happened
+    code, out = verify_cli(audit)
+    assert code == 0, out
+    assert "seq 11..12 are not covered by a checkpoint yet; pass --min-seq 12" in out
+    tamper(audit, "DELETE FROM audit_events WHERE seq > 10")
+    code, out = verify_cli(audit, "--min-seq", "12")
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 11"), out
+    assert "truncated" in out
+
+
+def test_deleting_the_newest_checkpoint_and_truncating_fails(audit: Audit) -> None:
+    fill(audit.log, 10)
+    audit.checkpoint()
+    fill(audit.log, 2, start=10)
+    audit.checkpoint()
+    # The database attacker deletes the newest checkpoint row and truncates: the store still has it.
+    tamper(audit, "DELETE FROM audit_events WHERE seq > 10", "DELETE FROM audit_checkpoints WHERE idx = 2")
+    code, out = verify_cli(audit)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 11"), out
+    # An attacker who can also delete the newest file: a verifier that saw seq 12 still notices.
+    audit.store.path_for(2).unlink()
+    code, out = verify_cli(audit, "--min-seq", "12")
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 11"), out
+
+
+def test_deleting_all_checkpoints_and_rewriting_fails(
+    audit: Audit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The defaults: the checkpoints go to the state directory, not into the data directory.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("CLOUDIOS_AUDIT_CHECKPOINT_DIR", raising=False)
+    audit.store = CheckpointDirectory(checkpoint_dir(data=audit.data))
+    assert not audit.store.directory.is_relative_to(audit.data)
+    fill(audit.log, 12)
+    audit.checkpoint()
+    # Everything under the data directory: checkpoint rows gone, entries rewritten with fresh hashes.
+    forged = recompute([replace(e, actor="mallory") if e.seq == 3 else e for e in audit.log.entries()])
+    tamper(audit, "DELETE FROM audit_checkpoints", "DELETE FROM audit_events", *map(insert_sql, forged))
+    args = ("--chain-key", audit.file("chain.key"), "--public-key", audit.file("signing.pub"))
+    code, out = cli("verify", "--data-dir", str(audit.data), *args)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 1"), out
+    # Even with the checkpoint files deleted too, nothing verifies without them.
+    for path in audit.store.directory.iterdir():
+        path.unlink()
+    code, out = cli("verify", "--data-dir", str(audit.data), *args)
+    assert code == 1, out
+
+
+def test_a_checkpoint_directory_inside_the_data_directory_is_refused(audit: Audit) -> None:
+    with pytest.raises(CheckpointLocationError, match="inside the data directory"):
+        checkpoint_dir(audit.data / "audit-checkpoints", data=audit.data)
+    code, out = verify_cli(audit, "--checkpoints", str(audit.data / "cp"))
+    assert code == 2
+    assert "inside the data directory" in out
+
+
+@pytest.mark.parametrize("which", ["latest", "older"])
+def test_a_garbage_checkpoint_file_fails(audit: Audit, which: str) -> None:
+    fill(audit.log, 4)
+    audit.checkpoint()
+    fill(audit.log, 2, start=4)
+    audit.checkpoint()
+    path = audit.store.path_for(2 if which == "latest" else 1)
+    path.chmod(0o600)
+    path.write_text("this is not a checkpoint {")
+    code, out = verify_cli(audit)
+    assert code == 1, out
+    assert out.startswith("FAILED at seq "), out
+    assert "not a checkpoint" in out
+
+
+RENUMBER = "UPDATE audit_events SET seq = seq - 1 WHERE seq > 4"
+SWAP = (
+    "UPDATE audit_events SET seq = -seq WHERE seq IN (4, 5)",
+    "UPDATE audit_events SET seq = 9 + seq WHERE seq < 0",
+)
+
+
+@pytest.mark.parametrize(
+    ("statements", "seq", "why"),
+    [
+        (["UPDATE audit_events SET actor = 'mallory' WHERE seq = 6"], 6, "hash mismatch"),
+        (["DELETE FROM audit_events WHERE seq = 4"], 4, "gap"),
+        (["DELETE FROM audit_events WHERE seq = 4", RENUMBER], 4, "link"),
+        (list(SWAP), 4, "link"),
+    ],
+    ids=["edit", "remove", "remove-and-renumber", "reorder"],
+)
+def test_editing_removing_or_reordering_a_middle_entry_fails_at_its_seq(
+    audit: Audit, statements: list[str], seq: int, why: str
+) -> None:
+    fill(audit.log, 10)
+    audit.checkpoint()
+    tamper(audit, *statements)
+    code, out = verify_cli(audit)
+    assert (code, out.split(":")[0]) == (1, f"FAILED at seq {seq}"), out
+    assert why in out
+
+
+def test_checkpoints_re_signed_with_an_unknown_key_are_rejected(audit: Audit) -> None:
+    fill(audit.log, 6)
+    audit.checkpoint()
+    entries, attacker = audit.log.entries(), Ed25519PrivateKey.generate()
+    fake = sign_checkpoint(
+        previous=None,
+        last_seq=6,
+        head_hash=entries[-1].hash,
+        chain_key_id=audit.chain_key.key_id,
+        signing_key=attacker,
+        now=_T,
+    )
+    result = verify(entries, [], audit.trusted(), audit.chain_key, latest=fake)
+    assert (result.ok, result.first_bad_seq) == (False, 1)
     assert "unknown key" in result.reason
     # Claiming the trusted key's id does not help either: the signature does not verify.
-    claimed = replace(fake, key_id=key_id(key.public_key()))
-    result = verify(forged, [claimed], keys_of(key))
-    assert not result.ok
-    assert "bad signature" in result.reason
+    claimed = replace(fake, key_id=key_id(audit.signing_key.public_key()))
+    assert "bad signature" in verify(entries, [], audit.trusted(), audit.chain_key, latest=claimed).reason
+    # Through the CLI: an attacker's checkpoint file replacing the real one.
+    path = audit.store.path_for(1)
+    path.chmod(0o600)
+    path.write_text(fake.to_json())
+    code, out = verify_cli(audit)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 1"), out
 
 
-def test_forged_or_missing_checkpoints_are_rejected(log: SqlAuditLog, key: Ed25519PrivateKey) -> None:
-    fill(log, 3)
-    one = log.checkpoint(key)
-    fill(log, 3, start=3)
-    two = log.checkpoint(key)
-    fill(log, 3, start=6)
-    three = log.checkpoint(key)
-    entries, keys = log.entries(), keys_of(key)
-    assert verify(entries, [one, two, three], keys).ok
+def test_forged_missing_or_split_checkpoints_are_rejected(audit: Audit) -> None:
+    fill(audit.log, 3)
+    one = audit.checkpoint()
+    fill(audit.log, 3, start=3)
+    two = audit.checkpoint()
+    fill(audit.log, 3, start=6)
+    three = audit.checkpoint()
+    entries, keys, chain = audit.log.entries(), audit.trusted(), audit.chain_key
+    assert verify(entries, [one, two], keys, chain, latest=three).ok
     # An edited body no longer matches its signature.
-    assert "bad signature" in verify(entries, [one, replace(two, last_seq=5), three], keys).reason
-    # A checkpoint dropped from the middle breaks the index and the signature chain.
-    assert not verify(entries, [one, three], keys).ok
-    # A correctly signed checkpoint that does not chain to its predecessor is refused.
+    assert (
+        "bad signature" in verify(entries, [one, replace(two, last_seq=5)], keys, chain, latest=three).reason
+    )
+    # A checkpoint dropped from the middle.
+    assert "checkpoint 2 is missing" in verify(entries, [one], keys, chain, latest=three).reason
+    # A correctly signed checkpoint that does not chain to its predecessor.
     stranger = replace(one, signature=base64.b64encode(bytes(64)).decode())
-    other = sign_checkpoint(previous=stranger, last_seq=6, head_hash=two.head_hash, signing_key=key, now=_T)
-    assert "does not chain" in verify(entries, [one, other, three], keys).reason
+    other = sign_checkpoint(
+        previous=stranger,
+        last_seq=6,
+        head_hash=two.head_hash,
+        chain_key_id=chain.key_id,
+        signing_key=audit.signing_key,
+        now=_T,
+    )
+    assert "does not chain" in verify(entries, [one, other], keys, chain, latest=three).reason
+    # Two different checkpoints with one index: the database shows one history, the store another.
+    assert "split view" in verify(entries, [one, two, other], keys, chain, latest=three).reason
     # Garbage in the signature field.
-    assert "bad signature" in verify(entries, [replace(one, signature="!!")], keys).reason
+    assert "bad signature" in verify(entries, [], keys, chain, latest=replace(one, signature="!!")).reason
 
 
-def test_checkpoint_store_files_are_write_once_and_cross_checked(
-    log: SqlAuditLog, key: Ed25519PrivateKey, tmp_path: Path
-) -> None:
-    fill(log, 2)
-    cp = log.checkpoint(key)
-    store = CheckpointStore(tmp_path / "checkpoints")
-    with pytest.raises(FileExistsError):
-        store.write(cp)
-    # The external copy going missing is detected (the DB still records it) ...
-    store.path_for(1).chmod(0o600)
-    store.path_for(1).unlink()
-    result = log.verify(keys_of(key))
+def test_a_store_rolled_back_behind_the_database_fails(audit: Audit) -> None:
+    fill(audit.log, 3)
+    audit.checkpoint()
+    fill(audit.log, 3, start=3)
+    audit.checkpoint()
+    path = audit.store.path_for(2)
+    path.chmod(0o600)
+    path.unlink()  # the store now claims checkpoint 1 is the latest; the database recorded 2
+    result = audit.log.verify(audit.trusted(), audit.store)
     assert not result.ok
-    assert "missing" in result.reason
-    # ... and no new checkpoint is signed on top of a store that disagrees with the database.
-    with pytest.raises(AuditIntegrityError):
-        log.checkpoint(key)
+    assert "rolled back" in result.reason
+    with pytest.raises(AuditIntegrityError, match="disagreement"):
+        audit.checkpoint()  # and nothing is signed on top of it
 
 
-def test_update_and_delete_are_refused_by_the_database(log: SqlAuditLog, key: Ed25519PrivateKey) -> None:
-    fill(log, 3)
-    log.checkpoint(key)
-    conn = sqlite3.connect(str(log._engine.url.database), isolation_level=None)
+def test_a_published_checkpoint_whose_commit_was_lost_is_adopted(audit: Audit) -> None:
+    fill(audit.log, 3)
+    audit.checkpoint()
+    fill(audit.log, 2, start=3)
+    ahead = sign_checkpoint(
+        previous=audit.store.latest(),
+        last_seq=5,
+        head_hash=audit.log.entries()[-1].hash,
+        chain_key_id=audit.chain_key.key_id,
+        signing_key=audit.signing_key,
+        now=_T,
+    )
+    audit.store.publish(ahead, replacing=audit.store.latest())
+    third = audit.checkpoint()
+    assert [c.index for c in audit.log.recorded_checkpoints()] == [1, 2, 3]
+    assert third.prev_signature == ahead.signature
+    assert audit.log.verify(audit.trusted(), audit.store).ok
+
+
+def test_the_timer_signs_when_the_head_moves_and_hourly_when_quiet(audit: Audit) -> None:
+    now = [datetime.now(UTC)]
+    trail = AuditTrail(audit.log, (audit.store,), audit.signing_key, clock=lambda: now[0])
+    assert trail.checkpoint() is not None  # the first one, even for an empty log
+    assert trail.checkpoint() is None  # nothing moved
+    audit.log.append(event(1))
+    assert trail.checkpoint() is not None
+    now[0] += timedelta(minutes=59)
+    assert trail.checkpoint() is None
+    now[0] += timedelta(minutes=2)
+    assert trail.checkpoint() is not None  # a heartbeat: a quiet log still gets fresh checkpoints
+    assert audit.log.verify(audit.trusted(), audit.store).ok
+
+
+def test_update_and_delete_are_refused_by_the_database(audit: Audit) -> None:
+    fill(audit.log, 3)
+    audit.checkpoint()
+    conn = sqlite3.connect(str(audit.data / "cloudios.db"), isolation_level=None)
     try:
         for sql in (
             "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2",
@@ -325,14 +552,17 @@ def test_update_and_delete_are_refused_by_the_database(log: SqlAuditLog, key: Ed
                 conn.execute(sql)
     finally:
         conn.close()
-    assert log.verify(keys_of(key)).ok
-    assert not hasattr(log, "update")
-    assert not hasattr(log, "delete")
+    assert audit.log.verify(audit.trusted(), audit.store).ok
+    assert not hasattr(audit.log, "update")
+    assert not hasattr(audit.log, "delete")
 
 
-def test_100_concurrent_appends_make_one_linear_chain(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+# ----------------------------------------------------------------------------- one writer
+
+
+def test_100_concurrent_appends_from_threads_make_one_linear_chain(audit: Audit) -> None:
     # Two log objects on one database, as two components of one process would have.
-    logs = [SqlAuditLog.sqlite(tmp_path, checkpoint_dir=tmp_path / "cp") for _ in range(2)]
+    logs = [audit.log, SqlAuditLog.sqlite(audit.data, chain_key=audit.chain_key)]
     start = threading.Barrier(20)
     errors: list[BaseException] = []
 
@@ -349,18 +579,46 @@ def test_100_concurrent_appends_make_one_linear_chain(tmp_path: Path, key: Ed255
         t.start()
     for t in threads:
         t.join()
+    logs[1].close()
     assert errors == []
-    entries = logs[0].entries()
-    assert [e.seq for e in entries] == list(range(1, 101))
-    assert len({e.prev_hash for e in entries}) == 100  # no two entries share a predecessor
-    assert verify_chain(entries)[0].ok
-    logs[1].checkpoint(key)
-    assert logs[0].verify(keys_of(key)).ok
-    for audit in logs:
-        audit.close()
+    assert_one_linear_chain(audit, 100)
 
 
-def test_a_repeat_of_the_newest_event_for_a_target_is_written_once(log: SqlAuditLog) -> None:
+def _append_from_process(data: str, secret: bytes, worker: int, barrier: threading.Barrier) -> None:
+    log = SqlAuditLog.sqlite(data, chain_key=ChainKey(secret))
+    barrier.wait()
+    for i in range(25):
+        log.append(event(worker * 25 + i, tenant=f"team-{worker}"))
+    log.close()
+
+
+def test_100_concurrent_appends_from_processes_make_one_linear_chain(audit: Audit) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(4)
+    workers = [
+        spawn.Process(target=_append_from_process, args=(str(audit.data), audit.chain_key.secret, n, barrier))
+        for n in range(4)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(120)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    assert_one_linear_chain(audit, 100)
+
+
+def assert_one_linear_chain(audit: Audit, n: int) -> None:
+    entries = audit.log.entries()
+    assert [e.seq for e in entries] == list(range(1, n + 1))
+    assert len({e.prev_hash for e in entries}) == n  # no two entries share a predecessor
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
+    audit.checkpoint()
+    code, out = verify_cli(audit)
+    assert code == 0, out
+
+
+def test_a_repeat_of_the_newest_event_for_a_target_is_written_once(audit: Audit) -> None:
+    log = audit.log
     first = log.append(event(1), skip_repeat=True)
     again = log.append(event(1), skip_repeat=True)
     assert again == first
@@ -375,42 +633,67 @@ def test_a_repeat_of_the_newest_event_for_a_target_is_written_once(log: SqlAudit
     ]
 
 
-def test_checkpoint_serialisation_round_trips(key: Ed25519PrivateKey) -> None:
-    cp = sign_checkpoint(previous=None, last_seq=0, head_hash=GENESIS_HASH.hex(), signing_key=key, now=_T)
+def test_checkpoint_serialisation_round_trips(audit: Audit) -> None:
+    cp = sign_checkpoint(
+        previous=None,
+        last_seq=0,
+        head_hash=GENESIS_HASH.hex(),
+        chain_key_id=audit.chain_key.key_id,
+        signing_key=audit.signing_key,
+        now=_T,
+    )
     assert Checkpoint.from_json(cp.to_json()) == cp
-    assert verify([], [cp], keys_of(key)).ok
+    assert verify([], [], audit.trusted(), audit.chain_key, latest=cp).ok
+    assert link_hash(audit.chain_key, GENESIS_HASH, {"a": 1}) != unkeyed(GENESIS_HASH, {"a": 1})
 
 
-def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="cloudios")
-    audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    return audit_cli.run(parser.parse_args(["audit", *argv]))
+# ----------------------------------------------------------------------------- the command line
 
 
-def test_cli_verify_prints_ok_or_the_first_bad_seq(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("CLOUDIOS_AUDIT_CHECKPOINT_DIR", raising=False)
-    monkeypatch.delenv("CLOUDIOS_AUDIT_PUBLIC_KEY", raising=False)
+def test_cli_keygen_checkpoint_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "CLOUDIOS_AUDIT_CHECKPOINT_DIR",
+        "CLOUDIOS_AUDIT_PUBLIC_KEY",
+        "CLOUDIOS_AUDIT_CHAIN_KEY_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     data, keys = tmp_path / "data", tmp_path / "keys"
-    assert _cli("verify", "--data-dir", str(data)) == 2  # no database yet
-    assert _cli("keygen", "--out-dir", str(keys)) == 0
-    audit = SqlAuditLog.sqlite(data)
+    code, out = cli("keygen", "--out-dir", str(keys))
+    assert code == 0, out
+    for name in ("audit-chain.key", "audit-signing.key"):
+        assert (keys / name).stat().st_mode & 0o777 == 0o600
+        assert (keys / name).read_text().strip() not in out  # no key material in messages
+    assert cli("keygen", "--out-dir", str(keys))[0] == 2  # never overwrites a key
+    chain, signing, public = (
+        str(keys / n) for n in ("audit-chain.key", "audit-signing.key", "audit-signing.pub")
+    )
+    assert cli("verify", "--data-dir", str(data), "--chain-key", chain)[0] == 2  # no database yet
+    audit = SqlAuditLog.sqlite(data, chain_key=load_chain_key(chain))
     fill(audit, 4)
     audit.close()
-    assert _cli("verify", "--data-dir", str(data)) == 0
-    assert "no checkpoints" in capsys.readouterr().out
-    signing = str(keys / "audit-signing.key")
-    assert _cli("checkpoint", "--data-dir", str(data), "--signing-key", signing) == 0
-    assert (data / "audit-checkpoints" / "checkpoint-0000000001.json").is_file()
-    assert _cli("verify", "--data-dir", str(data)) == 2  # checkpoints but no key to check them
-    public = str(keys / "audit-signing.pub")
-    capsys.readouterr()
-    assert _cli("verify", "--data-dir", str(data), "--public-key", public) == 0
-    assert capsys.readouterr().out.startswith("OK: 4 entries, 1 checkpoints, signed through seq 4")
-    tamper(SqlAuditLog.sqlite(data), "UPDATE audit_events SET target = 'team-a/elsewhere' WHERE seq = 2")
-    assert _cli("verify", "--data-dir", str(data), "--public-key", public) == 1
-    assert capsys.readouterr().out.startswith("FAILED at seq 2:")
+    assert cli("verify", "--data-dir", str(data), "--public-key", public)[0] == 2  # no chain key
+    assert cli("verify", "--data-dir", str(data), "--chain-key", chain)[0] == 2  # no public key
+    code, out = cli("verify", "--data-dir", str(data), "--chain-key", chain, "--public-key", public)
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 1"), out  # no checkpoint yet: unverifiable
+    assert "unverifiable" in out
+    code, out = cli("checkpoint", "--data-dir", str(data), "--chain-key", chain, "--signing-key", signing)
+    assert code == 0, out
+    assert (tmp_path / "state" / "cloudios" / "audit-checkpoints" / "checkpoint-0000000001.json").is_file()
+    code, out = cli("verify", "--data-dir", str(data), "--chain-key", chain, "--public-key", public)
+    assert code == 0, out
     other = Ed25519PrivateKey.generate()
     (tmp_path / "other.pub").write_bytes(public_key_pem(other.public_key()))
-    assert _cli("verify", "--data-dir", str(data), "--public-key", str(tmp_path / "other.pub")) == 1
+    code, out = cli(
+        "verify", "--data-dir", str(data), "--chain-key", chain, "--public-key", str(tmp_path / "other.pub")
+    )
+    assert (code, out.split(":")[0]) == (1, "FAILED at seq 1"), out
+    assert "unknown key" in out
+
+
+def test_key_files_that_others_can_read_are_refused(audit: Audit) -> None:
+    Path(audit.file("chain.key")).chmod(0o644)
+    code, out = verify_cli(audit)
+    assert code == 2
+    assert "too open" in out
+    assert audit.chain_key.to_text().decode().strip() not in out

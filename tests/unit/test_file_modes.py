@@ -11,9 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloudios.cli.main import main
 from cloudios.security import files, keyset
-from cloudios.security.audit import AuditEvent
+from cloudios.security.audit import AuditEvent, ChainKey
+from cloudios.services.audit import AuditTrail
 from cloudios.store import SqlRepository
 from cloudios.store.audit import SqlAuditLog
+from cloudios.store.checkpoint_files import CheckpointDirectory
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +51,10 @@ def test_an_existing_database_of_ours_is_tightened(tmp_path: Path) -> None:
 
 
 def test_audit_checkpoints_are_owner_read_only(tmp_path: Path) -> None:
-    log = SqlAuditLog.sqlite(tmp_path / "data", checkpoint_dir=tmp_path / "checkpoints")
-    log.append(AuditEvent(tenant="team-a", actor="alice", action="approve", target="team-a/r1", details={}))
-    log.checkpoint(Ed25519PrivateKey.generate())
+    log = SqlAuditLog.sqlite(tmp_path / "data", chain_key=ChainKey.generate())
+    trail = AuditTrail(log, (CheckpointDirectory(tmp_path / "checkpoints"),), Ed25519PrivateKey.generate())
+    trail.append(AuditEvent(tenant="team-a", actor="alice", action="approve", target="team-a/r1", details={}))
+    trail.checkpoint()
     log.close()
     assert mode(tmp_path / "data") == 0o700
     assert mode(tmp_path / "data" / "cloudios.db") == 0o600

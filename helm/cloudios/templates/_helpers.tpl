@@ -55,6 +55,14 @@ app.kubernetes.io/part-of: cloudios
 {{- end }}
 {{- end }}
 
+{{- define "cloudios.auditSecretName" -}}
+{{- if .Values.audit.existingSecret }}
+{{- .Values.audit.existingSecret }}
+{{- else }}
+{{- printf "%s-audit-keys" (include "cloudios.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "cloudios.webhookSecretName" -}}
 {{- printf "%s-webhook-tls" (include "cloudios.fullname" .) }}
 {{- end }}

@@ -20,7 +20,11 @@ def main() -> int:
         return 2
     from cloudios.controller import runner  # noqa: PLC0415
 
-    runner.run(settings, job_environment)
+    try:
+        runner.run(settings, job_environment)
+    except SettingsError as exc:  # found while starting: missing or unreadable audit keys, say
+        sys.stderr.write(f"cloudios operator: bad configuration: {exc}\n")
+        return 2
     return 0
 
 

@@ -18,11 +18,11 @@ import kopf
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.security import tls
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import context, retention
+from cloudios.services import audit, context, retention
+from cloudios.services.audit import AuditTrail
 from cloudios.services.context import Services
 from cloudios.services.settings import OperatorSettings
 from cloudios.sinks.endpoint import Authorizer, Endpoint, Heartbeat, serve
-from cloudios.store.audit import SqlAuditLog
 
 PREFIX = "cloudios.io"
 FINALIZER = "cloudios.io/finalizer"
@@ -116,11 +116,16 @@ def operator_settings(settings: OperatorSettings, *, peered: bool) -> kopf.Opera
 
 
 def build_registry(
-    settings: OperatorSettings, services: Services, *, identity: str | None = None
+    settings: OperatorSettings,
+    services: Services,
+    *,
+    identity: str | None = None,
+    trail: AuditTrail | None = None,
 ) -> kopf.OperatorRegistry:
     """Every handler, bound explicitly to one registry (no registration by import).
 
-    ``identity`` is the operator's own username, which the decision webhooks let publish.
+    ``identity`` is the operator's own username, which the decision webhooks let publish; ``trail``
+    is the audit log they record decisions in.
     """
     registry = kopf.OperatorRegistry()
 
@@ -133,15 +138,10 @@ def build_registry(
     recommendations.register(registry, services)
     if settings.webhook.enabled:
         assert identity is not None, "the decision webhooks need the operator's identity"
-
-        def audit_log() -> SqlAuditLog:
-            if settings.store.database_url:
-                return SqlAuditLog(settings.store.database_url, checkpoint_dir=settings.audit_checkpoint_dir)
-            return SqlAuditLog.sqlite(settings.store.data_dir, checkpoint_dir=settings.audit_checkpoint_dir)
-
+        assert trail is not None, "the decision webhooks need the audit trail"
         decisions.register(
             registry,
-            store_factory=audit_log,
+            store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
         )
     return registry
@@ -152,7 +152,9 @@ async def _serve(
     services: Services,
     config: kopf.OperatorSettings,
     registry: kopf.OperatorRegistry,
+    *,
     heartbeat: Heartbeat,
+    trail: AuditTrail | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
@@ -167,6 +169,14 @@ async def _serve(
         ),
         name="cloudios retention",
     )
+    background = [purger]
+    if trail is not None:
+        background.append(
+            asyncio.create_task(
+                audit.run_forever(trail, interval=settings.audit.checkpoint_interval_seconds),
+                name="cloudios audit checkpoints",
+            )
+        )
     try:
         await kopf.operator(
             registry=registry,
@@ -176,7 +186,7 @@ async def _serve(
             identity=kopf_identity(settings),
         )
     finally:
-        for task in (purger, beating):
+        for task in (*background, beating):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -234,7 +244,11 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
     services = context.build(settings, job_environment=job_environment)
     endpoint: Endpoint | None = None
     heartbeat = Heartbeat()
+    trail: AuditTrail | None = None
     try:
+        # Before anything starts: missing audit keys stop the operator with the fix (SettingsError).
+        if settings.webhook.enabled or settings.audit.chain_key_file:
+            trail = audit.open_trail(settings, services.kube)
         endpoint = serve_endpoint(settings, services, heartbeat)
         peered = peering.available(services.kube, settings)
         if peered:
@@ -250,7 +264,7 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
             identity = operator_identity(settings, services)
             config.admission.server = webhook_server(settings)
             config.admission.managed = settings.webhook.managed
-        registry = build_registry(settings, services, identity=identity)
+        registry = build_registry(settings, services, identity=identity, trail=trail)
         log.info(
             "starting: %s, peering priority %d, health checks every %ss, scheduler every %ss",
             "cluster-wide" if settings.clusterwide else f"namespaces {', '.join(settings.namespaces)}",
@@ -258,8 +272,10 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
             settings.probe.interval_seconds,
             settings.scan.scheduler_interval_seconds,
         )
-        asyncio.run(_serve(settings, services, config, registry, heartbeat))
+        asyncio.run(_serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail))
     finally:
         if endpoint is not None:
             endpoint.stop()
+        if trail is not None:
+            trail.close()
         services.close()

@@ -162,6 +162,31 @@ class RetentionSettings(_Group):
     days: int = Field(default=30, ge=1, description="Health checks and deleted accounts' data.")
 
 
+class AuditSettings(_Group):
+    """The audit log's keys and where its signed checkpoints go (outside the database)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_AUDIT_")
+    chain_key_file: Path | None = Field(
+        default=None, description="HMAC key that links the chain (`cloudios audit keygen`; a Secret)."
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PKCS#8 PEM) that signs checkpoints (a Secret)."
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=300, gt=0, description="How often the head is checkpointed (also after every decision)."
+    )
+    checkpoint_namespace: str | None = Field(
+        default=None, description="Namespace of the checkpoint ConfigMap; default: the operator's own."
+    )
+    checkpoint_configmap: str = Field(
+        default="cloudios-audit-checkpoints", min_length=1, max_length=253,
+        description="ConfigMap holding the latest checkpoint.",
+    )  # fmt: skip
+    checkpoint_dir: Path | None = Field(
+        default=None, description="Also (or instead, outside a cluster) write checkpoints here."
+    )
+
+
 class PeeringSettings(_Group):
     """kopf peering (active/standby replicas)."""
 
@@ -279,12 +304,12 @@ class OperatorSettings(_Group):
     )
     worker_threads: int = Field(default=16, ge=2, le=256, description="Threads for blocking I/O.")
     request_timeout_seconds: float = Field(default=60, gt=0)
-    audit_checkpoint_dir: Path | None = Field(default=None, description="Where audit checkpoints go.")
     store: StoreSettings = Field(default_factory=StoreSettings)
     keyring: KeyringSettings = Field(default_factory=KeyringSettings)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     peering: PeeringSettings = Field(default_factory=PeeringSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
@@ -349,8 +374,8 @@ _PREFIXES: dict[str, str] = {
     group.__name__: str(group.model_config.get("env_prefix", "CLOUDIOS_"))
     for group in (
         StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
-        PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings, PodSettings,
-        OperatorSettings,
+        AuditSettings, PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings,
+        PodSettings, OperatorSettings,
     )
 }  # fmt: skip
 

@@ -51,6 +51,10 @@ class Reviewer:
     extra: dict[str, list[str]]
 
 
+class StaleObjectError(Exception):
+    """A write lost a race: the object was created or changed by someone else meanwhile (409)."""
+
+
 class SecretUnreadableError(Exception):
     """A Secret that is missing (``missing``) or that the operator may not read."""
 
@@ -59,13 +63,13 @@ class SecretUnreadableError(Exception):
         self.missing = missing
 
 
-def load_configuration(pool_size: int) -> k8s.Configuration:
-    """In-cluster service account when running in a pod, else $KUBECONFIG / ~/.kube/config."""
+def load_configuration(pool_size: int, kubeconfig: str | None = None) -> k8s.Configuration:
+    """The pod's service account in a cluster, else ``kubeconfig``, $KUBECONFIG or ~/.kube/config."""
     configuration = k8s.Configuration()
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG") and not kubeconfig:
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = max(pool_size, 4)
     return configuration
 
@@ -78,8 +82,8 @@ class Kube:
     timeout: float = 30.0
 
     @classmethod
-    def connect(cls, *, pool_size: int, timeout: float) -> Kube:
-        return cls(k8s.ApiClient(load_configuration(pool_size)), timeout)
+    def connect(cls, *, pool_size: int, timeout: float, kubeconfig: str | None = None) -> Kube:
+        return cls(k8s.ApiClient(load_configuration(pool_size, kubeconfig)), timeout)
 
     @property
     def core(self) -> k8s.CoreV1Api:
@@ -186,6 +190,41 @@ class Kube:
             except (binascii.Error, ValueError):
                 continue  # the API server only stores valid base64; a stand-in may not
         return data
+
+    def config_map(self, namespace: str, name: str) -> tuple[dict[str, str], str] | None:
+        """A ConfigMap's data and resourceVersion; None when there is none."""
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == NOT_FOUND:
+                return None
+            raise
+        meta = found.metadata
+        return dict(found.data or {}), str(meta.resource_version if meta is not None else "")
+
+    def write_config_map(
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, str],
+        *,
+        resource_version: str | None,
+        labels: dict[str, str],
+    ) -> None:
+        """Create (``resource_version`` None) or replace exactly that version; StaleObjectError on a race."""
+        body = k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(name=name, labels=labels, resource_version=resource_version),
+            data=data,
+        )
+        try:
+            if resource_version is None:
+                self.core.create_namespaced_config_map(namespace, body, _request_timeout=self.timeout)
+            else:
+                self.core.replace_namespaced_config_map(name, namespace, body, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == CONFLICT:
+                raise StaleObjectError(f"ConfigMap {namespace}/{name} changed meanwhile") from None
+            raise
 
     def create_job(self, namespace: str, manifest: dict[str, Any]) -> bool:
         """Create a Job; False when one of that name exists already (409)."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -19,18 +18,16 @@ from cloudios.security.audit import (
     AuditEntry,
     AuditEvent,
     AuditFormatError,
-    Checkpoint,
+    ChainKey,
     VerifyResult,
-    canonical_json,
     next_entry,
-    sign_checkpoint,
-    verify,
 )
+from cloudios.security.audit_verify import Latest, Unreadable, verify
+from cloudios.security.canonical import canonical_json
+from cloudios.security.checkpoints import Checkpoint, check_checkpoint, key_id, sign_checkpoint
 from cloudios.store import schema
 from cloudios.store.sql import data_dir, private_sqlite_file
 
-CHECKPOINT_DIR_ENV = "CLOUDIOS_AUDIT_CHECKPOINT_DIR"
-CHECKPOINT_MODE = 0o400
 # Any constant works; it only has to be the same for every writer of one database.
 _PG_ADVISORY_KEY = 0x0C10_D105_A0D1
 _SQLITE_BUSY_SECONDS = 30
@@ -39,61 +36,43 @@ _IMMEDIATE = "cloudios_begin_immediate"
 _PROCESS_LOCKS: dict[str, threading.Lock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 
+Due = Callable[[Checkpoint | None, int], bool]
+"""Whether to sign now, given the newest checkpoint and the head's seq (None: always)."""
+
 
 class AuditIntegrityError(RuntimeError):
     """The database and the external checkpoint store disagree; no new checkpoint is signed."""
 
 
-def default_checkpoint_dir(explicit: str | Path | None = None, *, data: str | Path | None = None) -> Path:
-    """--checkpoints, else $CLOUDIOS_AUDIT_CHECKPOINT_DIR, else <data dir>/audit-checkpoints.
+class CheckpointStore(Protocol):
+    """Where signed checkpoints live outside the database (a directory, a ConfigMap)."""
 
-    The default keeps a laptop install working; in a cluster mount a separate volume (or sync the
-    directory to write-once object storage) so whoever can write the database cannot rewrite them.
-    """
-    chosen = explicit or os.environ.get(CHECKPOINT_DIR_ENV)
-    return Path(chosen).expanduser() if chosen else data_dir(data) / "audit-checkpoints"
-
-
-class CheckpointStore:
-    """A directory of write-once checkpoint files, one per index (never overwritten)."""
-
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-
-    def path_for(self, index: int) -> Path:
-        return self.directory / f"checkpoint-{index:010d}.json"
-
-    def write(self, checkpoint: Checkpoint) -> Path:
-        files.private_dir(self.directory)
-        path = self.path_for(checkpoint.index)
-        # Owner-read-only: written once, never rewritten, and not for other users to read.
-        fd = files.open_private(path, os.O_WRONLY | os.O_EXCL, mode=CHECKPOINT_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(checkpoint.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        return path
-
-    def all(self) -> list[Checkpoint]:
-        if not self.directory.is_dir():
-            return []
-        found = [
-            Checkpoint.from_json(path.read_text(encoding="utf-8"))
-            for path in sorted(self.directory.glob("checkpoint-*.json"))
-        ]
-        return sorted(found, key=lambda c: c.index)
+    def describe(self) -> str: ...
 
     def latest(self) -> Checkpoint | None:
-        found = self.all()
-        return found[-1] if found else None
+        """The newest checkpoint; raises AuditFormatError when the store holds something else."""
+        ...
+
+    def history(self) -> list[Checkpoint]:
+        """Every checkpoint the store keeps, oldest first (a ConfigMap keeps the last two)."""
+        ...
+
+    def publish(self, checkpoint: Checkpoint, *, replacing: Checkpoint | None) -> None:
+        """Make ``checkpoint`` the latest if ``replacing`` still is; else CheckpointConflictError."""
+        ...
 
 
 class SqlAuditLog:
-    """The audit log over a SQLAlchemy engine: append, read, checkpoint, verify. No update/delete."""
+    """The audit log over a SQLAlchemy engine: append, read, checkpoint, verify. No update/delete.
 
-    def __init__(self, url: str, *, checkpoint_dir: str | Path | None = None, migrate: bool = True) -> None:
+    ``chain_key`` links the entries (HMAC); it comes from a file or Secret, never from the database,
+    and is needed to append and to verify.
+    """
+
+    def __init__(self, url: str, *, chain_key: ChainKey | None = None, migrate: bool = True) -> None:
         self._url = url
         private_sqlite_file(url)
+        self.chain_key = chain_key
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = _SQLITE_BUSY_SECONDS
@@ -103,24 +82,24 @@ class SqlAuditLog:
             sa.event.listen(self._engine, "begin", _sqlite_begin)
         if migrate:
             schema.migrate(self._engine)
-        self.checkpoints_store = CheckpointStore(checkpoint_dir) if checkpoint_dir is not None else None
         with _PROCESS_LOCKS_GUARD:
             self._lock = _PROCESS_LOCKS.setdefault(url, threading.Lock())
 
     @classmethod
     def sqlite(
-        cls,
-        directory: str | Path | None = None,
-        *,
-        checkpoint_dir: str | Path | None = None,
-        migrate: bool = True,
+        cls, directory: str | Path | None = None, *, chain_key: ChainKey | None = None, migrate: bool = True
     ) -> SqlAuditLog:
         """The log in the same SQLite file as the repository (<data dir>/cloudios.db)."""
         path = files.private_dir(data_dir(directory))
-        return cls(f"sqlite:///{path / 'cloudios.db'}", checkpoint_dir=checkpoint_dir, migrate=migrate)
+        return cls(f"sqlite:///{path / 'cloudios.db'}", chain_key=chain_key, migrate=migrate)
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def _key(self) -> ChainKey:
+        if self.chain_key is None:
+            raise AuditIntegrityError("the audit log needs its chain key (CLOUDIOS_AUDIT_CHAIN_KEY_FILE)")
+        return self.chain_key
 
     @contextlib.contextmanager
     def _writer(self) -> Iterator[sa.Connection]:
@@ -143,6 +122,7 @@ class SqlAuditLog:
         the same tenant and target is not written again and that entry is returned: the API
         server may run admission twice for one request when it retries on a conflict.
         """
+        key = self._key()
         t = schema.audit_events
         with self._writer() as conn:
             if skip_repeat:
@@ -157,9 +137,8 @@ class SqlAuditLog:
                     same = (entry.action, entry.actor) == (event.action, event.actor)
                     if same and canonical_json(entry.details) == canonical_json(event.details):
                         return entry
-            head = conn.execute(sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)).first()
-            seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH.hex())
-            entry = next_entry(event, seq=seq, prev_hash=prev, now=datetime.now(UTC))
+            seq, prev = _head(conn)
+            entry = next_entry(event, seq=seq + 1, prev_hash=prev, now=datetime.now(UTC), key=key)
             conn.execute(
                 t.insert().values(
                     seq=entry.seq,
@@ -185,81 +164,138 @@ class SqlAuditLog:
             return [_entry(row) for row in conn.execute(query)]
 
     def recorded_checkpoints(self) -> list[Checkpoint]:
-        """Checkpoints as recorded in the database (a copy; the external store is authoritative)."""
+        """Checkpoints as recorded in the database (copies; the external store holds the latest)."""
         c = schema.audit_checkpoints
         with self._engine.connect() as conn:
             return [_checkpoint(row) for row in conn.execute(sa.select(c).order_by(c.c.idx))]
 
-    def checkpoint(self, signing_key: Ed25519PrivateKey) -> Checkpoint:
-        """Sign the current head, write it to the external store and record it (even if empty).
+    def checkpoint(
+        self, signing_key: Ed25519PrivateKey, stores: Sequence[CheckpointStore], *, due: Due | None = None
+    ) -> Checkpoint | None:
+        """Sign the current head, publish it to every store and record a copy (None when not ``due``).
 
-        Run it on a schedule (hourly). The key is passed in, never stored: it lives in a file or
-        Secret the database administrator cannot read.
+        Runs under the writer lock, so the head cannot move meanwhile. The stores' latest must be
+        the database's newest checkpoint, or exactly one ahead of it (a publish whose commit was
+        lost, which is then recorded); anything else refuses to sign on top of a disagreement.
         """
-        if self.checkpoints_store is None:
-            raise AuditIntegrityError("no checkpoint directory configured; checkpoints live outside the DB")
-        t, c = schema.audit_events, schema.audit_checkpoints
+        if not stores:
+            raise AuditIntegrityError("no checkpoint store configured: checkpoints live outside the database")
+        key = self._key()
+        c = schema.audit_checkpoints
         with self._writer() as conn:
-            previous = self.checkpoints_store.latest()
-            recorded = conn.execute(sa.select(c).order_by(c.c.idx.desc()).limit(1)).first()
-            if (recorded is None) != (previous is None) or (
-                recorded is not None and previous is not None and _checkpoint(recorded) != previous
-            ):
-                raise AuditIntegrityError(
-                    "the newest checkpoint in the database differs from the external checkpoint store; "
-                    "run `cloudios audit verify` before signing another"
-                )
-            head = conn.execute(sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)).first()
+            recorded = _newest_recorded(conn)
+            latest = _agreed_latest(stores)
+            if latest != recorded:
+                _adopt(conn, latest, recorded, signing_key, key)
+            head_seq, head_hash = _head(conn)
+            if due is not None and not due(latest, head_seq):
+                return None
             signed = sign_checkpoint(
-                previous=previous,
-                last_seq=head.seq if head else 0,
-                head_hash=head.hash if head else GENESIS_HASH.hex(),
+                previous=latest,
+                last_seq=head_seq,
+                head_hash=head_hash,
+                chain_key_id=key.key_id,
                 signing_key=signing_key,
                 now=datetime.now(UTC),
             )
-            conn.execute(
-                c.insert().values(
-                    idx=signed.index,
-                    first_seq=signed.first_seq,
-                    last_seq=signed.last_seq,
-                    head_hash=signed.head_hash,
-                    prev_signature=signed.prev_signature,
-                    key_id=signed.key_id,
-                    time=signed.time,
-                    signature=signed.signature,
-                )
-            )
-            # Written inside the transaction: if the file cannot be written nothing is recorded.
-            self.checkpoints_store.write(signed)
+            conn.execute(c.insert().values(**_row(signed)))
+            # Published inside the transaction: if a store refuses, nothing is recorded.
+            for store in stores:
+                store.publish(signed, replacing=latest)
         return signed
 
-    def verify(self, public_keys: Mapping[str, Ed25519PublicKey]) -> VerifyResult:
-        """Recompute the chain and check it against the external checkpoints (the DB copy if none)."""
+    def verify(
+        self, public_keys: Mapping[str, Ed25519PublicKey], store: CheckpointStore, *, min_seq: int = 0
+    ) -> VerifyResult:
+        """Recompute the chain; check the database's checkpoints and the store's against each other."""
         entries = self.entries()
-        recorded = self.recorded_checkpoints()
-        external = self.checkpoints_store.all() if self.checkpoints_store is not None else None
-        result = verify(entries, recorded if external is None else external, public_keys)
-        if not result.ok or external is None:
-            return result
-        by_index = {cp.index: cp for cp in external}
-        for cp in recorded:
-            if by_index.get(cp.index) != cp:
-                return VerifyResult(
-                    ok=False,
-                    first_bad_seq=cp.first_seq,
-                    reason=f"checkpoint {cp.index} recorded in the database is missing from or differs in "
-                    "the checkpoint store",
-                    entries=result.entries,
-                    checkpoints=result.checkpoints,
-                    anchored_through=result.anchored_through,
-                )
-        return result
+        try:
+            recorded = self.recorded_checkpoints()
+        except AuditFormatError as exc:
+            return VerifyResult(ok=False, first_bad_seq=1, reason=f"a checkpoint row is malformed: {exc}")
+        latest: Latest
+        try:
+            history, latest = store.history(), store.latest()
+        except AuditFormatError as exc:
+            history, latest = [], Unreadable(f"{store.describe()}: {exc}")
+        return verify(
+            entries, [*recorded, *history], public_keys, self._key(), latest=latest, min_seq=min_seq
+        )
+
+
+def _head(conn: sa.Connection) -> tuple[int, str]:
+    t = schema.audit_events
+    head = conn.execute(sa.select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1)).first()
+    return (int(head.seq), str(head.hash)) if head else (0, GENESIS_HASH.hex())
+
+
+def _newest_recorded(conn: sa.Connection) -> Checkpoint | None:
+    c = schema.audit_checkpoints
+    row = conn.execute(sa.select(c).order_by(c.c.idx.desc()).limit(1)).first()
+    return _checkpoint(row) if row is not None else None
+
+
+def _agreed_latest(stores: Sequence[CheckpointStore]) -> Checkpoint | None:
+    try:
+        found = [(store, store.latest()) for store in stores]
+    except AuditFormatError as exc:
+        raise AuditIntegrityError(
+            f"a checkpoint store holds something that is not a checkpoint: {exc}"
+        ) from None
+    first_store, first = found[0]
+    for store, latest in found[1:]:
+        if latest != first:
+            raise AuditIntegrityError(
+                f"{first_store.describe()} and {store.describe()} disagree on the latest audit checkpoint"
+            )
+    return first
+
+
+def _adopt(
+    conn: sa.Connection,
+    latest: Checkpoint | None,
+    recorded: Checkpoint | None,
+    signing_key: Ed25519PrivateKey,
+    key: ChainKey,
+) -> None:
+    """Record the store's latest if it is our own next checkpoint; otherwise refuse to go on."""
+    public = signing_key.public_key()
+    seq_hash = None
+    if latest is not None and latest.last_seq > 0:
+        t = schema.audit_events
+        seq_hash = conn.execute(sa.select(t.c.hash).where(t.c.seq == latest.last_seq)).scalar()
+    head_ok = latest is not None and (latest.last_seq == 0 or seq_hash == latest.head_hash)
+    if (
+        latest is None
+        or not head_ok
+        or check_checkpoint(latest, recorded, {key_id(public): public}, key.key_id)
+    ):
+        store_says = f"checkpoint {latest.index}" if latest else "no checkpoint"
+        db_says = f"checkpoint {recorded.index}" if recorded else "no checkpoint"
+        raise AuditIntegrityError(
+            f"the checkpoint store holds {store_says} but the database's newest is {db_says}; "
+            "no checkpoint is signed on top of a disagreement: run `cloudios audit verify`"
+        )
+    conn.execute(schema.audit_checkpoints.insert().values(**_row(latest)))
+
+
+def _row(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "idx": cp.index,
+        "first_seq": cp.first_seq,
+        "last_seq": cp.last_seq,
+        "head_hash": cp.head_hash,
+        "prev_signature": cp.prev_signature,
+        "chain_key_id": cp.chain_key_id,
+        "key_id": cp.key_id,
+        "time": cp.time,
+        "signature": cp.signature,
+    }
 
 
 def _entry(row: sa.Row[Any]) -> AuditEntry:
+    # Whatever the row holds: verification reports a malformed entry at its seq, never a traceback.
     details = row.details
-    if not isinstance(details, dict):
-        raise AuditFormatError(f"seq {row.seq}: details are not a JSON object")
     return AuditEntry(
         seq=int(row.seq),
         tenant=row.tenant,
@@ -274,16 +310,20 @@ def _entry(row: sa.Row[Any]) -> AuditEntry:
 
 
 def _checkpoint(row: sa.Row[Any]) -> Checkpoint:
-    return Checkpoint(
-        index=int(row.idx),
-        first_seq=int(row.first_seq),
-        last_seq=int(row.last_seq),
-        head_hash=row.head_hash,
-        prev_signature=row.prev_signature,
-        key_id=row.key_id,
-        time=row.time,
-        signature=row.signature,
-    )
+    try:
+        return Checkpoint(
+            index=int(row.idx),
+            first_seq=int(row.first_seq),
+            last_seq=int(row.last_seq),
+            head_hash=str(row.head_hash),
+            prev_signature=str(row.prev_signature),
+            chain_key_id=str(row.chain_key_id),
+            key_id=str(row.key_id),
+            time=str(row.time),
+            signature=str(row.signature),
+        )
+    except (TypeError, ValueError) as exc:
+        raise AuditFormatError(f"checkpoint row {row.idx!r}: {exc}") from None
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: object) -> None:

@@ -150,6 +150,8 @@ audit_checkpoints = sa.Table(
     sa.Column("key_id", sa.String(80), nullable=False),
     sa.Column("time", sa.String(32), nullable=False),
     sa.Column("signature", sa.Text, nullable=False, unique=True),
+    # Migration 5: the id of the HMAC key that links the chain (the key itself is never stored).
+    sa.Column("chain_key_id", sa.String(80), nullable=False, server_default=""),
 )
 
 agent_usage = sa.Table(
@@ -231,6 +233,15 @@ def _v5_secrets(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[data_keys, secrets])
 
 
+def _v6_chain_key_id(conn: sa.Connection) -> None:
+    # Migration 3 creates the table from today's definition, which has the column already.
+    if "chain_key_id" in {c["name"] for c in sa.inspect(conn).get_columns("audit_checkpoints")}:
+        return
+    conn.exec_driver_sql(
+        "ALTER TABLE audit_checkpoints ADD COLUMN chain_key_id VARCHAR(80) NOT NULL DEFAULT ''"
+    )
+
+
 # Append only: a released migration never changes; the next schema change gets the next version.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
@@ -238,6 +249,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (3, "append-only audit chain and its checkpoints", _v3_audit),
     (4, "workload usage reported by the agent", _v4_agent_usage),
     (5, "encrypted secrets and their tenants' wrapped data keys", _v5_secrets),
+    (6, "audit checkpoints name the chain's HMAC key", _v6_chain_key_id),
 )
 
 

@@ -1,0 +1,131 @@
+"""The operator's audit trail: appends decisions and signs checkpoints into stores outside the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cloudios.security.audit import AuditEntry, AuditEvent, AuditKeyError, load_chain_key
+from cloudios.security.checkpoints import Checkpoint, load_signing_key
+from cloudios.services.settings import OperatorSettings, SettingsError
+from cloudios.sinks.audit_checkpoints import ConfigMapCheckpoints
+from cloudios.sinks.kube import Kube, describe
+from cloudios.store.audit import CheckpointStore, SqlAuditLog
+from cloudios.store.checkpoint_files import CheckpointDirectory, CheckpointLocationError, checkpoint_dir
+
+# A quiet log still gets a fresh checkpoint this often, so a verifier can tell "nothing happened"
+# from "the newest checkpoints were deleted" by the latest one's age.
+HEARTBEAT = timedelta(hours=1)
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AuditTrail:
+    """What the decision webhook appends through and the timer checkpoints; holds the signing key."""
+
+    log: SqlAuditLog
+    stores: tuple[CheckpointStore, ...]
+    signing_key: Ed25519PrivateKey = field(repr=False)
+    clock: Callable[[], datetime] = _utcnow
+
+    def append(self, event: AuditEvent, *, skip_repeat: bool = False) -> AuditEntry:
+        """Append, then checkpoint at once, so no entry waits for the timer to be covered."""
+        entry = self.log.append(event, skip_repeat=skip_repeat)
+        try:
+            self.checkpoint(heartbeat=False)
+        except Exception as exc:  # noqa: BLE001 - the entry is stored; the timer checkpoints it later
+            log.error("audit checkpoint after seq %d failed, the timer retries: %s", entry.seq, describe(exc))  # noqa: TRY400
+        return entry
+
+    def checkpoint(self, *, heartbeat: bool = True) -> Checkpoint | None:
+        """Sign the head if it moved (or, with ``heartbeat``, if the latest is older than an hour)."""
+        now = self.clock()
+
+        def due(latest: Checkpoint | None, head_seq: int) -> bool:
+            if latest is None or head_seq != latest.last_seq:
+                return True
+            signed_at = datetime.strptime(latest.time, "%Y-%m-%dT%H:%M:%S.%f%z")
+            return heartbeat and now - signed_at >= HEARTBEAT
+
+        return self.log.checkpoint(self.signing_key, self.stores, due=due)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def open_trail(settings: OperatorSettings, kube: Kube) -> AuditTrail:
+    """The trail from settings; SettingsError (naming the variable and the fix) when it cannot work."""
+    audit = settings.audit
+    missing = [
+        name
+        for name, value in (
+            ("CLOUDIOS_AUDIT_CHAIN_KEY_FILE", audit.chain_key_file),
+            ("CLOUDIOS_AUDIT_SIGNING_KEY_FILE", audit.signing_key_file),
+        )
+        if value is None
+    ]
+    if missing or audit.chain_key_file is None or audit.signing_key_file is None:
+        raise SettingsError(
+            f"{' and '.join(missing)} must be set: decisions are recorded in the audit log, whose chain "
+            "and checkpoints need keys the database never holds; create them with `cloudios audit keygen "
+            "--out-dir DIR` (the Helm chart mounts them from a Secret)"
+        )
+    try:
+        chain_key = load_chain_key(audit.chain_key_file)
+        signing_key = load_signing_key(audit.signing_key_file)
+    except AuditKeyError as exc:
+        raise SettingsError(str(exc)) from None
+    stores: list[CheckpointStore] = []
+    namespace = audit.checkpoint_namespace or settings.pod.namespace
+    if namespace:
+        stores.append(ConfigMapCheckpoints(kube, namespace, audit.checkpoint_configmap))
+    if audit.checkpoint_dir is not None:
+        try:
+            directory = checkpoint_dir(audit.checkpoint_dir, data=settings.store.data_dir)
+        except CheckpointLocationError as exc:
+            raise SettingsError(f"CLOUDIOS_AUDIT_CHECKPOINT_DIR: {exc}") from None
+        stores.append(CheckpointDirectory(directory))
+    if not stores:
+        raise SettingsError(
+            "audit checkpoints need a place outside the database: set CLOUDIOS_AUDIT_CHECKPOINT_NAMESPACE "
+            "(a ConfigMap; in a cluster the operator's own namespace) or CLOUDIOS_AUDIT_CHECKPOINT_DIR"
+        )
+    if settings.store.database_url:
+        audit_log = SqlAuditLog(settings.store.database_url, chain_key=chain_key)
+    else:
+        audit_log = SqlAuditLog.sqlite(settings.store.data_dir, chain_key=chain_key)
+    return AuditTrail(log=audit_log, stores=tuple(stores), signing_key=signing_key)
+
+
+def checkpoint_once(trail: AuditTrail) -> Checkpoint | None:
+    """One timer pass; a refusal (store and database disagree) is logged as an error, not raised."""
+    try:
+        signed = trail.checkpoint()
+    except Exception as exc:  # noqa: BLE001 - logged in one line; the next pass tries again
+        log.error("audit checkpoint failed: %s", describe(exc))  # noqa: TRY400
+        return None
+    if signed is not None:
+        log.info(
+            "audit checkpoint %d signed through seq %d (%s)",
+            signed.index,
+            signed.last_seq,
+            ", ".join(store.describe() for store in trail.stores),
+        )
+    return signed
+
+
+async def run_forever(trail: AuditTrail, *, interval: float) -> None:
+    """Checkpoint now and then every ``interval`` seconds until cancelled."""
+    while True:
+        await asyncio.to_thread(checkpoint_once, trail)
+        await asyncio.sleep(interval)
