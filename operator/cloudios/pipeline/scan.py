@@ -108,14 +108,18 @@ def scan(
 
     book = price_book if price_book is not None else provider.price_book()
     priced: list[Finding] = []
-    unpriced: list[Finding] = []
     for finding in raw:
         amount = pricing.savings(finding, book)
-        if amount is None:
-            unpriced.append(finding)
-            continue
-        priced.append(finding.model_copy(update={"monthly_savings": amount.rounded(), "price_basis": "list"}))
-    kept = dedupe(priced)
+        priced.append(
+            finding
+            if amount is None
+            else finding.model_copy(update={"monthly_savings": amount.rounded(), "price_basis": "list"})
+        )
+    # Priced and unpriced findings compete per resource: an idle VM whose price is unknown is still
+    # stopped rather than resized, and is reported once.
+    deduped = dedupe(priced)
+    kept = [f for f in deduped if f.monthly_savings is not None]
+    unpriced = [f for f in deduped if f.monthly_savings is None]
     floor = Decimal(policy.spec.min_monthly_savings)
     # A finding that saves nothing is not a recommendation, whatever the policy's floor.
     published = [
@@ -152,5 +156,7 @@ def scan(
         warnings=warnings,
     )
     if store is not None:
-        store.record_scan(record, outcome.findings, regions=(scope.scope or None) if scope is not None else None)
+        store.record_scan(
+            record, outcome.findings, regions=(scope.scope or None) if scope is not None else None
+        )
     return outcome

@@ -104,7 +104,6 @@ class Lister:
         request = compute_v1.AggregatedListInstancesRequest(
             project=self.project,
             max_results=self.session.tuning.compute_page_size,
-            return_partial_success=True,
         )
         out = []
         for i in self.aggregated(
@@ -133,7 +132,6 @@ class Lister:
         request = compute_v1.AggregatedListDisksRequest(
             project=self.project,
             max_results=self.session.tuning.compute_page_size,
-            return_partial_success=True,
         )
         out = []
         for d in self.aggregated("compute.disks.aggregatedList", compute_v1.DisksClient, request, "disks"):
@@ -162,9 +160,7 @@ class Lister:
         regional = self.aggregated(
             "compute.addresses.aggregatedList",
             compute_v1.AddressesClient,
-            compute_v1.AggregatedListAddressesRequest(
-                project=self.project, max_results=size, return_partial_success=True
-            ),
+            compute_v1.AggregatedListAddressesRequest(project=self.project, max_results=size),
             "addresses",
         )
         client = self.session.compute(compute_v1.GlobalAddressesClient)
