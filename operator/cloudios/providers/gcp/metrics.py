@@ -145,21 +145,22 @@ def fetch(
         )
         for page in pager.pages:
             counter.add(OPERATION)
-            points.extend(_points(page.time_series, query))
+            points.extend(_points(page, query))
     except (gexc.GoogleAPICallError, gexc.RetryError, auth_exc.GoogleAuthError) as exc:
         raise translate(exc, operation=OPERATION, project=project) from None
     return points
 
 
-def _points(series: Iterable[monitoring_v3.TimeSeries], query: Query) -> Iterator[Point]:
-    for ts in series:
+def _points(response: monitoring_v3.ListTimeSeriesResponse, query: Query) -> Iterator[Point]:
+    """Points read from the raw protobuf: proto-plus wrappers cost ~50 us a point, 90,000 a page."""
+    for ts in monitoring_v3.ListTimeSeriesResponse.pb(response).time_series:
         rid = ts.resource.labels.get(query.source.id_label)
         if not rid:
             continue
         for p in ts.points:
-            end_time = p.interval.end_time
-            day = (datetime.fromtimestamp(end_time.timestamp(), UTC) - timedelta(seconds=1)).date()
-            value = p.value.double_value if "double_value" in p.value else float(p.value.int64_value)
+            day = datetime.fromtimestamp(p.interval.end_time.seconds - 1, UTC).date()
+            which = p.value.WhichOneof("value")
+            value = p.value.double_value if which == "double_value" else float(p.value.int64_value)
             yield rid, query.metric, day, query.aligner, value * query.source.scale
 
 
