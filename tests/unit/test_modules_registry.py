@@ -27,9 +27,9 @@ IAM_ACTION = re.compile(
 
 def test_registry_lists_each_module_once() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 16  # noqa: PLR2004
-    assert len(registry.for_provider(Provider.AWS)) == 10  # noqa: PLR2004
-    assert len(registry.for_provider(Provider.GCP)) == 6  # noqa: PLR2004
+    assert len(names) == len(set(names)) == 16
+    assert len(registry.for_provider(Provider.AWS)) == 10
+    assert len(registry.for_provider(Provider.GCP)) == 6
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
     assert registry.for_provider(Provider.AZURE) == ()
 
