@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.support.controlplane",
     "tests.support.moto",
+    "tests.support.gcp",
     "tests.support.postgres",
 ]

@@ -22,6 +22,7 @@ from cloudios import pricing
 from cloudios.domain import DailyStat, Finding, Metric, MetricSummary, Provider, Resource, Snapshot
 from cloudios.modules import registry
 from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing import gcp as gcp_pricing
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.glob("*/*") if (p / "snapshot.yaml").is_file())
@@ -72,13 +73,14 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
     collected = raw["collectedAt"]
     collected = collected if isinstance(collected, datetime) else datetime.fromisoformat(collected)
     lookback = int(raw.get("lookbackDays", 14))
-    account = str(raw.get("accountId", "123456789012"))
+    provider = Provider(raw.get("provider", "aws"))
+    account = str(raw.get("accountId", "123456789012" if provider is Provider.AWS else "golden-project-1"))
     resources = []
     metrics: dict[str, dict[Metric, MetricSummary]] = {}
     for item in raw.get("resources", []):
         resources.append(
             Resource(
-                provider=Provider.AWS,
+                provider=provider,
                 account_id=account,
                 region=item.get("region", "us-east-1"),
                 kind=item["kind"],
@@ -93,7 +95,7 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
             summary = _summary(item["id"], metric, spec, collected.date(), lookback)
             metrics.setdefault(item["id"], {})[Metric(metric)] = summary
     snapshot = Snapshot(
-        provider=Provider.AWS,
+        provider=provider,
         account_id=account,
         collected_at=collected,
         lookback_days=lookback,
@@ -108,10 +110,13 @@ def _amount(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
+BOOKS = {Provider.AWS: aws_pricing.bundled, Provider.GCP: gcp_pricing.bundled}
+
+
 def render(findings: list[Finding]) -> dict[str, Any]:
-    book = aws_pricing.bundled()
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
+        book = BOOKS[f.provider]()
         money = pricing.savings(f, book)
         out.append(
             {

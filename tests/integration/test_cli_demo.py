@@ -29,6 +29,6 @@ def test_demo_scans_the_aws_emulator_and_restores_the_environment(
 
 def test_demo_refuses_a_cloud_without_an_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["demo", "--provider", "gcp"])
+        main(["demo", "--provider", "azure"])
     assert exited.value.code == 2
-    assert "invalid choice: 'gcp' (choose from 'aws')" in capsys.readouterr().err
+    assert "invalid choice: 'azure' (choose from 'aws', 'gcp')" in capsys.readouterr().err

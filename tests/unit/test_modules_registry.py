@@ -10,22 +10,28 @@ import pytest
 from pydantic import ValidationError
 
 from cloudios.domain import Provider, Snapshot
+from cloudios.domain import gcp as gcp_kinds
 from cloudios.domain import resource as kinds
 from cloudios.modules import registry
 from cloudios.modules.aws._common import AwsSettings
 from cloudios.modules.base import Module
 
 MODULES = registry.all_modules()
-KNOWN_KINDS = {v for k, v in vars(kinds).items() if k.isupper() and isinstance(v, str)}
-IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$")
+KNOWN_KINDS = {
+    v for m in (kinds, gcp_kinds) for k, v in vars(m).items() if k.isupper() and isinstance(v, str)
+}
+IAM_ACTION = re.compile(
+    r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$|^[a-z]+\.[a-zA-Z]+\.[a-z][A-Za-z]*$"
+)  # AWS action | GCP permission
 
 
-def test_registry_lists_the_ten_aws_modules_once() -> None:
+def test_registry_lists_each_module_once() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 10
-    assert set(registry.for_provider(Provider.AWS)) == set(MODULES)
+    assert len(names) == len(set(names)) == 16
+    assert len(registry.for_provider(Provider.AWS)) == 10
+    assert len(registry.for_provider(Provider.GCP)) == 6
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
-    assert registry.for_provider(Provider.GCP) == ()
+    assert registry.for_provider(Provider.AZURE) == ()
 
 
 def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
@@ -41,8 +47,7 @@ def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
 def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     spec = module.spec
-    assert re.fullmatch(r"aws\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
-    assert spec.provider is Provider.AWS
+    assert re.fullmatch(rf"{spec.provider.value}\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
     assert spec.summary.strip()
     assert spec.resource_kinds
     assert set(spec.resource_kinds) <= KNOWN_KINDS
@@ -51,7 +56,9 @@ def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     assert spec.permissions
     assert all(IAM_ACTION.match(p) for p in spec.permissions), spec.permissions
     if spec.metrics:
-        assert "cloudwatch:GetMetricData" in spec.permissions
+        assert {"aws": "cloudwatch:GetMetricData", "gcp": "monitoring.timeSeries.list"}[
+            spec.provider.value
+        ] in spec.permissions
     assert spec.min_days >= 0
 
 

@@ -56,8 +56,17 @@ class GcpAccount(ApiModel):
     """Read-only access to a GCP project through a service account."""
 
     project_id: str = Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project ID.")
+    impersonate_service_account: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$",
+        description="Read-only service account to impersonate (recommended, no key): the operator's "
+        "own identity (GKE Workload Identity or Workload Identity Federation) needs "
+        "roles/iam.serviceAccountTokenCreator on it.",
+    )
     service_account_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret holding the service-account JSON key (key 'key.json')."
+        default=None,
+        description="Fallback: Secret holding a service-account JSON key (key 'key.json'); "
+        "without it the operator's own identity is used.",
     )
 
 

@@ -18,6 +18,8 @@ class EstateOptions:
     seed: int = 7
     scale: float = 1.0
     lookback_days: int = 30
+    estate: str | None = None
+    """An estate file (docs/estates.md) to load instead of the generated sample, where supported."""
 
 
 @dataclass(frozen=True)

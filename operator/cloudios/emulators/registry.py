@@ -15,9 +15,16 @@ def _aws() -> Start:
     return demo.start
 
 
+def _gcp() -> Start:
+    from cloudios.emulators.gcp import demo  # noqa: PLC0415 - grpc and google-cloud-* come with the gcp extra
+
+    return demo.start
+
+
 # provider -> loader of its entry; loaded on use, since each emulator needs optional extras.
 EMULATORS: dict[str, Callable[[], Start]] = {
     "aws": _aws,
+    "gcp": _gcp,
 }
 
 

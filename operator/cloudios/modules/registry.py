@@ -18,6 +18,14 @@ from cloudios.modules.aws import (
     rds_idle,
 )
 from cloudios.modules.base import Module
+from cloudios.modules.gcp import (
+    address_unused,
+    compute_idle,
+    compute_rightsize,
+    disk_unattached,
+    snapshot_old,
+    sql_idle,
+)
 
 # Each module is typed by its own settings model; the registry erases that (Module.run checks it).
 MODULES: tuple[Module[Any], ...] = (
@@ -31,6 +39,12 @@ MODULES: tuple[Module[Any], ...] = (
     elb_idle.MODULE,
     rds_idle.MODULE,
     nat_idle.MODULE,
+    compute_idle.MODULE,
+    compute_rightsize.MODULE,
+    disk_unattached.MODULE,
+    address_unused.MODULE,
+    snapshot_old.MODULE,
+    sql_idle.MODULE,
 )
 _BY_NAME: dict[str, Module[Any]] = {m.name: m for m in MODULES}
 

@@ -155,5 +155,7 @@ def scan(
         warnings=warnings,
     )
     if store is not None:
-        store.record_scan(record, outcome.findings, regions=scope.scope if scope is not None else None)
+        store.record_scan(
+            record, outcome.findings, regions=(scope.scope or None) if scope is not None else None
+        )
     return outcome

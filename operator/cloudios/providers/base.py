@@ -31,7 +31,8 @@ class Shard:
     """A part of one account's scan that can run on its own (AWS: one region).
 
     ``account`` is the spec restricted to the shard; ``scope`` names what the shard covers, so
-    only findings inside it are resolved when the shard's scan no longer reports them.
+    only findings inside it are resolved when the shard's scan no longer reports them (empty: the
+    shard is the whole account, e.g. a GCP project).
     """
 
     name: str

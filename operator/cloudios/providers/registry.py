@@ -7,9 +7,11 @@ from collections.abc import Callable
 from cloudios.domain import Provider as ProviderName
 from cloudios.providers.aws.provider import AwsProvider
 from cloudios.providers.base import Provider, ProviderError
+from cloudios.providers.gcp.provider import GcpProvider
 
 _FACTORIES: dict[ProviderName, Callable[[], Provider]] = {
     ProviderName.AWS: AwsProvider,
+    ProviderName.GCP: GcpProvider,
 }
 _INSTANCES: dict[ProviderName, Provider] = {}
 

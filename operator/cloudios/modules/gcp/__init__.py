@@ -1,0 +1,1 @@
+"""GCP optimization modules (Compute Engine, Cloud SQL), pure."""
