@@ -1,9 +1,9 @@
 """Golden cases: each module on hand-written snapshots, findings and priced savings compared.
 
 A case is tests/golden/<module>/<case>/{snapshot.yaml, expected.yaml}. snapshot.yaml is compact:
-per resource, metrics are given per statistic either as a list (one value per day, the last being
-the day before ``collectedAt``) or as a scalar repeated over ``days``. UPDATE_GOLDEN=1 rewrites
-expected.yaml from the current output; review the diff before committing it.
+``provider`` defaults to aws; per resource, metrics are given per statistic either as a list (one
+value per day, the last being the day before ``collectedAt``) or as a scalar repeated over ``days``.
+UPDATE_GOLDEN=1 rewrites expected.yaml from the current output; review the diff before committing it.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from cloudios import pricing
 from cloudios.domain import DailyStat, Finding, Metric, MetricSummary, Provider, Resource, Snapshot
 from cloudios.modules import registry
 from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing import azure as azure_pricing
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.glob("*/*") if (p / "snapshot.yaml").is_file())
 DEFAULT_SAMPLES = 288  # 5-minute datapoints per day
+BOOKS = {Provider.AWS: aws_pricing.bundled, Provider.AZURE: azure_pricing.bundled}
 
 
 def _series(spec: dict[str, Any], stat: str, days: int) -> list[Any]:
@@ -42,7 +44,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
     if len(lengths) > 1:
         raise ValueError(f"{resource_id} {metric}: lists of different lengths {lengths}")
     days = lengths.pop() if lengths else int(spec["days"])
-    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "sum")}
+    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "sum", "minimum")}
     samples = _series({"samples": spec.get("samples", DEFAULT_SAMPLES)}, "samples", days)
     daily = []
     for i in range(days):
@@ -59,6 +61,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
                 p95=columns["p95"][i],
                 sum=total,
                 samples=samples[i],
+                minimum=columns["minimum"][i],
             )
         )
     return MetricSummary(
@@ -71,13 +74,14 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
     collected = raw["collectedAt"]
     collected = collected if isinstance(collected, datetime) else datetime.fromisoformat(collected)
     lookback = int(raw.get("lookbackDays", 14))
+    provider = Provider(raw.get("provider", "aws"))
     account = str(raw.get("accountId", "123456789012"))
     resources = []
     metrics: dict[str, dict[Metric, MetricSummary]] = {}
     for item in raw.get("resources", []):
         resources.append(
             Resource(
-                provider=Provider.AWS,
+                provider=provider,
                 account_id=account,
                 region=item.get("region", "us-east-1"),
                 kind=item["kind"],
@@ -92,7 +96,7 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
             summary = _summary(item["id"], metric, spec, collected.date(), lookback)
             metrics.setdefault(item["id"], {})[Metric(metric)] = summary
     snapshot = Snapshot(
-        provider=Provider.AWS,
+        provider=provider,
         account_id=account,
         collected_at=collected,
         lookback_days=lookback,
@@ -108,10 +112,9 @@ def _amount(value: Decimal) -> str:
 
 
 def render(findings: list[Finding]) -> dict[str, Any]:
-    book = aws_pricing.bundled()
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
-        money = pricing.savings(f, book)
+        money = pricing.savings(f, BOOKS[f.provider]())
         out.append(
             {
                 "resourceId": f.resource_id,

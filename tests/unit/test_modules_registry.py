@@ -10,20 +10,37 @@ import pytest
 from pydantic import ValidationError
 
 from cloudios.domain import Provider, Snapshot
+from cloudios.domain import azure as azure_kinds
 from cloudios.domain import resource as kinds
 from cloudios.modules import registry
-from cloudios.modules.aws._common import AwsSettings
 from cloudios.modules.base import Module
+from cloudios.modules.shared import CamelSettings
 
 MODULES = registry.all_modules()
-KNOWN_KINDS = {v for k, v in vars(kinds).items() if k.isupper() and isinstance(v, str)}
-IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$")
+KNOWN_KINDS = {
+    v
+    for module in (kinds, azure_kinds)
+    for k, v in vars(module).items()
+    if k.isupper() and isinstance(v, str)
+}
+# Per provider: the permission syntax and the permission every metric-reading module needs.
+ACTIONS = {
+    Provider.AWS: (re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$"), "cloudwatch:GetMetricData"),
+    Provider.AZURE: (
+        re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/read$"),
+        "Microsoft.Insights/metrics/read",
+    ),
+}
 
 
-def test_registry_lists_the_ten_aws_modules_once() -> None:
+def test_registry_lists_each_module_once_by_provider() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 10
-    assert set(registry.for_provider(Provider.AWS)) == set(MODULES)
+    assert len(names) == len(set(names)) == 17
+    assert len(registry.for_provider(Provider.AWS)) == 10
+    assert len(registry.for_provider(Provider.AZURE)) == 7
+    assert set(registry.for_provider(Provider.AWS)) | set(registry.for_provider(Provider.AZURE)) == set(
+        MODULES
+    )
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
     assert registry.for_provider(Provider.GCP) == ()
 
@@ -41,24 +58,24 @@ def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
 def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     spec = module.spec
-    assert re.fullmatch(r"aws\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
-    assert spec.provider is Provider.AWS
+    assert re.fullmatch(rf"{spec.provider.value}\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
+    action, metrics_read = ACTIONS[spec.provider]
     assert spec.summary.strip()
     assert spec.resource_kinds
     assert set(spec.resource_kinds) <= KNOWN_KINDS
     for need in spec.metrics:
         assert need.kind in spec.resource_kinds, f"{spec.name} reads {need.kind} metrics"
     assert spec.permissions
-    assert all(IAM_ACTION.match(p) for p in spec.permissions), spec.permissions
+    assert all(action.match(p) for p in spec.permissions), spec.permissions
     if spec.metrics:
-        assert "cloudwatch:GetMetricData" in spec.permissions
+        assert metrics_read in spec.permissions
     assert spec.min_days >= 0
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
 def test_settings_are_camel_case_described_and_strict(module: Module[Any]) -> None:
     model = module.spec.settings
-    assert issubclass(model, AwsSettings)
+    assert issubclass(model, CamelSettings)
     schema = model.model_json_schema(by_alias=True)
     for key, prop in schema.get("properties", {}).items():
         assert re.fullmatch(r"[a-z][A-Za-z0-9]*", key), key

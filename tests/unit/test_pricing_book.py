@@ -227,9 +227,9 @@ def test_snapshot_files_are_read_by_the_parser_their_provider_names(tmp_path: Pa
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"provider": "moon", "date": "2025-01-01"}', r"known cloud \(provider 'moon'; known: aws\)"),
-        ('{"provider": ["aws"]}', r"known cloud \(provider \['aws'\]; known: aws\)"),
-        ("[1, 2]", r"known cloud \(provider None; known: aws\)"),
+        ('{"provider": "moon", "date": "2025-01-01"}', r"known cloud \(provider 'moon'; known: aws, azure\)"),
+        ('{"provider": ["aws"]}', r"known cloud \(provider \['aws'\]; known: aws, azure\)"),
+        ("[1, 2]", r"known cloud \(provider None; known: aws, azure\)"),
         ("{", "Expecting property name"),
     ],
 )

@@ -38,6 +38,7 @@ class DailyStat:
     - ``p95``: 95th percentile, where the API offers it
     - ``sum``: sum over the day, for counters
     - ``samples``: number of raw datapoints behind the day
+    - ``minimum``: lowest raw datapoint of the day, where a module needs it (free memory)
     """
 
     day: date
@@ -46,6 +47,7 @@ class DailyStat:
     p95: float | None = None
     sum: float | None = None
     samples: int = 0
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 0:

@@ -17,6 +17,15 @@ from cloudios.modules.aws import (
     nat_idle,
     rds_idle,
 )
+from cloudios.modules.azure import (
+    disk_unattached,
+    lb_no_backends,
+    publicip_unassociated,
+    snapshot_old,
+    vm_idle,
+    vm_rightsize,
+    vm_stopped_not_deallocated,
+)
 from cloudios.modules.base import Module
 
 # Each module is typed by its own settings model; the registry erases that (Module.run checks it).
@@ -31,6 +40,13 @@ MODULES: tuple[Module[Any], ...] = (
     elb_idle.MODULE,
     rds_idle.MODULE,
     nat_idle.MODULE,
+    vm_idle.MODULE,
+    vm_rightsize.MODULE,
+    vm_stopped_not_deallocated.MODULE,
+    disk_unattached.MODULE,
+    publicip_unassociated.MODULE,
+    snapshot_old.MODULE,
+    lb_no_backends.MODULE,
 )
 _BY_NAME: dict[str, Module[Any]] = {m.name: m for m in MODULES}
 
