@@ -15,9 +15,16 @@ def _aws() -> Start:
     return demo.start
 
 
+def _azure() -> Start:
+    from cloudios.emulators.azure import demo  # noqa: PLC0415 - the Azure SDK comes with the azure extra
+
+    return demo.start
+
+
 # provider -> loader of its entry; loaded on use, since each emulator needs optional extras.
 EMULATORS: dict[str, Callable[[], Start]] = {
     "aws": _aws,
+    "azure": _azure,
 }
 
 
