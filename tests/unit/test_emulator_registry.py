@@ -12,9 +12,9 @@ from cloudios.emulators.base import EstateOptions, Progress, RunningEmulator, St
 
 def test_running_names_the_available_emulators_and_missing_extras(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(
-        registry.EmulatorError, match="no local emulator for provider 'azure' yet; available: aws"
+        registry.EmulatorError, match="no local emulator for provider 'gcp' yet; available: aws, azure"
     ):
-        registry.running("azure").__enter__()
+        registry.running("gcp").__enter__()
 
     def missing() -> Start:
         raise ModuleNotFoundError("No module named 'moto'", name="moto")

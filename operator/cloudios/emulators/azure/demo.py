@@ -63,9 +63,7 @@ def start(options: EstateOptions, progress: Progress) -> RunningEmulator:
     try:
         if options.estate is not None:
             estate = estates.load(options.estate)
-            progress(
-                f"loaded {len(estate.resources)} resources of subscription {estate.account} from {options.estate}"
-            )
+            progress(f"loaded {len(estate.resources)} resources of {estate.account} from {options.estate}")
         else:
             estate = sample.generate(
                 seed=options.seed, scale=options.scale, lookback_days=options.lookback_days

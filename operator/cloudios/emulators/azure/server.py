@@ -110,6 +110,17 @@ class AzureEmulator:
             self._server.server_close()
             self._server = None
 
+    def serve(self, estate: Estate) -> None:
+        """Serve (or replace) one subscription's estate."""
+        with self._lock:
+            self.estates[estate.account.lower()] = estate
+            self._series = {k: v for k, v in self._series.items() if k[0] != estate.account.lower()}
+
+    def allow(self, principal: Principal) -> None:
+        """Accept (or replace) an identity at the token endpoint."""
+        with self._lock:
+            self.principals[principal.client_id.lower()] = principal
+
     def throttle(self, api: str, statuses: Iterable[int]) -> None:
         """Answer the next calls of ``api`` (token|graph|metrics) with these statuses, in order."""
         with self._lock:

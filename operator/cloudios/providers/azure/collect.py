@@ -1,7 +1,8 @@
 """Entry point of the Azure provider: one subscription's inventory and metric summaries.
 
-``collect(request)`` builds the account's credential and ARM clients (``auth``), runs one Resource
-Graph query per needed kind, then the metrics batches, on a ``ThreadPoolExecutor`` of
+``collect(request)`` builds the account's credential and ARM clients (``auth``), checks that the
+identity can read the subscription (Resource Graph returns no rows, not an error, when it cannot),
+runs one Resource Graph query per needed kind, then the metrics batches, on a ``ThreadPoolExecutor`` of
 ``request.max_concurrency`` workers (each worker thread has its own clients; the credential and its
 token cache are shared). Everything in the result is tagged from the request, never from what Azure
 answered, so two subscriptions scanned at once cannot mix.
@@ -62,6 +63,8 @@ def collect(request: CollectRequest, *, tuning: AzureTuning | None = None) -> Co
         if need.kind in kinds and need.metric not in needs.setdefault(need.kind, []):
             needs[need.kind].append(need.metric)
     clients = clients_for(azure, request.credentials, tuning, counter)
+    # Resource Graph answers an unreadable subscription with no rows; say so instead of "no waste".
+    inventory.probe(clients)
     start, end = metrics.window(request.end, request.lookback_days)
     with ThreadPoolExecutor(
         max_workers=max(1, request.max_concurrency), thread_name_prefix="cloudios-az"
