@@ -31,13 +31,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--scale", type=float, default=1.0, help="size of the sample estate (1.0 = ~100 resources)"
     )
+    p.add_argument(
+        "--estate",
+        type=Path,
+        metavar="FILE",
+        help="an estate file to serve instead of the sample estate (docs/estates.md; azure)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     out = wide_console(sys.stdout)
     started = time.monotonic()
-    options = EstateOptions(seed=args.seed, scale=args.scale)
+    options = EstateOptions(seed=args.seed, scale=args.scale, estate=args.estate)
     err.print(f"[bold]Cloudios demo[/]: a local {args.provider} emulator with a sample estate")
     try:
         with emulators.running(

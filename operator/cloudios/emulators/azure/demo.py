@@ -13,6 +13,7 @@ from cloudios.emulators.azure import sample
 from cloudios.emulators.azure.server import AzureEmulator, Principal
 from cloudios.emulators.azure.tls import make_certificates
 from cloudios.emulators.base import EstateOptions, Progress, RunningEmulator
+from cloudios.emulators.registry import EmulatorError
 from cloudios.providers.azure.credentials import AzureClientSecret
 
 TENANT = "00000000-0000-0000-0000-0000000000e1"
@@ -62,7 +63,10 @@ def start(options: EstateOptions, progress: Progress) -> RunningEmulator:
     work = Path(tempfile.mkdtemp(prefix="cloudios-azure-emulator-"))
     try:
         if options.estate is not None:
-            estate = estates.load(options.estate)
+            try:
+                estate = estates.load(options.estate)
+            except estates.EstateError as exc:
+                raise EmulatorError(str(exc)) from None
             progress(f"loaded {len(estate.resources)} resources of {estate.account} from {options.estate}")
         else:
             estate = sample.generate(
