@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from cloudios.emulators.azure import arm, server
 
 if TYPE_CHECKING:
+    from cloudios.emulators.azure.estate import Estate
     from cloudios.emulators.azure.server import AzureEmulator, Principal
 
 TOO_MANY = 429
@@ -64,6 +65,9 @@ class Handler(BaseHTTPRequestHandler):
     # --- routes
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        if path.lower().endswith("/providers/microsoft.insights/metrics"):
+            self._resource_metrics(path)
+            return
         if path.endswith("/v2.0/.well-known/openid-configuration"):
             tenant = path.strip("/").split("/")[0]
             base = f"https://{self.headers.get('Host')}/{tenant}"
@@ -168,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
             payload["$skipToken"] = str(skip + top)
         self._send(200, payload)
 
-    def _metrics(self, subscription: str, body: bytes) -> None:  # noqa: C901 - one validation per rule
+    def _metrics(self, subscription: str, body: bytes) -> None:
         self.owner.calls["metrics"] += 1
         principal = self._principal()
         if principal is None or self._throttled("metrics"):
@@ -219,45 +223,7 @@ class Handler(BaseHTTPRequestHandler):
             server.MetricsCall(subscription, region, namespace, len(ids), tuple(names))
         )
         top = int(request.get("top") or server.DEFAULT_TOP)
-        values = []
-        for name in names:
-            key = name.lower().replace(" ", "_")
-            timeseries = []
-            for resource_id in ids:
-                days = [d for d in self.owner.days(estate, resource_id, key) if start <= d.day < end]
-                if not days:
-                    continue
-                data = [
-                    {
-                        "timeStamp": server.day_stamp(d.day),
-                        **{s: getattr(d, s) for s in _STATS if s in wanted},
-                    }
-                    for d in days
-                ]
-                timeseries.append(
-                    {
-                        "metadatavalues": [
-                            {
-                                "name": {
-                                    "value": "Microsoft.ResourceId",
-                                    "localizedValue": "Microsoft.ResourceId",
-                                },
-                                "value": resource_id,
-                            }
-                        ],
-                        "data": data,
-                    }
-                )
-            values.append(
-                {
-                    "id": f"/subscriptions/{subscription}/providers/Microsoft.Insights/metrics/{name}",
-                    "type": "Microsoft.Insights/metrics",
-                    "name": {"value": name, "localizedValue": name},
-                    "unit": server.UNITS.get(key, "Bytes"),
-                    "timeseries": timeseries[:top],
-                    "errorCode": "Success",
-                }
-            )
+        values = _values(self.owner, estate, subscription, ids, names, wanted, (start, end), top)
         self._send(
             200,
             {
@@ -269,6 +235,69 @@ class Handler(BaseHTTPRequestHandler):
                 "value": values,
             },
         )
+
+    def _resource_metrics(self, path: str) -> None:
+        """Metrics - List on one resource (GET {resourceUri}/providers/Microsoft.Insights/metrics)."""
+        self.owner.calls["metrics.resource"] += 1
+        principal = self._principal()
+        if principal is None or self._throttled("metrics"):
+            return
+        resource_id = path[: path.lower().index("/providers/microsoft.insights/metrics")]
+        subscription = resource_id.strip("/").split("/")[1]
+        estate = self.owner.visible(principal, subscription)
+        if estate is None or estate.by_id().get(resource_id.lower()) is None:
+            self._error(404, "ResourceNotFound", f"{resource_id} was not found")
+            return
+        query = server.query_of(self.path)
+        names = [n.strip() for n in query.get("metricnames", "").split(",") if n.strip()]
+        wanted = [s.strip().lower() for s in query.get("aggregation", "average").split(",")]
+        if query.get("interval", "PT1M").upper() != "P1D":
+            self._error(400, "BadRequest", "the emulator serves daily series (P1D) only")
+            return
+        span = _timespan(query.get("timespan", ""))
+        values = _values(self.owner, estate, subscription, [resource_id], names, wanted, span, 1)
+        self._send(
+            200, {"cost": len(names), "timespan": query.get("timespan"), "interval": "P1D", "value": values}
+        )
+
+
+def _values(  # noqa: PLR0917 - one answer shape for both metrics APIs
+    owner: AzureEmulator,
+    estate: Estate,
+    subscription: str,
+    ids: list[str],
+    names: list[str],
+    wanted: list[str],
+    span: tuple[date, date],
+    top: int,
+) -> list[dict[str, Any]]:
+    """The ``value`` of a metrics answer: per metric, one time series per resource with data."""
+    start, end = span
+    values = []
+    for name in names:
+        key = name.lower().replace(" ", "_")
+        timeseries = []
+        for resource_id in ids:
+            days = [d for d in owner.days(estate, resource_id, key) if start <= d.day < end]
+            if not days:
+                continue
+            data = [
+                {"timeStamp": server.day_stamp(d.day), **{s: getattr(d, s) for s in _STATS if s in wanted}}
+                for d in days
+            ]
+            metadata = {"name": {"value": "Microsoft.ResourceId", "localizedValue": "Microsoft.ResourceId"}}
+            timeseries.append({"metadatavalues": [{**metadata, "value": resource_id}], "data": data})
+        values.append(
+            {
+                "id": f"/subscriptions/{subscription}/providers/Microsoft.Insights/metrics/{name}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": name, "localizedValue": name},
+                "unit": server.UNITS.get(key, "Bytes"),
+                "timeseries": timeseries[:top],
+                "errorCode": "Success",
+            }
+        )
+    return values
 
 
 def _timespan(text: str) -> tuple[date, date]:

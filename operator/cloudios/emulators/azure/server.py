@@ -11,7 +11,9 @@ formats, what the official SDKs call:
 * ``POST /subscriptions/{id}/providers/Microsoft.Insights/metrics`` (azure-mgmt-monitor,
   subscription-scope multi-resource metrics): at most 50 resources of one region and type per call
   (``Microsoft.ResourceId eq '...' or ...``), at most 20 metrics, daily interval (P1D) only,
-  ``top`` series per metric (default 10, as Azure).
+  ``top`` series per metric (default 10, as Azure);
+* ``GET {resourceUri}/providers/Microsoft.Insights/metrics`` (Metrics - List on one resource, what
+  per-resource tools call; the benchmark's baseline).
 
 Tokens are opaque; each maps to a principal, and a principal sees only its subscriptions.
 ``throttle(api, statuses)`` makes the next calls of an API answer 429 (with Retry-After) or 529.
