@@ -72,6 +72,8 @@ def collect(request: CollectRequest, *, tuning: AzureTuning | None = None) -> Co
         found = _run_all(pool, [partial(inventory.list_kind, clients, kind) for kind in kinds])
         resources = sorted((r for group in found for r in group), key=lambda r: (r.region, r.kind, r.id))
         batches = metrics.plan(resources, needs, tuning.resources_per_call, tuning.metrics_per_call)
+    workers = max(1, min(request.max_concurrency, tuning.metric_calls_at_once))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudios-az-metrics") as pool:
         daily = _run_all(pool, [partial(metrics.fetch, clients, b, start, end) for b in batches])
     snapshot = Snapshot(
         provider=Provider.AZURE,
