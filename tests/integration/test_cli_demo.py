@@ -31,4 +31,4 @@ def test_demo_refuses_a_cloud_without_an_emulator(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exited:
         main(["demo", "--provider", "gcp"])
     assert exited.value.code == 2
-    assert "invalid choice: 'gcp' (choose from 'aws')" in capsys.readouterr().err
+    assert "invalid choice: 'gcp' (choose from 'aws', 'azure')" in capsys.readouterr().err

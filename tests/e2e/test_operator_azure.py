@@ -4,6 +4,9 @@ An azure CloudAccount (service principal secret in a Secret) and a ScanPolicy gi
 Recommendations; a wrong secret gives CredentialsValid=False with the reason, and no crash loop.
 """
 
+# Named to run after test_decisions: operators leave the e2e webhook configuration (fail closed)
+# pointing at their stopped listener until the e2e package ends.
+
 from __future__ import annotations
 
 import re
