@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import ssl
 import threading
@@ -28,10 +27,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import kopf
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import PLURALS, RECOMMENDATION
@@ -45,6 +40,7 @@ from cloudios.controller.decision_rules import (
     stamp_changes,
     target_of,
 )
+from cloudios.security import certificates
 from cloudios.security.audit import AuditEntry, AuditEvent
 from cloudios.security.redaction import redact_text
 from cloudios.sinks.kube import Kube
@@ -242,13 +238,8 @@ def _raw(body: kopf.Body | None) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------------ serving
 
 
-@dataclass(frozen=True)
-class WebhookCertificate:
-    """PEM files for the webhook listener: the CA goes into the webhook configurations' caBundle."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
+WebhookCertificate = certificates.ServerCertificate
+"""PEM files for the webhook listener: the CA goes into the webhook configurations' caBundle."""
 
 
 def generate_webhook_certificate(
@@ -258,50 +249,7 @@ def generate_webhook_certificate(
 
     For tests and for installs without cert-manager; kopf's own generator needs `certbuilder`.
     """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cloudios-webhook-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    sans: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            sans.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    files = WebhookCertificate(out / "ca.crt", out / "tls.crt", out / "tls.key")
-    files.ca_file.write_bytes(ca.public_bytes(pem))
-    files.cert_file.write_bytes(cert.public_bytes(pem))
-    files.key_file.touch(mode=0o600)
-    files.key_file.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return files
+    return certificates.generate(directory, hosts, days=days, ca_name="cloudios-webhook-ca")
 
 
 def webhook_server(

@@ -1,1 +1,1 @@
-"""Security leaf: keyring, cluster tokens, audit chain, redaction."""
+"""Security leaf: keyring, cluster tokens, audit chain, redaction, serving certificates."""
