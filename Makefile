@@ -26,16 +26,18 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 venv: $(VENV)/.synced
 
-## demo: the CLI scan of a seeded local AWS emulator, then the operator on a local control plane
-## (Recommendations, summary, an approval with the approver recorded); installs what it needs first
+## demo: the CLI scans of seeded local AWS and Azure emulators, then the operator on a local control
+## plane (Recommendations, summary, an approval with the approver recorded); installs what it needs first
 demo: venv controlplane
 	$(VENV)/bin/cloudios demo
+	$(VENV)/bin/cloudios demo --provider azure --report out/cloudios-demo-azure-report.html
 	$(PY) tools/demo_operator.py
 
 ## demo-cli: only the CLI part of the demo (no control plane needed)
 .PHONY: demo-cli
 demo-cli: venv
 	$(VENV)/bin/cloudios demo
+	$(VENV)/bin/cloudios demo --provider azure --report out/cloudios-demo-azure-report.html
 
 ## controlplane: build kube-apiserver, etcd, kubectl and helm from their Go modules (cached by version)
 controlplane:
@@ -63,6 +65,7 @@ test: venv controlplane testdeps
 ## bench: benchmarks; results are recorded by hand in docs/benchmarks.md with the command
 bench: venv controlplane
 	$(PY) bench/aws_scan.py
+	$(PY) bench/azure_scan.py
 	$(PY) -m bench.operator --accounts 200 --runs 3
 
 clean:

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.moto",
     "tests.support.gcp",
     "tests.support.postgres",
+    "tests.support.azure",
 ]

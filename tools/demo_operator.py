@@ -1,4 +1,4 @@
-"""`make demo`, part two: a local control plane, a seeded AWS emulator, the operator, an approval."""
+"""`make demo`, part two: a local control plane, seeded AWS and Azure emulators, the operator, an approval."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from tests.support.controlplane import (  # noqa: E402
     free_port,
     start_control_plane,
 )
+from tools import demo_azure  # noqa: E402
 
 from cloudios.cli.audit import write_keys  # noqa: E402
 from cloudios.controller import decisions  # noqa: E402
@@ -137,6 +138,7 @@ class Demo:
     plane: ControlPlane | None = None
     moto_url: str = ""
     moto_stop: Callable[[], None] | None = None
+    azure: demo_azure.AzureDemo | None = None
     operator: Operator | None = None
     custom: Any = None
 
@@ -209,6 +211,10 @@ class Demo:
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 failure.append(exc)
 
+        self.azure = demo_azure.start(self.workdir, NAMESPACE, {"env": "demo"})
+        progress(
+            f"Azure emulator (ARM, Resource Graph, metrics, Entra ID over HTTPS) on {self.azure.emulator.url}"
+        )
         thread = threading.Thread(target=seed, name="seed-estate", daemon=True)
         thread.failure = failure  # type: ignore[attr-defined]
         thread.start()
@@ -255,6 +261,13 @@ class Demo:
         account["spec"]["aws"]["credentialsSecretRef"] = {"name": SECRET}
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(account))
         progress(f"applied examples/demo/cloudaccount.yaml + credentialsSecretRef {SECRET} (dummy keys)")
+        assert self.azure is not None
+        core.create_namespaced_secret(
+            NAMESPACE,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=demo_azure.SECRET), string_data=self.azure.secret),
+        )
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(self.azure.account))
+        progress(f"applied CloudAccount {demo_azure.ACCOUNT} (azure, client secret in {demo_azure.SECRET})")
 
     def start_operator(self) -> None:
         assert self.plane is not None
@@ -286,6 +299,7 @@ class Demo:
                 "CLOUDIOS_AUDIT_CHAIN_KEY_FILE": str(chain_key),
                 "CLOUDIOS_AUDIT_SIGNING_KEY_FILE": str(signing_key),
                 "CLOUDIOS_AUDIT_CHECKPOINT_DIR": str(self.workdir / "audit-checkpoints"),
+                **(self.azure.environment if self.azure is not None else {}),
             }
         )
         self.operator = Operator(env, self.workdir / "operator.log")
@@ -324,7 +338,8 @@ class Demo:
             if ready.get("reason") == "ScanFailed":
                 raise DemoError(f"the scan failed: {ready.get('message')}")
             recs = self.recommendations()
-            return recs if status.get("lastRunTime") and recs else None
+            providers = {r["spec"].get("provider") for r in recs}
+            return recs if status.get("lastRunTime") and {"aws", "azure"} <= providers else None
 
         recs = self.wait(scanned, "the first scan and its Recommendations")
         progress(f"first scan done: {len(recs)} Recommendations in {NAMESPACE}")
@@ -364,6 +379,8 @@ class Demo:
         if self.moto_stop is not None:
             with contextlib.suppress(Exception):
                 self.moto_stop()
+        if self.azure is not None:
+            self.azure.emulator.stop()
         if self.plane is not None:
             self.plane.stop()
             # etcd preallocates a 64 MB WAL; the logs next to it are what is worth keeping.

@@ -1,9 +1,9 @@
 """Golden cases: each module on hand-written snapshots, findings and priced savings compared.
 
 A case is tests/golden/<module>/<case>/{snapshot.yaml, expected.yaml}. snapshot.yaml is compact:
-per resource, metrics are given per statistic either as a list (one value per day, the last being
-the day before ``collectedAt``) or as a scalar repeated over ``days``. UPDATE_GOLDEN=1 rewrites
-expected.yaml from the current output; review the diff before committing it.
+``provider`` defaults to aws; per resource, metrics are given per statistic either as a list (one
+value per day, the last being the day before ``collectedAt``) or as a scalar repeated over ``days``.
+UPDATE_GOLDEN=1 rewrites expected.yaml from the current output; review the diff before committing it.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from cloudios import pricing
 from cloudios.domain import DailyStat, Finding, Metric, MetricSummary, Provider, Resource, Snapshot
 from cloudios.modules import registry
 from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing import azure as azure_pricing
 from cloudios.pricing import gcp as gcp_pricing
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.glob("*/*") if (p / "snapshot.yaml").is_file())
 DEFAULT_SAMPLES = 288  # 5-minute datapoints per day
+BOOKS = {
+    Provider.AWS: aws_pricing.bundled,
+    Provider.GCP: gcp_pricing.bundled,
+    Provider.AZURE: azure_pricing.bundled,
+}
 
 
 def _series(spec: dict[str, Any], stat: str, days: int) -> list[Any]:
@@ -43,7 +49,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
     if len(lengths) > 1:
         raise ValueError(f"{resource_id} {metric}: lists of different lengths {lengths}")
     days = lengths.pop() if lengths else int(spec["days"])
-    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "p99", "sum")}
+    columns = {s: _series(spec, s, days) for s in ("average", "maximum", "p95", "p99", "sum", "minimum")}
     samples = _series({"samples": spec.get("samples", DEFAULT_SAMPLES)}, "samples", days)
     daily = []
     for i in range(days):
@@ -61,6 +67,7 @@ def _summary(resource_id: str, metric: str, spec: dict[str, Any], end: date, loo
                 p99=columns["p99"][i],
                 sum=total,
                 samples=samples[i],
+                minimum=columns["minimum"][i],
             )
         )
     return MetricSummary(
@@ -108,9 +115,6 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
 
 def _amount(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
-
-
-BOOKS = {Provider.AWS: aws_pricing.bundled, Provider.GCP: gcp_pricing.bundled}
 
 
 def render(findings: list[Finding]) -> dict[str, Any]:

@@ -31,4 +31,4 @@ def test_demo_refuses_a_cloud_without_an_emulator(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exited:
         main(["demo", "--provider", "azure"])
     assert exited.value.code == 2
-    assert "invalid choice: 'azure' (choose from 'aws', 'gcp')" in capsys.readouterr().err
+    assert "invalid choice: 'kubernetes' (choose from 'aws', 'gcp', 'azure')" in capsys.readouterr().err

@@ -121,10 +121,20 @@ def with_spec(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return body
 
 
+AZURE_BLOCK = {
+    "subscriptionId": "11111111-2222-3333-4444-555555555555",
+    "tenantId": "66666666-7777-8888-9999-000000000000",
+    "clientId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+}
+
+
 def test_valid_objects_are_accepted_and_free_form_fields_kept(
     objects: k8s.CustomObjectsApi, namespace: str
 ) -> None:
     create(objects, namespace, AWS_ACCOUNT)
+    # Azure without a Secret: workload or managed identity.
+    azure = {**AWS_ACCOUNT, "metadata": {"name": "az"}, "spec": {"provider": "azure", "azure": AZURE_BLOCK}}
+    assert create(objects, namespace, azure)["spec"]["azure"] == AZURE_BLOCK
     policy = create(objects, namespace, POLICY)
     # Scalar defaults come from the schema: what pydantic would fill in, stored by the server.
     assert policy["spec"]["maxRecommendations"] == 50
@@ -158,6 +168,22 @@ def test_valid_objects_are_accepted_and_free_form_fields_kept(
             with_spec(AWS_ACCOUNT, aws={**AWS_ACCOUNT["spec"]["aws"], "regions": ["us-east-1", "mars"]}),
             ["spec.aws.regions[1]", "should match"],
             id="bad-region",
+        ),
+        pytest.param(
+            {
+                **AWS_ACCOUNT,
+                "spec": {"provider": "azure", "azure": {**AZURE_BLOCK, "clientId": AZURE_BLOCK["tenantId"]}},
+            },
+            ["azure.clientId equals tenantId"],
+            id="azure-client-is-tenant",
+        ),
+        pytest.param(
+            {
+                **AWS_ACCOUNT,
+                "spec": {"provider": "azure", "azure": {**AZURE_BLOCK, "subscriptionId": "prod"}},
+            },
+            ["spec.azure.subscriptionId", "should match"],
+            id="azure-subscription-not-a-guid",
         ),
         pytest.param(
             with_spec(AWS_ACCOUNT, provider="oracle"),

@@ -12,9 +12,10 @@ from cloudios.emulators.base import EstateOptions, Progress, RunningEmulator, St
 
 def test_running_names_the_available_emulators_and_missing_extras(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(
-        registry.EmulatorError, match="no local emulator for provider 'azure' yet; available: aws"
+        registry.EmulatorError,
+        match="no local emulator for provider 'kubernetes' yet; available: aws, gcp, azure",
     ):
-        registry.running("azure").__enter__()
+        registry.running("kubernetes").__enter__()
 
     def missing() -> Start:
         raise ModuleNotFoundError("No module named 'moto'", name="moto")

@@ -10,28 +10,41 @@ import pytest
 from pydantic import ValidationError
 
 from cloudios.domain import Provider, Snapshot
+from cloudios.domain import azure as azure_kinds
 from cloudios.domain import gcp as gcp_kinds
 from cloudios.domain import resource as kinds
 from cloudios.modules import registry
-from cloudios.modules.aws._common import AwsSettings
 from cloudios.modules.base import Module
+from cloudios.modules.shared import CamelSettings
 
 MODULES = registry.all_modules()
 KNOWN_KINDS = {
-    v for m in (kinds, gcp_kinds) for k, v in vars(m).items() if k.isupper() and isinstance(v, str)
+    v
+    for module in (kinds, gcp_kinds, azure_kinds)
+    for k, v in vars(module).items()
+    if k.isupper() and isinstance(v, str)
 }
-IAM_ACTION = re.compile(
-    r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$|^[a-z]+\.[a-zA-Z]+\.[a-z][A-Za-z]*$"
-)  # AWS action | GCP permission
+# Per provider: the permission syntax and the permission every metric-reading module needs.
+ACTIONS = {
+    Provider.AWS: (re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$"), "cloudwatch:GetMetricData"),
+    Provider.GCP: (re.compile(r"^[a-z]+\.[a-zA-Z]+\.[a-z][A-Za-z]*$"), "monitoring.timeSeries.list"),
+    Provider.AZURE: (
+        re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/read$"),
+        "Microsoft.Insights/metrics/read",
+    ),
+}
 
 
-def test_registry_lists_each_module_once() -> None:
+def test_registry_lists_each_module_once_by_provider() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 16
+    assert len(names) == len(set(names)) == 23
     assert len(registry.for_provider(Provider.AWS)) == 10
     assert len(registry.for_provider(Provider.GCP)) == 6
+    assert len(registry.for_provider(Provider.AZURE)) == 7
+    every = {m for p in (Provider.AWS, Provider.GCP, Provider.AZURE) for m in registry.for_provider(p)}
+    assert every == set(MODULES)
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
-    assert registry.for_provider(Provider.AZURE) == ()
+    assert registry.for_provider(Provider.KUBERNETES) == ()
 
 
 def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
@@ -48,24 +61,23 @@ def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
 def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     spec = module.spec
     assert re.fullmatch(rf"{spec.provider.value}\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
+    action, metrics_read = ACTIONS[spec.provider]
     assert spec.summary.strip()
     assert spec.resource_kinds
     assert set(spec.resource_kinds) <= KNOWN_KINDS
     for need in spec.metrics:
         assert need.kind in spec.resource_kinds, f"{spec.name} reads {need.kind} metrics"
     assert spec.permissions
-    assert all(IAM_ACTION.match(p) for p in spec.permissions), spec.permissions
+    assert all(action.match(p) for p in spec.permissions), spec.permissions
     if spec.metrics:
-        assert {"aws": "cloudwatch:GetMetricData", "gcp": "monitoring.timeSeries.list"}[
-            spec.provider.value
-        ] in spec.permissions
+        assert metrics_read in spec.permissions
     assert spec.min_days >= 0
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
 def test_settings_are_camel_case_described_and_strict(module: Module[Any]) -> None:
     model = module.spec.settings
-    assert issubclass(model, AwsSettings)
+    assert issubclass(model, CamelSettings)
     schema = model.model_json_schema(by_alias=True)
     for key, prop in schema.get("properties", {}).items():
         assert re.fullmatch(r"[a-z][A-Za-z0-9]*", key), key

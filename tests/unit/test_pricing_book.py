@@ -314,9 +314,12 @@ def test_snapshot_files_are_read_by_the_parser_their_provider_names(tmp_path: Pa
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"provider": "moon", "date": "2025-01-01"}', r"known cloud \(provider 'moon'; known: aws, gcp\)"),
-        ('{"provider": ["aws"]}', r"known cloud \(provider \['aws'\]; known: aws, gcp\)"),
-        ("[1, 2]", r"known cloud \(provider None; known: aws, gcp\)"),
+        (
+            '{"provider": "moon", "date": "2025-01-01"}',
+            r"known cloud \(provider 'moon'; known: aws, gcp, azure\)",
+        ),
+        ('{"provider": ["aws"]}', r"known cloud \(provider \['aws'\]; known: aws, gcp, azure\)"),
+        ("[1, 2]", r"known cloud \(provider None; known: aws, gcp, azure\)"),
         ("{", "Expecting property name"),
     ],
 )

@@ -70,15 +70,36 @@ class GcpAccount(ApiModel):
     )
 
 
-class AzureAccount(ApiModel):
-    """Read-only access to an Azure subscription through a service principal."""
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
-    subscription_id: str = Field(description="Azure subscription ID (GUID).")
-    tenant_id: str = Field(description="Entra ID tenant ID (GUID).")
-    client_id: str = Field(description="Service principal application (client) ID.")
-    client_secret_secret_ref: SecretKeyRef = Field(
-        description="Secret holding the service principal's client secret (key 'clientSecret')."
+
+class AzureAccount(ApiModel):
+    """Read-only access to an Azure subscription: workload or managed identity, or a service principal."""
+
+    subscription_id: str = Field(pattern=GUID_PATTERN, description="Azure subscription ID (GUID).")
+    tenant_id: str = Field(pattern=GUID_PATTERN, description="Entra ID tenant ID (GUID).")
+    client_id: str = Field(
+        pattern=GUID_PATTERN,
+        description="Application (client) ID of the identity Cloudios uses: the user-assigned managed "
+        "identity or app registration federated with the operator's ServiceAccount (workload "
+        "identity, recommended), or a service principal whose secret clientSecretSecretRef names.",
     )
+    client_secret_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret holding a service principal's client secret (key 'clientSecret' unless "
+        "key is set). Without it the operator's own identity is used: workload identity "
+        "(AZURE_FEDERATED_TOKEN_FILE) or else the managed identity with clientId.",
+    )
+
+    @model_validator(mode="after")
+    def _ids_distinct(self) -> Self:
+        if self.client_id.lower() == self.tenant_id.lower():
+            raise ValueError(
+                "clientId: equals tenantId; set the identity's application (client) ID, not the tenant ID"
+            )
+        if self.subscription_id.lower() == self.tenant_id.lower():
+            raise ValueError("subscriptionId: equals tenantId; set the subscription's own ID")
+        return self
 
 
 class KubernetesCluster(ApiModel):

@@ -136,6 +136,17 @@ CLOUD_ACCOUNT = Kind(
             f"spec.{p}.{key}": [_immutable(f"{p}.{key}", "create a new CloudAccount for another account")]
             for p, key in _ACCOUNT_KEYS.items()
         },
+        # Mirrors AzureAccount's validator: the usual copy-paste mistakes, refused at admission.
+        "spec.azure": [
+            _rule(
+                "self.clientId.lowerAscii() != self.tenantId.lowerAscii()",
+                "azure.clientId equals tenantId: set the identity's application (client) ID",
+            ),
+            _rule(
+                "self.subscriptionId.lowerAscii() != self.tenantId.lowerAscii()",
+                "azure.subscriptionId equals tenantId: set the subscription's own ID",
+            ),
+        ],
     },
     extra={
         # Listed once each (like the pydantic validator); a set keeps kubectl apply merges sane.

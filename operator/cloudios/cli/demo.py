@@ -34,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--estate",
+        type=Path,
         metavar="FILE",
-        help="an estate file to load instead of the sample (docs/estates.md; emulators that support it: gcp)",
+        help="an estate file to load instead of the sample (docs/estates.md; gcp and azure emulators)",
     )
 
 

@@ -1,35 +1,44 @@
-"""`cloudios prices`: show the AWS price snapshot in use, or refresh it from the AWS Price List."""
+"""`cloudios prices`: show a price snapshot, or refresh one from the AWS Price List or Azure Retail Prices."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing import azure as azure_pricing
+from cloudios.pricing import load_book
 from cloudios.pricing._jsonstream import JsonStreamError, read_chunks
 from cloudios.pricing.aws import refresh
+from cloudios.pricing.azure import refresh as azure_refresh
 
 EXIT_OK, EXIT_INPUT = 0, 2
 DEFAULT_OUTPUT = Path("cloudios-prices.json")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+AZURE_REGION = re.compile(r"^[a-z][a-z0-9]+$")
+PROVIDERS = ("aws", "azure")
 TIMEOUT_SECONDS = 60.0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("prices", help="show or refresh the AWS price snapshot used for savings")
+    p = sub.add_parser("prices", help="show or refresh the price snapshot used for savings")
     commands = p.add_subparsers(dest="prices_command", required=True, metavar="{refresh,show}")
     r = commands.add_parser(
         "refresh",
-        help="build a price snapshot from the AWS Price List bulk API",
-        description="Download the per-region AmazonEC2, AmazonRDS, AWSELB and AmazonVPC offer files "
-        f"({refresh.OFFER_URL}) or read them from --from-dir, and write a price snapshot.",
+        help="build a price snapshot from the AWS Price List bulk API or the Azure Retail Prices API",
+        description="AWS: download the per-region AmazonEC2, AmazonRDS, AWSELB and AmazonVPC offer files "
+        f"({refresh.OFFER_URL}). Azure: page through {azure_refresh.API} (VMs, managed disks, "
+        "snapshots, public IPs, load balancers). Or read them from --from-dir; write a price snapshot.",
     )
+    r.add_argument("--provider", choices=PROVIDERS, default="aws", help="whose prices (default aws)")
     r.add_argument(
         "--output",
         type=Path,
@@ -40,17 +49,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     r.add_argument(
         "--regions",
         nargs="+",
-        default=list(refresh.DEFAULT_REGIONS),
         metavar="REGION",
-        help="regions to refresh (default: %(default)s)",
+        help=f"regions to refresh (default aws: {' '.join(refresh.DEFAULT_REGIONS)}; "
+        f"azure: {' '.join(azure_refresh.DEFAULT_REGIONS)})",
     )
     r.add_argument(
         "--from-dir",
         type=Path,
         metavar="DIR",
-        help="read already-downloaded files DIR/<offer>/<region>/index.json instead of downloading",
+        help="read already-downloaded files instead of downloading: aws DIR/<offer>/<region>/index.json, "
+        "azure DIR/*.json (Retail Prices API pages)",
     )
     s = commands.add_parser("show", help="print the snapshot's date, source and price counts")
+    s.add_argument(
+        "--provider", choices=PROVIDERS, default="aws", help="whose bundled snapshot (default aws)"
+    )
     s.add_argument(
         "--path", type=Path, metavar="PATH", help="a refreshed snapshot (default: the bundled one)"
     )
@@ -58,8 +71,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     if args.prices_command == "show":
-        return _show(args.path)
-    return _refresh(args.output, list(args.regions), args.from_dir)
+        return _show(args.path) if args.provider == "aws" or args.path is not None else _show_azure()
+    if args.provider == "azure":
+        regions = list(args.regions or azure_refresh.DEFAULT_REGIONS)
+        return _refresh_azure(args.output, regions, args.from_dir)
+    return _refresh(args.output, list(args.regions or refresh.DEFAULT_REGIONS), args.from_dir)
 
 
 def _fail(message: str) -> int:
@@ -69,13 +85,14 @@ def _fail(message: str) -> int:
 
 def _show(path: Path | None) -> int:
     try:
-        book = (
-            aws_pricing.bundled()
-            if path is None
-            else aws_pricing.parse_book(path.read_text(encoding="utf-8"))
-        )
+        found = aws_pricing.bundled() if path is None else load_book(path)
     except (OSError, ValueError, ValidationError) as exc:
         return _fail(f"{path}: not a readable price snapshot ({_first_line(exc)})")
+    if isinstance(found, azure_pricing.AzurePriceBook):
+        return _show_azure(found, str(path))
+    if not isinstance(found, aws_pricing.AwsPriceBook):
+        return _fail(f"{path}: not a snapshot this command can show")
+    book = found
     where = str(path) if path is not None else "bundled"
     out = [
         f"snapshot: {where}",
@@ -87,6 +104,70 @@ def _show(path: Path | None) -> int:
     out += [f"  {name}: {r.count()} prices; {r.source}" for name, r in book.regions.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
+
+
+def _show_azure(book: azure_pricing.AzurePriceBook | None = None, where: str = "bundled") -> int:
+    book = book or azure_pricing.bundled()
+    out = [
+        f"snapshot: {where}",
+        f"provider: {book.provider}, date: {book.date}",
+        f"basis: {book.basis} (pay-as-you-go), currency: {book.currency}",
+        f"prices: {book.count()} in {len(book.regions)} regions",
+        f"source: {book.source}",
+    ]
+    out += [f"  table {name}: {t.date}; {t.source}" for name, t in book.tables.items()]
+    missing = [t for t in azure_pricing.book.TABLES if t not in book.tables]
+    if missing:
+        out.append(f"  no prices (findings needing them are unpriced): {', '.join(missing)}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return EXIT_OK
+
+
+def _refresh_azure(output: Path, regions: list[str], from_dir: Path | None) -> int:
+    bad = [r for r in regions if not AZURE_REGION.match(r)]
+    if bad:
+        return _fail(f"--regions: {', '.join(bad)} are not Azure region names like westeurope")
+    collector = azure_refresh.Collector(frozenset(regions))
+    try:
+        if from_dir is not None:
+            files = sorted(from_dir.glob("*.json"))
+            if not files:
+                return _fail(f"--from-dir {from_dir}: no *.json Retail Prices API pages found")
+            for page in azure_refresh.pages(json.loads(f.read_text(encoding="utf-8")) for f in files):
+                collector.add(page)
+            source = f"Azure Retail Prices API pages read from {from_dir}"
+        else:
+            failure = _download_azure(collector, regions)
+            if failure:
+                return _fail(f"{failure}; the bundled price snapshot stays in use")
+            source = "Azure Retail Prices API"
+    except (OSError, ValueError) as exc:
+        return _fail(f"a Retail Prices API page could not be read: {_first_line(exc)}")
+    book = collector.build(azure_pricing.bundled(), datetime.now(UTC).date(), source)
+    _write(output, azure_pricing.dump_book(book))
+    tables = ", ".join(sorted(collector.seen_tables)) or "none"
+    sys.stdout.write(f"wrote {output}: {book.count()} prices; refreshed tables: {tables}\n")
+    return EXIT_OK
+
+
+def _download_azure(collector: azure_refresh.Collector, regions: list[str]) -> str | None:
+    import httpx  # noqa: PLC0415 - only this command needs the HTTP client
+
+    urls = [azure_refresh.query_url(what, r) for what, _ in azure_refresh.QUERIES for r in regions]
+    urls.append(azure_refresh.query_url("lb", None))
+    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=True) as client:
+        for first in urls:
+            url: str | None = first
+            while url:
+                try:
+                    response = client.get(url)
+                    response.raise_for_status()
+                    page = response.json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    return f"could not read {url}: {_first_line(exc) or type(exc).__name__}"
+                collector.add(page)
+                url = page.get("NextPageLink")
+    return None
 
 
 def _refresh(output: Path, regions: list[str], from_dir: Path | None) -> int:

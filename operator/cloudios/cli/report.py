@@ -70,9 +70,16 @@ class Report:
             ],
         }
 
+    @property
+    def unpriced(self) -> list[tuple[ScanOutcome, Finding]]:
+        """Findings the price book could not price: published with null savings and the reason."""
+        rows = [(o, f) for o in self.outcomes for f in o.unpriced]
+        rows.sort(key=lambda r: r[1].id)
+        return rows
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "recommendations": [recommendation(o, f) for o, f in self.findings],
+            "recommendations": [recommendation(o, f) for o, f in [*self.findings, *self.unpriced]],
             "summary": self.summary(),
             "apiCalls": self.api_calls(),
         }
@@ -101,7 +108,16 @@ def recommendation(outcome: ScanOutcome, f: Finding) -> dict[str, Any]:
         "priceBasis": f.price_basis,
         "unpricedReason": f.unpriced_reason,
         "evidence": f.evidence,
+        **({} if f.monthly_savings else {"unpricedReason": unpriced_reason(f)}),
     }
+
+
+def unpriced_reason(f: Finding) -> str:
+    """Why a finding carries no saving: the price snapshot in use has no list price for it."""
+    return (
+        f"no list price for this {f.resource_type} in {f.region} in the price snapshot used; "
+        f"run `cloudios prices refresh --provider {f.provider.value}` and scan with --prices"
+    )
 
 
 def _amount(f: Finding) -> Decimal:

@@ -22,6 +22,7 @@ class Metric(StrEnum):
     NAT_BYTES_IN = "nat_bytes_in"  # from destination
     VOLUME_READ_OPS = "volume_read_ops"
     VOLUME_WRITE_OPS = "volume_write_ops"
+    MEMORY_AVAILABLE_BYTES = "memory_available_bytes"  # free memory, where the cloud measures it
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class DailyStat:
       daily one-hour batch, which a p95 of 5-minute datapoints hides)
     - ``sum``: sum over the day, for counters
     - ``samples``: number of raw datapoints behind the day
+    - ``minimum``: lowest raw datapoint of the day, where a module needs it (free memory)
     """
 
     day: date
@@ -48,6 +50,7 @@ class DailyStat:
     sum: float | None = None
     samples: int = 0
     p99: float | None = None
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cloudios.providers.base import Credentials
 
@@ -13,12 +14,13 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EstateOptions:
-    """Which sample estate to seed: its random seed, size (1.0 = ~100 resources) and days of metrics."""
+    """Which sample estate to seed: its random seed, size (1.0 = ~100 resources) and days of metrics,
+    or an estate file to serve instead (providers whose emulator loads estate files)."""
 
     seed: int = 7
     scale: float = 1.0
     lookback_days: int = 30
-    estate: str | None = None
+    estate: Path | None = None
     """An estate file (docs/estates.md) to load instead of the generated sample, where supported."""
 
 

@@ -21,10 +21,17 @@ def _gcp() -> Start:
     return demo.start
 
 
+def _azure() -> Start:
+    from cloudios.emulators.azure import demo  # noqa: PLC0415 - the Azure SDK comes with the azure extra
+
+    return demo.start
+
+
 # provider -> loader of its entry; loaded on use, since each emulator needs optional extras.
 EMULATORS: dict[str, Callable[[], Start]] = {
     "aws": _aws,
     "gcp": _gcp,
+    "azure": _azure,
 }
 
 

@@ -17,15 +17,24 @@ from cloudios.modules.aws import (
     nat_idle,
     rds_idle,
 )
+from cloudios.modules.azure import disk_unattached as azure_disk_unattached
+from cloudios.modules.azure import (
+    lb_no_backends,
+    publicip_unassociated,
+    vm_idle,
+    vm_rightsize,
+    vm_stopped_not_deallocated,
+)
+from cloudios.modules.azure import snapshot_old as azure_snapshot_old
 from cloudios.modules.base import Module
 from cloudios.modules.gcp import (
     address_unused,
     compute_idle,
     compute_rightsize,
-    disk_unattached,
-    snapshot_old,
     sql_idle,
 )
+from cloudios.modules.gcp import disk_unattached as gcp_disk_unattached
+from cloudios.modules.gcp import snapshot_old as gcp_snapshot_old
 
 # Each module is typed by its own settings model; the registry erases that (Module.run checks it).
 MODULES: tuple[Module[Any], ...] = (
@@ -41,10 +50,17 @@ MODULES: tuple[Module[Any], ...] = (
     nat_idle.MODULE,
     compute_idle.MODULE,
     compute_rightsize.MODULE,
-    disk_unattached.MODULE,
+    gcp_disk_unattached.MODULE,
     address_unused.MODULE,
-    snapshot_old.MODULE,
+    gcp_snapshot_old.MODULE,
     sql_idle.MODULE,
+    vm_idle.MODULE,
+    vm_rightsize.MODULE,
+    vm_stopped_not_deallocated.MODULE,
+    azure_disk_unattached.MODULE,
+    publicip_unassociated.MODULE,
+    azure_snapshot_old.MODULE,
+    lb_no_backends.MODULE,
 )
 _BY_NAME: dict[str, Module[Any]] = {m.name: m for m in MODULES}
 

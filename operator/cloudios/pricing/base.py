@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Protocol
 
-from cloudios.domain import Finding, Money, Usage
+from cloudios.domain import HOURS_PER_MONTH, Finding, Money, Usage
 
 
 class PriceBook(Protocol):
@@ -54,6 +55,22 @@ class PriceBook(Protocol):
     def missing(self, usage: Usage) -> str:
         """Why the book has no price for a usage line, in words (for unpriced findings)."""
         ...
+
+
+def monthly_cost(unit: tuple[Decimal, bool] | None, usage: Usage, currency: str) -> Money | None:
+    """A usage line's monthly cost from its (unit price, billed hourly?): hourly prices x 730, x quantity."""
+    if unit is None:
+        return None
+    price, hourly = unit
+    per_month = price * HOURS_PER_MONTH if hourly else price
+    return Money(amount=per_month * usage.quantity, currency=currency)
+
+
+def hourly_cost(monthly: Money | None) -> Money | None:
+    """The hourly cost behind a monthly one (monthly / 730)."""
+    return (
+        None if monthly is None else Money(amount=monthly.amount / HOURS_PER_MONTH, currency=monthly.currency)
+    )
 
 
 def savings(finding: Finding, book: PriceBook) -> Money | None:

@@ -6,13 +6,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from cloudios.pricing import aws, gcp
+from cloudios.pricing import aws, azure, gcp
 from cloudios.pricing.base import PriceBook
 
 # provider -> parser of that cloud's snapshot JSON text; one line per cloud.
 PARSERS: dict[str, Callable[[str], PriceBook]] = {
     "aws": aws.parse_book,
     "gcp": gcp.parse_book,
+    "azure": azure.parse_book,
 }
 # Snapshots written before the ``provider`` field existed were all AWS ones.
 UNNAMED_PROVIDER = "aws"

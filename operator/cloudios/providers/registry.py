@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 from cloudios.domain import Provider as ProviderName
 from cloudios.providers.aws.provider import AwsProvider
+from cloudios.providers.azure.provider import AzureProvider
 from cloudios.providers.base import Provider, ProviderError
 from cloudios.providers.gcp.provider import GcpProvider
 
 _FACTORIES: dict[ProviderName, Callable[[], Provider]] = {
     ProviderName.AWS: AwsProvider,
     ProviderName.GCP: GcpProvider,
+    ProviderName.AZURE: AzureProvider,
 }
 _INSTANCES: dict[ProviderName, Provider] = {}
 

@@ -1,1 +1,1 @@
-"""Security leaf: keyring and master keyset, owner-only files, URL credentials, audit chain, redaction."""
+"""Security leaf: keyring and keyset, owner-only files, URL credentials, TLS, audit chain, redaction."""

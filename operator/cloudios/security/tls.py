@@ -40,7 +40,9 @@ class CertificateFiles:
     key_file: Path
 
 
-def generate_certificate(directory: str | Path, hosts: Sequence[str], *, days: int = 365) -> CertificateFiles:
+def generate_certificate(
+    directory: str | Path, hosts: Sequence[str], *, days: int = 365, ca_name: str = "cloudios-ca"
+) -> CertificateFiles:
     """A private CA and a serving certificate for ``hosts`` (DNS names or IPs), P-256, 0600 keys.
 
     For tests and for installs without cert-manager; kopf's own generator needs `certbuilder`.
@@ -49,11 +51,11 @@ def generate_certificate(directory: str | Path, hosts: Sequence[str], *, days: i
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cloudios-ca")])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
     ca = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
+        .subject_name(issuer)
+        .issuer_name(issuer)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1))
@@ -70,7 +72,7 @@ def generate_certificate(directory: str | Path, hosts: Sequence[str], *, days: i
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1))

@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from cloudios.domain import HOURS_PER_MONTH, Money, Usage
+from cloudios.domain import Money, Usage
 from cloudios.domain.money import DecimalStr
+from cloudios.pricing import base
 
 BUNDLED = "data/aws-prices.json"
 MULTI_AZ_FACTOR = Decimal(2)  # RDS MySQL/PostgreSQL Multi-AZ (one standby): instance and storage
@@ -141,19 +142,11 @@ class AwsPriceBook(_PriceModel):
 
     def monthly(self, usage: Usage) -> Money | None:
         """Monthly cost of a usage line (hourly prices x 730), or None when unknown."""
-        found = self.unit_price(usage)
-        if found is None:
-            return None
-        price, hourly = found
-        per_month = price * HOURS_PER_MONTH if hourly else price
-        return Money(amount=per_month * usage.quantity, currency=self.currency)
+        return base.monthly_cost(self.unit_price(usage), usage, self.currency)
 
     def hourly(self, usage: Usage) -> Money | None:
         """Hourly cost of a usage line (monthly prices / 730), or None when unknown."""
-        monthly = self.monthly(usage)
-        if monthly is None:
-            return None
-        return Money(amount=monthly.amount / HOURS_PER_MONTH, currency=self.currency)
+        return base.hourly_cost(self.monthly(usage))
 
     def missing(self, usage: Usage) -> str:
         """Why a usage line has no price: 'no list price for Windows m5.xlarge in eu-west-3: ...'."""

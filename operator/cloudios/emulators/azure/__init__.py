@@ -1,0 +1,1 @@
+"""The local Azure stand-in: ARM (Resource Graph, metrics) and an Entra token endpoint over HTTPS."""

@@ -1,0 +1,1 @@
+"""Azure optimization modules."""
