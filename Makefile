@@ -26,10 +26,11 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 venv: $(VENV)/.synced
 
-## demo: the CLI scans of seeded local AWS and Azure emulators, then the operator on a local control
+## demo: the CLI scans of seeded local AWS, GCP and Azure emulators, then the operator on a local control
 ## plane (Recommendations, summary, an approval with the approver recorded); installs what it needs first
 demo: venv controlplane
 	$(VENV)/bin/cloudios demo
+	$(VENV)/bin/cloudios demo --provider gcp --report out/cloudios-demo-gcp-report.html
 	$(VENV)/bin/cloudios demo --provider azure --report out/cloudios-demo-azure-report.html
 	$(PY) tools/demo_operator.py
 
@@ -37,6 +38,7 @@ demo: venv controlplane
 .PHONY: demo-cli
 demo-cli: venv
 	$(VENV)/bin/cloudios demo
+	$(VENV)/bin/cloudios demo --provider gcp --report out/cloudios-demo-gcp-report.html
 	$(VENV)/bin/cloudios demo --provider azure --report out/cloudios-demo-azure-report.html
 
 ## controlplane: build kube-apiserver, etcd, kubectl and helm from their Go modules (cached by version)

@@ -32,7 +32,7 @@ from tests.support.controlplane import (  # noqa: E402
     free_port,
     start_control_plane,
 )
-from tools import demo_azure  # noqa: E402
+from tools import demo_azure, demo_gcp  # noqa: E402
 
 from cloudios.cli.audit import write_keys  # noqa: E402
 from cloudios.controller import decisions  # noqa: E402
@@ -139,6 +139,7 @@ class Demo:
     moto_url: str = ""
     moto_stop: Callable[[], None] | None = None
     azure: demo_azure.AzureDemo | None = None
+    gcp: demo_gcp.GcpDemo | None = None
     operator: Operator | None = None
     custom: Any = None
 
@@ -212,6 +213,10 @@ class Demo:
                 failure.append(exc)
 
         self.azure = demo_azure.start(self.workdir, NAMESPACE, {"env": "demo"})
+        self.gcp = demo_gcp.start(NAMESPACE, {"env": "demo"})
+        progress(
+            "GCP emulator (Cloud Monitoring over gRPC/TLS, Compute and Cloud SQL over REST) on 127.0.0.1"
+        )
         progress(
             f"Azure emulator (ARM, Resource Graph, metrics, Entra ID over HTTPS) on {self.azure.emulator.url}"
         )
@@ -268,6 +273,13 @@ class Demo:
         )
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(self.azure.account))
         progress(f"applied CloudAccount {demo_azure.ACCOUNT} (azure, client secret in {demo_azure.SECRET})")
+        assert self.gcp is not None
+        core.create_namespaced_secret(
+            NAMESPACE,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=demo_gcp.SECRET), string_data=self.gcp.secret),
+        )
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(self.gcp.account))
+        progress(f"applied CloudAccount {demo_gcp.ACCOUNT} (gcp, service-account key in {demo_gcp.SECRET})")
 
     def start_operator(self) -> None:
         assert self.plane is not None
@@ -300,6 +312,7 @@ class Demo:
                 "CLOUDIOS_AUDIT_SIGNING_KEY_FILE": str(signing_key),
                 "CLOUDIOS_AUDIT_CHECKPOINT_DIR": str(self.workdir / "audit-checkpoints"),
                 **(self.azure.environment if self.azure is not None else {}),
+                **(self.gcp.environment if self.gcp is not None else {}),
             }
         )
         self.operator = Operator(env, self.workdir / "operator.log")
@@ -339,7 +352,7 @@ class Demo:
                 raise DemoError(f"the scan failed: {ready.get('message')}")
             recs = self.recommendations()
             providers = {r["spec"].get("provider") for r in recs}
-            return recs if status.get("lastRunTime") and {"aws", "azure"} <= providers else None
+            return recs if status.get("lastRunTime") and {"aws", "azure", "gcp"} <= providers else None
 
         recs = self.wait(scanned, "the first scan and its Recommendations")
         progress(f"first scan done: {len(recs)} Recommendations in {NAMESPACE}")
@@ -381,6 +394,8 @@ class Demo:
                 self.moto_stop()
         if self.azure is not None:
             self.azure.emulator.stop()
+        if self.gcp is not None:
+            self.gcp.emulator.stop()
         if self.plane is not None:
             self.plane.stop()
             # etcd preallocates a 64 MB WAL; the logs next to it are what is worth keeping.

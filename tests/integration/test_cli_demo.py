@@ -29,6 +29,6 @@ def test_demo_scans_the_aws_emulator_and_restores_the_environment(
 
 def test_demo_refuses_a_cloud_without_an_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["demo", "--provider", "azure"])
+        main(["demo", "--provider", "kubernetes"])
     assert exited.value.code == 2
     assert "invalid choice: 'kubernetes' (choose from 'aws', 'gcp', 'azure')" in capsys.readouterr().err

@@ -79,7 +79,8 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "recommendations": [recommendation(o, f) for o, f in [*self.findings, *self.unpriced]],
+            # Unpriced findings are among the published ones, ranked last, with their reason.
+            "recommendations": [recommendation(o, f) for o, f in self.findings],
             "summary": self.summary(),
             "apiCalls": self.api_calls(),
         }
@@ -108,16 +109,7 @@ def recommendation(outcome: ScanOutcome, f: Finding) -> dict[str, Any]:
         "priceBasis": f.price_basis,
         "unpricedReason": f.unpriced_reason,
         "evidence": f.evidence,
-        **({} if f.monthly_savings else {"unpricedReason": unpriced_reason(f)}),
     }
-
-
-def unpriced_reason(f: Finding) -> str:
-    """Why a finding carries no saving: the price snapshot in use has no list price for it."""
-    return (
-        f"no list price for this {f.resource_type} in {f.region} in the price snapshot used; "
-        f"run `cloudios prices refresh --provider {f.provider.value}` and scan with --prices"
-    )
 
 
 def _amount(f: Finding) -> Decimal:
