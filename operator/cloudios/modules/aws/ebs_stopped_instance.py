@@ -61,10 +61,7 @@ def evaluate(snapshot: Snapshot, settings: EbsStoppedInstanceSettings) -> Sequen
         owner = str(volume.attr("attachedTo") or "")
         if volume.attr("state") != "in-use" or owner not in stopped:
             continue
-        volume_type = str(volume.attr("volumeType") or "")
-        size = common.as_int(volume.attr("sizeGb"))
-        iops = common.as_int(volume.attr("iops")) or None
-        throughput = common.as_int(volume.attr("throughput")) or None
+        volume_type, size, billed = common.volume_billing(volume)
         findings.append(
             common.build_finding(
                 SPEC,
@@ -83,7 +80,7 @@ def evaluate(snapshot: Snapshot, settings: EbsStoppedInstanceSettings) -> Sequen
                     suggestion="Take a snapshot first (billed at the snapshot GB-month price on "
                     "the data written), or terminate the instance if it is no longer needed.",
                 ),
-                current_usage=common.volume_usage(volume.region, volume_type, size, iops, throughput),
+                current_usage=billed,
             )
         )
     return findings
