@@ -20,9 +20,9 @@ KNOWN_KINDS = {v for k, v in vars(kinds).items() if k.isupper() and isinstance(v
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$")
 
 
-def test_registry_lists_the_ten_aws_modules_once() -> None:
+def test_registry_lists_the_eleven_aws_modules_once() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 10
+    assert len(names) == len(set(names)) == 11
     assert set(registry.for_provider(Provider.AWS)) == set(MODULES)
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
     assert registry.for_provider(Provider.GCP) == ()
