@@ -1,6 +1,9 @@
-"""Benchmark: CloudWatch calls, wall time and peak RSS of a 1,000-instance scan, against a baseline.
+"""Benchmark: CloudWatch calls, wall time and peak RSS of an AWS scan at several sizes, against a baseline.
 
-    .venv/bin/python bench/aws_scan.py [--instances 1000] [--days 90] [--write-docs]
+    .venv/bin/python bench/aws_scan.py [--instances 1000 10000] [--days 90] [--write-docs]
+
+Each size runs in its own process with its own emulator (``--one-size``), so sizes never share
+state; the table shows every size and the growth of wall time between the smallest and largest.
 
 One emulated account (moto server in this process, with Cloudios's CloudWatch patches) holds
 ``--instances`` EC2 instances split over two regions, each with its root EBS volume, and daily
@@ -202,6 +205,7 @@ def run_cloudios(days: int, concurrency: int) -> dict[str, Any]:
         "resources": len(resources),
         "series": len(summaries),
         "days": sum(s.days_with_data for s in summaries),
+        "column_bytes": sum(s.columns.nbytes() for s in summaries),
     }
 
 
@@ -258,14 +262,14 @@ def run_baseline(days: int, concurrency: int) -> dict[str, Any]:
     }
 
 
-def _child(approach: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _child(approach: str, url: str, args: argparse.Namespace, instances: int) -> dict[str, Any]:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
         "--worker",
         approach,
         "--instances",
-        str(args.instances),
+        str(instances),
         "--days",
         str(args.days),
         "--concurrency",
@@ -279,16 +283,13 @@ def _child(approach: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
 # --- report ------------------------------------------------------------------------------------
 
 
-def report(
-    args: argparse.Namespace, seeded: dict[str, Any], ours: dict[str, Any], base: dict[str, Any]
-) -> str:
-    bound = sum(math.ceil(q / 500) for q in ours["queries"].values())
-    per_region = ", ".join(f"{r}: {q:,} queries" for r, q in ours["queries"].items())
+def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> str:
     shown = " ".join(a for a in sys.argv[1:] if a != "--write-docs")
     how = "PutMetricData" if args.seed_via_api else "the in-process fast path"
 
-    def row(name: str, result: dict[str, Any], lower: str) -> str:
+    def row(size: int, name: str, result: dict[str, Any], lower: str) -> str:
         cells = [
+            f"{size:,}",
             name,
             f"{result['cloudwatch_calls']:,}",
             lower,
@@ -300,27 +301,47 @@ def report(
         ]
         return "| " + " | ".join(cells) + " |"
 
+    rows = []
+    for run in runs:
+        ours, base, size = run["cloudios"], run["baseline"], run["instances"]
+        bound = sum(math.ceil(q / 500) for q in ours["queries"].values())
+        rows.append(row(size, "Cloudios `collect` (GetMetricData, 500 queries/call)", ours, f"{bound:,}"))
+        rows.append(row(size, "Baseline: one GetMetricStatistics per resource and metric", base, "—"))
+    small, large = runs[0], runs[-1]
+    growth = ""
+    if len(runs) > 1:
+        ratio = large["cloudios"]["wall"] / small["cloudios"]["wall"]
+        base_ratio = large["baseline"]["wall"] / small["baseline"]["wall"]
+        growth = (
+            f"Wall time grows {ratio:.1f}x for {large['instances'] / small['instances']:.0f}x the "
+            f"resources (baseline: {base_ratio:.1f}x). "
+        )
+    largest = large["cloudios"]
     estate = (
-        f"Estate: {ours['resources']:,} resources ({args.instances:,} EC2 instances and their "
-        f"{args.instances:,} root volumes) in {len(REGIONS)} regions, {args.days} days of daily "
-        f"statistics, {seeded['series']:,} series ({seeded['datums']:,} datums, seeded in "
-        f"{seeded['seconds']:.0f} s via {how}). Cloudios asks Average/Maximum/SampleCount/p95 for "
-        f"CPU and Sum/Maximum/SampleCount for counters: {per_region}; each call holds 500 queries "
-        f"x {args.days} days = {500 * args.days:,} datapoints (limit 100,800). The baseline asks "
-        "Average, Maximum, SampleCount and Sum in one GetMetricStatistics call per series and gets "
-        f"no p95 (that would be another {args.instances:,} calls). Both read the same days of data. "
-        f"Concurrency {args.concurrency} threads each; each approach ran in its own subprocess "
-        "(peak RSS = its own `VmHWM`); both keep every day they read until the end (Cloudios as "
-        "`DailyStat` objects in the snapshot, the baseline as the raw datapoints, like Custodian's "
-        f"resource annotations). About {ours['days'] * 160 / 2**20:.0f} MiB of Cloudios's peak are "
-        f"the snapshot's {ours['days']:,} `DailyStat` days (160 bytes each as slotted dataclasses, "
-        "measured with tracemalloc; 1,160 as the pydantic models they were before, when this "
-        "benchmark peaked at 356 MiB)."
+        f"Estate per size: N EC2 instances and their N root volumes in {len(REGIONS)} regions, "
+        f"{args.days} days of daily statistics, 5 series per instance/volume pair (seeded via {how}: "
+        + ", ".join(
+            f"{r['instances']:,}: {r['seeded']['datums']:,} datums in {r['seeded']['seconds']:.0f} s"
+            for r in runs
+        )
+        + "). Cloudios asks Average/Maximum/SampleCount/p99 for CPU and Sum/Maximum/SampleCount for "
+        f"counters, 500 queries x {args.days} days = {500 * args.days:,} datapoints a call (limit "
+        "100,800). The baseline asks Average, Maximum, SampleCount and Sum in one GetMetricStatistics "
+        "call per series and gets no percentile (that would be one more call per instance). Both "
+        f"read the same days of data. Concurrency {args.concurrency} threads each; each approach ran "
+        "in its own subprocess (peak RSS = its own `VmHWM`); both keep every day they read until the "
+        "end: Cloudios in the snapshot as compact columns (`DailyColumns`: one typed array per "
+        "statistic, `DailyStat` views built on access), the baseline as the raw datapoints, like "
+        f"Custodian's resource annotations. {growth}At {large['instances']:,} instances the columns "
+        f"hold {largest['days']:,} days in {largest['column_bytes'] / 2**20:.0f} MiB "
+        f"({largest['column_bytes'] / max(1, largest['days']):.1f} bytes a day; as `DailyStat` objects, "
+        f"160 bytes a day, they would take {largest['days'] * 160 / 2**20:.0f} MiB)."
     )
     machine = (
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        "the moto server runs in the benchmark's own process on the same CPUs, so wall times are "
-        "emulator times, not AWS latencies. The call counts are what AWS would receive."
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared); the moto server "
+        "runs in the benchmark's own process on the same CPUs, so wall times are emulator times, not "
+        "AWS latencies. The call counts are what AWS would receive."
     )
     return "\n".join(
         [
@@ -333,12 +354,11 @@ def report(
             estate,
             "",
             (
-                "| Approach | CloudWatch calls | Lower bound Σ⌈queries/500⌉ | Other API calls | Series "
-                "| Days of data read | Wall (s) | Peak RSS (MiB) |"
+                "| Instances | Approach | CloudWatch calls | Lower bound Σ⌈queries/500⌉ | Other API calls "
+                "| Series | Days of data read | Wall (s) | Peak RSS (MiB) |"
             ),
-            "|---|---|---|---|---|---|---|---|",
-            row("Cloudios `collect` (GetMetricData, 500 queries/call)", ours, f"{bound:,}"),
-            row("Baseline: one GetMetricStatistics per resource and metric", base, "—"),
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
             "",
             machine,
             "",
@@ -357,9 +377,27 @@ def write_docs(section: str) -> None:
     DOCS.write_text(text)
 
 
+def one_size(args: argparse.Namespace, instances: int) -> dict[str, Any]:
+    """Seed one emulator with ``instances`` instances and run both approaches against it."""
+    from cloudios.emulators.aws.server import start_moto_server  # noqa: PLC0415
+
+    server = start_moto_server()
+    try:
+        seeded = seed(server.url, instances, args.days, via_api=args.seed_via_api)
+        took = f"{seeded['series']:,} series in {seeded['seconds']:.0f} s"
+        print(f"{instances}: seeded {took}", file=sys.stderr)
+        ours = _child("cloudios", server.url, args, instances)
+        print(f"{instances}: cloudios {ours['wall']:.1f} s", file=sys.stderr)
+        base = _child("baseline", server.url, args, instances)
+        print(f"{instances}: baseline {base['wall']:.1f} s", file=sys.stderr)
+    finally:
+        server.stop()
+    return {"instances": instances, "seeded": seeded, "cloudios": ours, "baseline": base}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--instances", type=int, nargs="+", default=[1000])
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed-via-api", action="store_true")
@@ -367,6 +405,7 @@ def main() -> None:
         "--write-docs", action="store_true", help=f"replace '{HEADING}' in docs/benchmarks.md"
     )
     parser.add_argument("--worker", choices=["cloudios", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--one-size", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker == "cloudios":
         print(json.dumps(run_cloudios(args.days, args.concurrency)))
@@ -374,20 +413,19 @@ def main() -> None:
     if args.worker == "baseline":
         print(json.dumps(run_baseline(args.days, args.concurrency)))
         return
-
-    from cloudios.emulators.aws.server import start_moto_server  # noqa: PLC0415
-
-    server = start_moto_server()
-    try:
-        seeded = seed(server.url, args.instances, args.days, via_api=args.seed_via_api)
-        print(f"seeded {seeded['series']:,} series in {seeded['seconds']:.0f} s", file=sys.stderr)
-        ours = _child("cloudios", server.url, args)
-        print(f"cloudios: {ours['wall']:.1f} s", file=sys.stderr)
-        base = _child("baseline", server.url, args)
-        print(f"baseline: {base['wall']:.1f} s", file=sys.stderr)
-    finally:
-        server.stop()
-    section = report(args, seeded, ours, base)
+    if args.one_size:
+        print(json.dumps(one_size(args, args.instances[0])))
+        return
+    runs = []
+    for instances in sorted(args.instances):
+        command = [sys.executable, str(Path(__file__).resolve()), "--one-size", "--instances", str(instances)]
+        command += ["--days", str(args.days), "--concurrency", str(args.concurrency)]
+        command += ["--seed-via-api"] if args.seed_via_api else []
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=7200)
+        sys.stderr.write(done.stderr)
+        done.check_returncode()
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    section = report(args, runs)
     print(section)
     if args.write_docs:
         write_docs(section)

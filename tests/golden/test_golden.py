@@ -117,7 +117,8 @@ def _amount(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def render(findings: list[Finding]) -> dict[str, Any]:
+def render(findings: list[Finding], evidence_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The compared view of findings; ``evidence_keys`` (a case's ``evidenceKeys``) adds those keys."""
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
         book = BOOKS[f.provider]()
@@ -132,6 +133,7 @@ def render(findings: list[Finding]) -> dict[str, Any]:
                 "proposed": f.proposed,
                 "monthlySavings": None if money is None else _amount(money.amount),
                 **({"unpricedReason": pricing.unpriced_reason(f, book)} if money is None else {}),
+                **({"evidence": {k: f.evidence.get(k) for k in evidence_keys}} if evidence_keys else {}),
             }
         )
     return {"findings": out}
@@ -148,7 +150,8 @@ def test_golden(case: Path) -> None:
         assert "daysOfData" in f.evidence
         assert "thresholds" in f.evidence
         assert json.loads(f.model_dump_json())["id"] == f.id  # evidence is JSON-serializable
-    actual = render(findings)
+    keys = tuple(yaml.safe_load((case / "snapshot.yaml").read_text()).get("evidenceKeys", ()))
+    actual = render(findings, keys)
     expected_file = case / "expected.yaml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         expected_file.write_text(yaml.safe_dump(actual, sort_keys=False))

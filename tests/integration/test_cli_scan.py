@@ -59,11 +59,13 @@ def scan_json(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [11, 2026])
+@pytest.mark.parametrize(("seed", "scale"), [(11, 1), (2026, 1), (7, 5)])
 def test_unseen_estate_precision_recall_pricing_and_batching(
-    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int, scale: int
 ) -> None:
-    truth = seed_estate(aws_env.url, seed=seed, regions=REGIONS, account_id=ACCOUNT, lookback_days=30)
+    truth = seed_estate(
+        aws_env.url, seed=seed, regions=REGIONS, account_id=ACCOUNT, lookback_days=30, scale=scale
+    )
     code, report = scan_json(manifests(tmp_path), tmp_path, capsys)
     assert code == 0, report["summary"]["errors"]
     recs = report["recommendations"]
@@ -76,7 +78,8 @@ def test_unseen_estate_precision_recall_pricing_and_batching(
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.95, (precision, dict(score.false_positives))
     assert recall >= 0.95, (recall, dict(score.false_negatives))
-    assert tp >= 20  # the estate is not trivially small
+    assert tp >= 20 * scale  # the estate is not trivially small
+    assert score.true_positives["aws.ebs.stopped_instance"] >= 2 * scale  # one per region and scale
 
     # No trap is hit: the daily-batch instances are neither idle nor rightsized, Windows idle ones are found.
     profiles = {label.resource_id: label.profile for label in truth.labels}

@@ -25,7 +25,15 @@ EC2_METRICS = (
 )
 # The attribute keys domain/resource.py documents for each kind: providers fill exactly these.
 DOCUMENTED_KEYS = {
-    EC2_INSTANCE: {"instanceType", "state", "platform", "launchTime", "architecture", "autoScalingGroup"},
+    EC2_INSTANCE: {
+        "instanceType",
+        "state",
+        "platform",
+        "launchTime",
+        "architecture",
+        "autoScalingGroup",
+        "stoppedAt",
+    },
     EBS_VOLUME: {"volumeType", "sizeGb", "iops", "throughput", "state", "attachedTo", "createTime"},
     EBS_SNAPSHOT: {"sizeGb", "startTime", "volumeId", "description", "sourceVolumeExists", "usedByImage"},
     EIP: {"publicIp", "allocationId", "associationId", "instanceId", "networkInterfaceId"},

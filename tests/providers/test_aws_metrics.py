@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from cloudios.domain import Metric
+from cloudios.domain import Metric, Provider, Resource
 from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
 from cloudios.emulators.aws.server import set_cloudwatch_page_datapoints
 from cloudios.providers.aws.collect import collect
-from cloudios.providers.aws.metrics import queries_per_call, window
+from cloudios.providers.aws.metrics import plan_queries, queries_per_call, window
 from cloudios.providers.aws.tuning import AwsTuning
 from tests.providers.aws_helpers import EC2_METRICS, launch, put_hourly
 from tests.support.moto import ACCOUNT_A, AwsEnv, Fault, FaultProxy
@@ -248,3 +248,54 @@ def test_a_naive_end_is_utc() -> None:
         datetime(2026, 3, 9, tzinfo=UTC),
         datetime(2026, 3, 10, tzinfo=UTC),
     )
+
+
+def test_agent_memory_rides_in_the_same_batches(aws_env: AwsEnv) -> None:
+    with_agent, without = launch(aws_env.client("ec2", ACCOUNT_A), 2)
+    cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)
+    put_hourly(
+        cw,
+        "CWAgent",
+        "mem_used_percent",
+        dimension="InstanceId",
+        value=with_agent,
+        start=DAY1,
+        values=[30, 50],
+    )
+    metrics = (*EC2_METRICS, (EC2_INSTANCE, Metric.MEMORY_USED_PERCENT))
+
+    result = collect(
+        aws_env.request(ACCOUNT_A, kinds=[EC2_INSTANCE], metrics=metrics, lookback_days=7, end=END)
+    )
+
+    memory = result.snapshot.metric(with_agent, Metric.MEMORY_USED_PERCENT)
+    assert [(d.day, d.average, d.maximum, d.samples) for d in memory.daily] == [
+        (date(2026, 3, 4), 40.0, 50.0, 2)
+    ]
+    assert result.snapshot.metric(without, Metric.MEMORY_USED_PERCENT).daily == ()  # no agent: not measured
+    assert result.api_calls["cloudwatch.GetMetricData"] == 1  # 2 x (4 + 3 + 3 + 4) queries: one call
+
+
+def test_windows_memory_is_the_agents_committed_bytes_counter() -> None:
+    windows = Resource(
+        provider=Provider.AWS,
+        account_id=ACCOUNT_A,
+        region="us-east-1",
+        kind=EC2_INSTANCE,
+        id="i-0w",
+        attributes={"platform": "windows"},
+    )
+    linux = windows.model_copy(update={"id": "i-0l", "attributes": {"platform": "linux"}})
+    queries = plan_queries([windows, linux], {EC2_INSTANCE: [Metric.MEMORY_USED_PERCENT]})
+    stats = [q.request("q")["MetricStat"] for q in queries]
+    assert {(s["Metric"]["Namespace"], s["Metric"]["MetricName"]) for s in stats} == {
+        ("CWAgent", "Memory % Committed Bytes In Use"),
+        ("CWAgent", "mem_used_percent"),
+    }
+    dims = {s["Metric"]["MetricName"]: s["Metric"]["Dimensions"] for s in stats}
+    assert dims["Memory % Committed Bytes In Use"] == [
+        {"Name": "InstanceId", "Value": "i-0w"},
+        {"Name": "objectname", "Value": "Memory"},
+    ]
+    assert dims["mem_used_percent"] == [{"Name": "InstanceId", "Value": "i-0l"}]
+    assert {s["Stat"] for s in stats} == {"Average", "Maximum", "SampleCount", "p99"}

@@ -68,6 +68,7 @@ def test_every_resource_is_labelled_once(estate: tuple[se.EstateTruth, Snapshot]
         se.UNATTACHED,
         se.GP2,
         se.SNAP_OLD,
+        se.STOPPED_VOLUME,
         se.EIP_IDLE,
         se.ELB_IDLE,
         se.RDS_IDLE,
@@ -107,8 +108,10 @@ def test_instance_labels_follow_the_observed_cpu(estate: tuple[se.EstateTruth, S
         elif label.profile == "thin":
             assert cpu.days_with_data == 3
             assert instance.attr("launchTime") > truth.end - timedelta(days=4)
-        elif label.profile == "stopped":
+        elif label.profile.startswith("stopped"):
             assert instance.attr("state") == "stopped"
+            stopped_days = (truth.end - instance.attr("stoppedAt")).days
+            assert (stopped_days >= se.STOPPED_DAYS) == (label.profile == "stopped"), stopped_days
         else:
             assert label.profile == "busy"
             assert cpu.average >= 40
@@ -118,9 +121,14 @@ def test_storage_and_network_labels_follow_the_inventory(estate: tuple[se.Estate
     truth, snapshot = estate
     expected = truth.expected()
 
+    instances = {i.id: i for i in snapshot.of_kind(EC2_INSTANCE)}
     for volume in snapshot.of_kind(EBS_VOLUME):
+        owner = instances.get(str(volume.attr("attachedTo")))
         if volume.attr("state") == "available":
             assert expected[volume.id] == se.UNATTACHED
+        elif owner is not None and owner.attr("state") == "stopped":
+            stopped_days = (truth.end - owner.attr("stoppedAt")).days
+            assert expected[volume.id] == (se.STOPPED_VOLUME if stopped_days >= se.STOPPED_DAYS else None)
         else:
             assert expected[volume.id] == (se.GP2 if volume.attr("volumeType") == "gp2" else None)
     old = 0

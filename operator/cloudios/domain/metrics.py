@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, model_validator
+
+from cloudios.domain.series import DailyColumns, DailyStat
+
+__all__ = ["DailyColumns", "DailyStat", "Metric", "MetricSummary"]
 
 
 class Metric(StrEnum):
@@ -23,82 +28,75 @@ class Metric(StrEnum):
     VOLUME_READ_OPS = "volume_read_ops"
     VOLUME_WRITE_OPS = "volume_write_ops"
     MEMORY_AVAILABLE_BYTES = "memory_available_bytes"  # free memory, where the cloud measures it
+    MEMORY_USED_PERCENT = "memory_used_percent"  # percent 0-100, CloudWatch agent (CWAgent)
 
 
-@dataclass(frozen=True, slots=True)
-class DailyStat:
-    """One UTC day of one metric for one resource.
+_DAY = TypeAdapter(DailyStat)
 
-    A slotted dataclass rather than a pydantic model: a 90-day scan of a large account holds
-    millions of these, and this form takes 160 bytes a day instead of about 1,160 (measured with
-    tracemalloc). Pydantic still validates them inside MetricSummary when given as mappings.
 
-    - ``average``: mean of the raw datapoints of the day
-    - ``maximum``: highest raw datapoint of the day
-    - ``p95``: 95th percentile, where the API offers it (older snapshots and other providers)
-    - ``p99``: 99th percentile, where the API offers it (what the AWS provider asks for: it sees a
-      daily one-hour batch, which a p95 of 5-minute datapoints hides)
-    - ``sum``: sum over the day, for counters
-    - ``samples``: number of raw datapoints behind the day
-    - ``minimum``: lowest raw datapoint of the day, where a module needs it (free memory)
-    """
-
-    day: date
-    average: float
-    maximum: float
-    p95: float | None = None
-    sum: float | None = None
-    samples: int = 0
-    p99: float | None = None
-    minimum: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.samples < 0:
-            raise ValueError(f"samples must be >= 0, got {self.samples}")
-
-    @property
-    def high(self) -> float:
-        """The day's high percentile: p99 where fetched, else p95, else the maximum."""
-        if self.p99 is not None:
-            return self.p99
-        return self.p95 if self.p95 is not None else self.maximum
+def _columns(value: object) -> DailyColumns:
+    if isinstance(value, DailyColumns):
+        return value
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise TypeError("daily must be a sequence of days")
+    return DailyColumns(d if isinstance(d, DailyStat) else _DAY.validate_python(d) for d in value)
 
 
 class MetricSummary(BaseModel):
-    """All days of one metric for one resource over the lookback window."""
+    """All days of one metric for one resource over the lookback window.
 
-    model_config = ConfigDict(frozen=True)
+    The days are stored as compact columns (``DailyColumns``); ``daily`` gives them as
+    ``DailyStat`` views, built on access. Construct with ``daily=`` (DailyStat objects or mappings).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     resource_id: str
     metric: Metric
     lookback_days: int
-    daily: tuple[DailyStat, ...] = ()
+    columns: DailyColumns = Field(default_factory=DailyColumns, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _daily_to_columns(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = dict(data)
+            raw = fields.pop("daily", fields.pop("columns", ()))
+            fields["columns"] = _columns(raw)
+            return fields
+        return data
+
+    @field_serializer("columns")
+    def _dump_columns(self, columns: DailyColumns) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(d) for d in columns]
+
+    @property
+    def daily(self) -> tuple[DailyStat, ...]:
+        """The days, oldest first, as DailyStat views."""
+        return tuple(self.columns)
 
     @property
     def days_with_data(self) -> int:
-        return sum(1 for d in self.daily if d.samples > 0)
+        return self.columns.days_with_data()
 
     @property
     def average(self) -> float:
         """Sample-weighted mean over the window (0.0 without data)."""
-        total = sum(d.samples for d in self.daily)
-        if total == 0:
-            return 0.0
-        return sum(d.average * d.samples for d in self.daily) / total
+        return self.columns.weighted_average()
 
     @property
     def maximum(self) -> float:
-        return max((d.maximum for d in self.daily if d.samples > 0), default=0.0)
+        return self.columns.maximum()
 
     @property
     def daily_sums(self) -> list[float]:
-        return [d.sum if d.sum is not None else d.average * d.samples for d in self.daily]
+        return [d.sum if d.sum is not None else d.average * d.samples for d in self.columns]
 
     def percentile_of_daily(self, q: float, field: str = "p95") -> float:
         """The q-th percentile (0-100) across days of a daily statistic, nearest-rank."""
         values = sorted(
             v
-            for d in self.daily
+            for d in self.columns
             if d.samples > 0
             and (v := getattr(d, field) if getattr(d, field) is not None else d.maximum) is not None
         )
@@ -117,5 +115,5 @@ class MetricSummary(BaseModel):
             "maximum": round(self.maximum, 4),
             "p95OfDailyP95": round(self.percentile_of_daily(95), 4),
             "p95OfDailyHigh": round(self.percentile_of_daily(95, "high"), 4),
-            "samples": sum(d.samples for d in self.daily),
+            "samples": self.columns.samples(),
         }

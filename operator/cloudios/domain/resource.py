@@ -12,7 +12,8 @@ from cloudios.domain.enums import Provider
 # Resource kinds and the attribute keys providers fill for each (modules rely on these names).
 EC2_INSTANCE = "ec2.instance"
 """attributes: instanceType, state (running|stopped|...), platform (linux|windows), launchTime,
-architecture, autoScalingGroup (name or None)."""
+architecture, autoScalingGroup (name or None), stoppedAt (when a stopped instance stopped, from
+its state transition reason, or None)."""
 EBS_VOLUME = "ebs.volume"
 """attributes: volumeType (gp2|gp3|io1|io2|st1|sc1|standard), sizeGb, iops, throughput, state
 (available|in-use), attachedTo (instance id or None), createTime."""

@@ -8,6 +8,7 @@ from cloudios.domain import Provider
 from cloudios.modules.aws import (
     ebs_gp2_to_gp3,
     ebs_snapshot_old,
+    ebs_stopped_instance,
     ebs_unattached,
     ec2_idle,
     ec2_previous_generation,
@@ -42,6 +43,7 @@ MODULES: tuple[Module[Any], ...] = (
     ec2_rightsize.MODULE,
     ec2_previous_generation.MODULE,
     ebs_unattached.MODULE,
+    ebs_stopped_instance.MODULE,
     ebs_gp2_to_gp3.MODULE,
     ebs_snapshot_old.MODULE,
     eip_unassociated.MODULE,

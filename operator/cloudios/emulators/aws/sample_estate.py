@@ -22,6 +22,9 @@ Expectations (what the modules should conclude with their defaults):
   rightsize wins over previous_generation (an idle t2 is ``idle``; an oversized m4 is
   ``rightsize``).
 * ``aws.ebs.unattached``: state ``available`` (wins over gp2_to_gp3 for the same volume).
+* ``aws.ebs.stopped_instance``: every volume attached to an instance stopped for >= 30 days
+  ("stopped": 35-200 days); "stopped-recently" (5 days) is NOT flagged. Stop times are backdated
+  in moto's state transition reason, so on another endpoint no volume gets this label.
 * ``aws.ebs.gp2_to_gp3``: an attached (``in-use``) gp2 volume, root volumes included.
 * ``aws.ebs.snapshot_old``: older than 90 days and not backing an AMI (``usedByImage``).
 * ``aws.eip.unassociated``: no association (a NAT gateway's address is associated).
@@ -70,6 +73,8 @@ from cloudios.emulators.aws.truth import (
     RDS_IDLE,
     RIGHTSIZE,
     SNAP_OLD,
+    STOPPED_DAYS,
+    STOPPED_VOLUME,
     UNATTACHED,
     EstateTruth,
     Label,
@@ -87,6 +92,8 @@ __all__ = [
     "RDS_IDLE",
     "RIGHTSIZE",
     "SNAP_OLD",
+    "STOPPED_DAYS",
+    "STOPPED_VOLUME",
     "UNATTACHED",
     "EstateTruth",
     "Label",
@@ -182,6 +189,7 @@ class _Region:
         self.by_profile: dict[str, list[str]] = {}
         self.launch_age: dict[str, int] = {}
         self.snapshot_age: dict[str, int] = {}
+        self.stop_age: dict[str, int] = {}
         self.writer = ts.MetricWriter(self.cw, granularity=granularity)
 
     def label(self, rid: str, kind: str, expected: str | None, profile: str) -> None:
@@ -235,8 +243,9 @@ class _Region:
                 self.by_profile.setdefault(profile, []).append(iid)
                 self.launch_age[iid] = THIN_DAYS if profile == "thin" else self.rng.randint(60, 400)
                 self.label(iid, EC2_INSTANCE, expected, profile)
-                if profile == "stopped":
+                if profile.startswith("stopped"):
                     self.ec2.stop_instances(InstanceIds=[iid])
+                    self.stop_age[iid] = 5 if profile == "stopped-recently" else self.rng.randint(35, 200)
                     continue
                 days = THIN_DAYS if profile == "thin" else None
                 for name, hourly in (
@@ -370,6 +379,9 @@ class _Region:
             attached = volume.attachment.instance.id if volume.attachment else None
             age = self.launch_age.get(attached or "", self.rng.randint(30, 300))
             volume.create_time = now - timedelta(days=age)
+        for iid, age in self.stop_age.items():
+            stopped = (now - timedelta(days=age)).strftime("%Y-%m-%d %H:%M:%S")
+            backend.get_instance(iid)._reason = f"User initiated ({stopped} GMT)"  # noqa: SLF001
         for sid, age in self.snapshot_age.items():
             if sid in backend.snapshots:
                 backend.snapshots[sid].start_time = now - timedelta(days=age)
@@ -377,8 +389,12 @@ class _Region:
     def label_storage(self) -> None:
         """Volumes, snapshots and addresses are labelled from what the API now reports."""
         for vol in self.ec2.describe_volumes()["Volumes"]:
+            owner = vol["Attachments"][0].get("InstanceId") if vol["Attachments"] else None
+            stopped_days = self.stop_age.get(owner or "", 0) if self.truth.backdated else 0
             if vol["State"] == "available":
                 expected: str | None = UNATTACHED
+            elif stopped_days >= STOPPED_DAYS:
+                expected = STOPPED_VOLUME
             elif vol["VolumeType"] == "gp2":
                 expected = GP2
             else:

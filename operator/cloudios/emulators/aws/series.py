@@ -273,5 +273,6 @@ INSTANCE_FLEETS = (
         2,
     ),
     Fleet("thin", ("m5.large",), cpu_idle, rate(1 * KB, 5 * KB), "gp3", None, 1),
-    Fleet("stopped", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),
+    Fleet("stopped", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),  # for 35-200 days
+    Fleet("stopped-recently", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),  # 5 days ago
 )

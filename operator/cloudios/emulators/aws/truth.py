@@ -10,6 +10,8 @@ from datetime import datetime
 OLD_SNAPSHOT_DAYS = 90
 IDLE, RIGHTSIZE, PREVGEN = "aws.ec2.idle", "aws.ec2.rightsize", "aws.ec2.previous_generation"
 UNATTACHED, GP2, SNAP_OLD = "aws.ebs.unattached", "aws.ebs.gp2_to_gp3", "aws.ebs.snapshot_old"
+STOPPED_VOLUME = "aws.ebs.stopped_instance"
+STOPPED_DAYS = 30
 EIP_IDLE, ELB_IDLE, RDS_IDLE, NAT_IDLE = (
     "aws.eip.unassociated",
     "aws.elb.idle",

@@ -88,3 +88,12 @@ def volume_usage(
     if billed_throughput:
         lines.append(Usage(sku="ebs.throughput", region=region, attributes=attrs, quantity=billed_throughput))
     return lines
+
+
+def volume_billing(volume: Resource) -> tuple[str, int, list[Usage]]:
+    """A volume's type, size in GB and billable lines, from its inventory attributes."""
+    volume_type = str(volume.attr("volumeType") or "")
+    size = as_int(volume.attr("sizeGb"))
+    iops = as_int(volume.attr("iops")) or None
+    throughput = as_int(volume.attr("throughput")) or None
+    return volume_type, size, volume_usage(volume.region, volume_type, size, iops, throughput)

@@ -71,10 +71,7 @@ def evaluate(snapshot: Snapshot, settings: EbsUnattachedSettings) -> Sequence[Fi
         level = conf.for_days(quiet, 1)
         if level is None:
             continue
-        volume_type = str(volume.attr("volumeType") or "")
-        size = common.as_int(volume.attr("sizeGb"))
-        iops = common.as_int(volume.attr("iops")) or None
-        throughput = common.as_int(volume.attr("throughput")) or None
+        volume_type, size, billed = common.volume_billing(volume)
         findings.append(
             common.build_finding(
                 SPEC,
@@ -95,7 +92,7 @@ def evaluate(snapshot: Snapshot, settings: EbsUnattachedSettings) -> Sequence[Fi
                     suggestion="Take a snapshot before deleting; a snapshot costs the snapshot "
                     "GB-month price on the data actually written.",
                 ),
-                current_usage=common.volume_usage(volume.region, volume_type, size, iops, throughput),
+                current_usage=billed,
             )
         )
     return findings

@@ -7,12 +7,14 @@ Recurring peaks are respected: the recurring daily peak is the daily maximum rea
 ``recurringPeakDays`` days (a daily batch job), and no size is proposed on which that peak would
 exceed 100% of the new vCPUs, unless ``allowBatchSlowdown`` says slower batches are acceptable. The
 proposal is the smallest, so cheapest, size below the current one in the same family (so same
-generation and architecture) that passes both and keeps at least ``memoryFloorRatio`` of the
-current memory. CloudWatch does
-not measure memory without the agent, so memory is kept by that floor, not by data, and findings
-are at most medium confidence. Burstable (t*) families are excluded (their sizing depends on CPU
-credits, not vCPUs), and Auto Scaling group members are skipped (the group's launch template sets
-the size).
+generation and architecture) that passes both and holds the memory need. Memory is measured when
+the CloudWatch agent publishes it (``mem_used_percent`` on Linux, ``Memory % Committed Bytes In
+Use`` on Windows) on at least ``minDays`` days: the new size must then hold the observed peak
+(the window's highest daily maximum) plus ``headroom``, and findings may be high confidence.
+Without it (or with fewer days) memory is kept by ``memoryFloorRatio`` of the current memory, not
+by data, the evidence says memory was not measured, and findings are at most medium confidence.
+Burstable (t*) families are excluded (their sizing depends on CPU credits, not vCPUs), and Auto
+Scaling group members are skipped (the group's launch template sets the size).
 """
 
 from __future__ import annotations
@@ -56,15 +58,16 @@ class Ec2RightsizeSettings(common.AwsSettings):
         default=0.2,
         ge=0,
         le=2,
-        description="Spare capacity added to the CPU need, as a fraction (0.2 = 20%); the new "
-        "size must hold need x (1 + headroom) within its vCPUs.",
+        description="Spare capacity added to the CPU need and to the measured memory peak, as a "
+        "fraction (0.2 = 20%); the new size must hold need x (1 + headroom) within its vCPUs and "
+        "memory.",
     )
     memory_floor_ratio: float = Field(
         default=0.5,
         gt=0,
         le=1,
-        description="Memory is not measured by CloudWatch by default: the proposed size keeps at "
-        "least this fraction of the current memory.",
+        description="Without CloudWatch agent memory data (on at least minDays days), the proposed "
+        "size keeps at least this fraction of the current memory.",
     )
 
 
@@ -73,12 +76,15 @@ SPEC = ModuleSpec(
     provider=Provider.AWS,
     category=Category.RIGHTSIZE,
     summary="Running EC2 instances whose CPU need (a percentile of daily p99 CPU plus headroom) "
-    "and recurring daily peak fit a cheaper, smaller size of the same family; memory is kept "
-    "above a floor because "
-    "CloudWatch does not measure it, so findings are at most medium confidence. Burstable t* "
+    "and recurring daily peak fit a cheaper, smaller size of the same family. Memory is sized on "
+    "the CloudWatch agent's memory metric when present (observed peak plus headroom); without it "
+    "memory is kept above a floor and findings are at most medium confidence. Burstable t* "
     "families and Auto Scaling group members are skipped.",
     resource_kinds=(EC2_INSTANCE,),
-    metrics=(MetricNeed(EC2_INSTANCE, Metric.CPU_UTILIZATION),),
+    metrics=(
+        MetricNeed(EC2_INSTANCE, Metric.CPU_UTILIZATION),
+        MetricNeed(EC2_INSTANCE, Metric.MEMORY_USED_PERCENT),
+    ),
     min_days=7,
     permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ),
     settings=Ec2RightsizeSettings,
@@ -86,7 +92,11 @@ SPEC = ModuleSpec(
 
 
 def _smaller_fit(
-    current: catalog.InstanceType, needed_vcpu: float, peak_vcpu: float, settings: Ec2RightsizeSettings
+    current: catalog.InstanceType,
+    needed_vcpu: float,
+    peak_vcpu: float,
+    needed_gib: float,
+    settings: Ec2RightsizeSettings,
 ) -> catalog.InstanceType | None:
     """The smallest same-family type below the current one with enough vCPUs and memory.
 
@@ -98,7 +108,7 @@ def _smaller_fit(
         for t in catalog.load().family(current.family)
         if needed_vcpu <= t.vcpu < current.vcpu
         and (settings.allow_batch_slowdown or peak_vcpu <= t.vcpu)
-        and t.memory_gib >= current.memory_gib * settings.memory_floor_ratio
+        and t.memory_gib >= needed_gib
     ]
     return fits[0] if fits else None
 
@@ -126,31 +136,48 @@ def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Fin
         peak_pct = recurring_peak(
             [d.maximum for d in common.days_with_data(cpu)], settings.recurring_peak_days
         )
-        target = _smaller_fit(current, needed_vcpu, current.vcpu * peak_pct / 100, settings)
+        memory = snapshot.metric(instance.id, Metric.MEMORY_USED_PERCENT)
+        measured = memory.days_with_data >= settings.min_days
+        if measured:
+            memory_peak_pct = memory.maximum
+            needed_gib = current.memory_gib * memory_peak_pct / 100 * (1 + settings.headroom)
+            memory_evidence: dict[str, object] = {
+                "memoryMeasured": True,
+                "memoryPeakPercent": round(memory_peak_pct, 4),
+                "neededMemoryGib": round(needed_gib, 4),
+            }
+        else:
+            needed_gib = current.memory_gib * settings.memory_floor_ratio
+            memory_evidence = {
+                "memoryMeasured": False,
+                "note": f"Memory is not measured (no CloudWatch agent memory metric on {settings.min_days}"
+                f" days or more; {memory.days_with_data} found): the proposal keeps memoryFloorRatio "
+                "of the current memory; check memory use before resizing.",
+            }
+        target = _smaller_fit(current, needed_vcpu, current.vcpu * peak_pct / 100, needed_gib, settings)
         if target is None:
             continue
+        cap = Confidence.HIGH if measured else Confidence.MEDIUM
+        summaries = (cpu, memory) if memory.days_with_data else (cpu,)
         findings.append(
             common.build_finding(
                 SPEC,
                 instance,
                 action=Action.RESIZE,
                 title=f"Resize EC2 instance {common.label(instance)} from {current.name} to {target.name}",
-                confidence=conf.cap(level, Confidence.MEDIUM),
+                confidence=conf.cap(level, cap),
                 current=current.shape(),
                 proposed=target.shape(),
                 evidence=common.evidence(
                     settings,
                     cpu.days_with_data,
-                    (cpu,),
+                    summaries,
                     cpuNeedPercent=round(need_pct, 4),
                     neededVcpu=round(needed_vcpu, 4),
                     projectedPeakCpuPercent=round(need_pct * current.vcpu / target.vcpu, 4),
                     recurringDailyPeakPercent=round(peak_pct, 4),
                     projectedRecurringPeakPercent=round(peak_pct * current.vcpu / target.vcpu, 4),
-                    memoryMeasured=False,
-                    note="Memory is not measured (CloudWatch agent metrics are not read): the "
-                    "proposal keeps memoryFloorRatio of the current memory; check memory use "
-                    "before resizing.",
+                    **memory_evidence,
                 ),
                 current_usage=[common.ec2_usage(instance, current.name)],
                 proposed_usage=[common.ec2_usage(instance, target.name)],

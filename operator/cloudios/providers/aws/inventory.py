@@ -7,6 +7,7 @@ are left out: they cost nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,10 +121,22 @@ def instances(scope: RegionScope) -> list[Resource]:
                         "launchTime": launched,
                         "architecture": inst.get("Architecture"),
                         "autoScalingGroup": tags.get("aws:autoscaling:groupName"),
+                        "stoppedAt": stopped_at(inst) if state == "stopped" else None,
                     },
                 )
             )
     return found
+
+
+_STOP_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
+
+
+def stopped_at(inst: Mapping[str, Any]) -> datetime | None:
+    """When a stopped instance stopped: 'User initiated (2024-01-01 12:00:00 GMT)' -> a UTC time."""
+    found = _STOP_TIME.search(str(inst.get("StateTransitionReason") or ""))
+    if found is None:
+        return None
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 def volumes(scope: RegionScope) -> list[Resource]:

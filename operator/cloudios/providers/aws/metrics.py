@@ -6,6 +6,11 @@ Queries are packed per region into calls of ``min(500, 100_800 // lookback_days)
 (the GetMetricData limits; with at most 90 days the 500-query limit always binds), so a region
 needs exactly ``ceil(queries / 500)`` calls plus NextToken pages if CloudWatch pages an answer.
 
+Memory comes from the CloudWatch agent when it runs (namespace ``CWAgent``, published with the
+``InstanceId`` dimension: ``mem_used_percent`` on Linux, ``Memory % Committed Bytes In Use`` with
+``objectname=Memory`` on Windows); its queries ride in the same batches, and an instance without
+the agent simply returns no datapoints.
+
 Statistics: gauges ask Average, Maximum, SampleCount (+ p99 for CPU); counters ask Sum, Maximum,
 SampleCount and take ``Average = Sum / SampleCount``, which is CloudWatch's own definition, so
 one query per counter series is saved. Days without datapoints are omitted.
@@ -43,6 +48,7 @@ class CloudWatchMetric:
     name: str
     dimension: str
     statistics: tuple[str, ...]
+    fixed: tuple[tuple[str, str], ...] = ()  # dimensions with a constant value (Windows objectname)
 
     @property
     def counter(self) -> bool:
@@ -73,6 +79,10 @@ METRIC_MAP: Mapping[tuple[str, Metric], CloudWatchMetric] = {
     (EBS_VOLUME, Metric.VOLUME_READ_OPS): CloudWatchMetric("AWS/EBS", "VolumeReadOps", "VolumeId", COUNTER),
     (EBS_VOLUME, Metric.VOLUME_WRITE_OPS): CloudWatchMetric("AWS/EBS", "VolumeWriteOps", "VolumeId", COUNTER),
 }
+MEMORY_LINUX = CloudWatchMetric("CWAgent", "mem_used_percent", "InstanceId", GAUGE_PCT)
+MEMORY_WINDOWS = CloudWatchMetric(
+    "CWAgent", "Memory % Committed Bytes In Use", "InstanceId", GAUGE_PCT, (("objectname", "Memory"),)
+)
 ELB_REQUESTS: Mapping[str, CloudWatchMetric] = {
     "application": CloudWatchMetric("AWS/ApplicationELB", "RequestCount", "LoadBalancer", COUNTER),
     "network": CloudWatchMetric("AWS/NetworkELB", "NewFlowCount", "LoadBalancer", COUNTER),
@@ -85,6 +95,9 @@ def cloudwatch_metric(resource: Resource, metric: Metric) -> tuple[CloudWatchMet
         spec = ELB_REQUESTS.get(str(resource.attr("type")))
         suffix = resource.attr("arnSuffix")
         return (spec, str(suffix)) if spec is not None and suffix else None
+    if resource.kind == EC2_INSTANCE and metric is Metric.MEMORY_USED_PERCENT:
+        windows = str(resource.attr("platform") or "").lower() == "windows"
+        return (MEMORY_WINDOWS if windows else MEMORY_LINUX), resource.id
     spec = METRIC_MAP.get((resource.kind, metric))
     return (spec, resource.id) if spec is not None else None
 
@@ -106,7 +119,10 @@ class Query:
                 "Metric": {
                     "Namespace": self.source.namespace,
                     "MetricName": self.source.name,
-                    "Dimensions": [{"Name": self.source.dimension, "Value": self.dimension_value}],
+                    "Dimensions": [
+                        {"Name": self.source.dimension, "Value": self.dimension_value},
+                        *({"Name": k, "Value": v} for k, v in self.source.fixed),
+                    ],
                 },
                 "Period": PERIOD_SECONDS,
                 "Stat": self.stat,
