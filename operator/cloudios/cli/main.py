@@ -26,7 +26,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
 
     parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v Cloudios debug detail, -vv every library's too (secrets are redacted)",
+    )
+    parser.add_argument(
+        "--debug-wire",
+        action="store_true",
+        help="also log the cloud SDKs' HTTP requests and responses (redacted); off at every -v level",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     runners: dict[str, Runner] = {}
     for command, module in (("scan", scan), ("demo", demo), ("prices", prices), ("audit", audit)):
@@ -38,14 +49,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
 def main(argv: list[str] | None = None) -> int:
     parser, runners = build_parser()
     args = parser.parse_args(argv)
-    from cloudios.security.redaction import install_log_redaction  # noqa: PLC0415
+    from cloudios.security import logs  # noqa: PLC0415
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    install_log_redaction()
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    logs.configure(levels[min(args.verbose, 2)], wire=args.debug_wire)
+    if args.verbose:
+        logging.getLogger("cloudios").setLevel(logging.DEBUG)
     try:
         return runners[args.command](args)
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
+from cloudios.security.logs import quiet_wire_loggers
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
 from cloudios.services import context, retention, scan_jobs
 from cloudios.services.context import Services
@@ -24,7 +25,7 @@ from cloudios.store.audit import SqlAuditLog
 PREFIX = "cloudios.io"
 FINALIZER = "cloudios.io/finalizer"
 EXIT_TIMEOUT_SECONDS = 30  # scans in worker threads cannot be cancelled; do not wait for them forever
-NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "werkzeug")
+NOISY_LOGGERS = ("aiohttp.access", "werkzeug")  # besides the SDKs' wire loggers (security.logs)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def configure_logging(settings: OperatorSettings) -> None:
     install_log_redaction(objects)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    quiet_wire_loggers()
 
 
 def operator_identity(settings: OperatorSettings, services: Services) -> str:
