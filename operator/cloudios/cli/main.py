@@ -10,6 +10,7 @@ from collections.abc import Callable
 from cloudios import __version__
 
 Runner = Callable[[argparse.Namespace], int]
+EXIT_CRASH = 1  # what Python itself exits with on an uncaught exception
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception:
+        # A bug or an answer nobody expected: through the redacting logger, never Python's raw
+        # traceback printer (an SDK error can quote a response that holds credentials).
+        logging.getLogger("cloudios.cli").exception("unexpected error; please report it")
+        return EXIT_CRASH
 
 
 if __name__ == "__main__":
