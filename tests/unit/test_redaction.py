@@ -205,7 +205,7 @@ def _render(handler: _Keep) -> str:
     return "\n".join(formatter.format(record) for record in handler.records)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(planted=_planted())
 def test_planted_canaries_never_survive_in_rendered_logs(planted: tuple[Any, list[str]]) -> None:
     tree, secrets = planted

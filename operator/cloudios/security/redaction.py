@@ -58,7 +58,7 @@ _LABELS = (
 )
 _LABELLED = re.compile(
     rf"(?i)(?:(?<![A-Za-z0-9]){_ESCAPED})((?:{_LABELS})(?:(?:\\?['\"])?[ \t]*[:=][ \t]*(?-i:b)?|>))"
-    r"(\"[^\"\r\n]*\"|'[^'\r\n]*'|(?:\\?['\"])?[^\s'\"<>&,;}\])]+)"
+    r"(\"[^\"'\r\n]*\"|'[^'\"\r\n]*'|(?:\\?['\"])?[^\s'\"<>&,;}\])]+)"
 )
 _QUOTE = re.compile(r"\\?['\"]")
 # The whole Authorization value (scheme, credential scope, signature) up to the end of its quote or line.
