@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from cloudios.emulators.aws.sample_estate import seed_estate
+from tests.support.manifests import ACCOUNT, aws_manifests
 from tests.support.moto import AwsEnv
 
 pytestmark = pytest.mark.aws
 
-ACCOUNT = "210987654321"
 REGION = "us-west-2"
 CLOSE_TAG = "[/evil]"
 LINK = "[link=https://attacker.example/]free-money[/link]"
@@ -26,27 +26,7 @@ HOSTILE = f"{CLOSE_TAG} {LINK} {SCRIPT} {CONTROLS}"
 
 
 def _manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "estate.yaml"
-    path.write_text(
-        f"""\
-apiVersion: cloudios.io/v1alpha1
-kind: CloudAccount
-metadata: {{name: tagged, namespace: team-x}}
-spec:
-  provider: aws
-  aws:
-    accountId: "{ACCOUNT}"
-    roleArn: arn:aws:iam::{ACCOUNT}:role/cloudios-readonly
-    externalId: team-x-ext
-    regions: [{REGION}]
----
-apiVersion: cloudios.io/v1alpha1
-kind: ScanPolicy
-metadata: {{name: all, namespace: team-x}}
-spec: {{lookbackDays: 14}}
-"""
-    )
-    return path
+    return aws_manifests(tmp_path, regions=[REGION], name="tagged", lookback=14)
 
 
 def _scan(path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,38 +11,18 @@ from pathlib import Path
 import pytest
 
 from cloudios.emulators.aws.sample_estate import seed_estate
+from tests.support.manifests import ACCOUNT, aws_manifests
 from tests.support.moto import BASE_KEY_ID, BASE_SECRET, AwsEnv, issued_credentials
 
 pytestmark = pytest.mark.aws
 
-ACCOUNT = "210987654321"
 REGION = "us-west-2"
 EXTERNAL_ID = "ext-canary-7Hq2Lx9"
 SESSION_NAME = "cloudios-team-x-unseen"
 
 
 def _manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "estate.yaml"
-    path.write_text(
-        f"""\
-apiVersion: cloudios.io/v1alpha1
-kind: CloudAccount
-metadata: {{name: unseen, namespace: team-x}}
-spec:
-  provider: aws
-  aws:
-    accountId: "{ACCOUNT}"
-    roleArn: arn:aws:iam::{ACCOUNT}:role/cloudios-readonly
-    externalId: {EXTERNAL_ID}
-    regions: [{REGION}]
----
-apiVersion: cloudios.io/v1alpha1
-kind: ScanPolicy
-metadata: {{name: all, namespace: team-x}}
-spec: {{lookbackDays: 14}}
-"""
-    )
-    return path
+    return aws_manifests(tmp_path, regions=[REGION], external_id=EXTERNAL_ID, lookback=14)
 
 
 @pytest.mark.slow

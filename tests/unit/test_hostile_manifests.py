@@ -12,19 +12,8 @@ from pathlib import Path
 import pytest
 
 from cloudios.cli import manifest_yaml, manifests
+from tests.unit.test_manifests import GOOD_ACCOUNT as ACCOUNT
 
-ACCOUNT = """\
-apiVersion: cloudios.io/v1alpha1
-kind: CloudAccount
-metadata: {name: prod, namespace: team-a}
-spec:
-  provider: aws
-  aws:
-    accountId: "123456789012"
-    roleArn: arn:aws:iam::123456789012:role/cloudios
-    externalId: ext-1
-    regions: [us-east-1]
-"""
 POLICY = """---
 apiVersion: cloudios.io/v1alpha1
 kind: ScanPolicy

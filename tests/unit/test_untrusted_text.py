@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import unicodedata
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from hypothesis import given
@@ -15,9 +14,10 @@ from rich.console import Console
 from cloudios.cli import kubectl
 from cloudios.cli.output import table, to_html
 from cloudios.cli.report import Report
-from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, Resource, ScanRecord
+from cloudios.domain import Action, Finding, Provider, Resource, ScanRecord
 from cloudios.domain.text import TAG_MAX, printable
 from cloudios.pipeline.scan import ScanOutcome
+from tests.unit.test_dedupe import finding
 
 OSC8 = "\x1b]8;;https://attacker.example/\x1b\\click\x1b]8;;\x1b\\"
 HOSTILE = f"[/evil] [link=https://attacker.example/]x[/link] <script>alert(1)</script> {OSC8} \u202erlo\x00"
@@ -57,20 +57,9 @@ def test_resources_and_findings_hold_no_control_characters() -> None:
 
 
 def _finding(title: str) -> Finding:
-    return Finding(
-        id=Finding.make_id(Provider.AWS, "111111111111", "us-east-1", "i-1", "aws.ec2.idle"),
-        provider=Provider.AWS,
-        account_id="111111111111",
-        region="us-east-1",
-        resource_type="ec2.instance",
-        resource_id="i-1",
-        module="aws.ec2.idle",
-        category=Category.IDLE,
-        action=Action.STOP,
-        title=title,
-        confidence=Confidence.HIGH,
-        monthly_savings=Money(amount=Decimal("12.50")),
-    )
+    """A finding validated with ``title`` (model_copy would skip the validators)."""
+    base = finding("i-1", "aws.ec2.idle", Action.STOP, "12.50")
+    return Finding.model_validate({**base.model_dump(), "title": title})
 
 
 def _report(title: str, warning: str) -> Report:
