@@ -30,6 +30,7 @@ from tests.e2e.harness import ROOT, Cluster, OperatorFactory, eventually
 from tests.e2e.manifests import BASE_KEY_ID, BASE_SECRET, SECRET_NAME, account, base_secret, policy
 from tests.e2e.test_operator import wait_published
 from tests.support.controlplane import ControlPlane, free_port
+from tests.support.moto import IssuedCredentials, issued_credentials
 
 pytestmark = [pytest.mark.cluster, pytest.mark.aws]
 
@@ -286,6 +287,7 @@ def test_job_executor_matches_in_process(
     k8s.CoreV1Api(control_plane.api_client()).create_namespace({"metadata": {"name": ops}})
     scan_identity(control_plane, ops)
     kubelet = StandInKubelet(control_plane, ops)
+    issued_before = {c.access_key_id for c in issued_credentials()}
     with kubelet.running():
         cluster.create(POLICIES, policy("sharded", max_recommendations=6))
         operator = operators(
@@ -294,6 +296,7 @@ def test_job_executor_matches_in_process(
             CLOUDIOS_METRICS_PORT=str(free_port()),
             CLOUDIOS_DATA_DIR=str(tmp_path / "job-store"),
             CLOUDIOS_NAMESPACE=ops,
+            CLOUDIOS_LOG_LEVEL="DEBUG",  # the Jobs inherit it: debug detail, never the SDK's wire logs
             **JOB_ENV,
         )
         pol = wait_scanned(cluster, "sharded", 6)
@@ -349,6 +352,22 @@ def test_job_executor_matches_in_process(
         assert sorted(by_scan.values()) == [len(REGIONS), len(REGIONS)]
         assert savings(cluster, "sharded") == expected
         assert BASE_SECRET not in operator.text()
+    assert_no_credentials(
+        "\n".join(kubelet.outputs.values()) + operator.text(),
+        [c for c in issued_credentials() if c.access_key_id not in issued_before],
+    )
+
+
+def assert_no_credentials(printed: str, issued: list[IssuedCredentials]) -> None:
+    """Debug logs of the operator and its Jobs: scan detail, but no wire log and no credential."""
+    assert "DEBUG" in printed
+    assert "cloudios.pipeline.scan" in printed
+    assert "botocore" not in printed
+    assert issued  # the Jobs and the operator's health checks assumed the role
+    for creds in issued:
+        for secret in (creds.access_key_id, creds.secret_access_key, creds.session_token):
+            assert secret not in printed
+    assert BASE_SECRET not in printed
 
 
 def test_failed_shard_marks_the_account_without_crash_loop(

@@ -16,38 +16,16 @@ from cloudios.cli.main import main
 from cloudios.emulators.aws.sample_estate import seed_estate
 from cloudios.modules import registry
 from cloudios.store import SqlRepository
+from tests.support.manifests import ACCOUNT, aws_manifests
 from tests.support.moto import BASE_SECRET, AwsEnv
 
 pytestmark = pytest.mark.aws
 
-ACCOUNT = "210987654321"
 REGIONS = ("us-east-1", "eu-west-3")  # eu-west-3: no list prices in the bundled snapshot
 
 
 def manifests(tmp_path: Path, *, lookback: int = 30, min_savings: str = "0") -> Path:
-    path = tmp_path / "estate.yaml"
-    path.write_text(
-        f"""\
-apiVersion: cloudios.io/v1alpha1
-kind: CloudAccount
-metadata: {{name: unseen, namespace: team-x, labels: {{env: test}}}}
-spec:
-  provider: aws
-  aws:
-    accountId: "{ACCOUNT}"
-    roleArn: arn:aws:iam::{ACCOUNT}:role/cloudios-readonly
-    externalId: team-x-ext
-    regions: [{", ".join(REGIONS)}]
----
-apiVersion: cloudios.io/v1alpha1
-kind: ScanPolicy
-metadata: {{name: all, namespace: team-x}}
-spec:
-  lookbackDays: {lookback}
-  minMonthlySavings: "{min_savings}"
-"""
-    )
-    return path
+    return aws_manifests(tmp_path, regions=REGIONS, lookback=lookback, min_savings=min_savings)
 
 
 def scan_json(

@@ -313,3 +313,35 @@ def combine(*rules: Rule) -> Rule:
         return None
 
     return rule
+
+
+# --- What the emulator handed out ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """One AssumeRole answer of the in-process moto server: who asked, with what, and what it got."""
+
+    session_name: str
+    external_id: str | None
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+
+def issued_credentials() -> list[IssuedCredentials]:
+    """Every temporary credential moto's STS issued since the last reset, read from moto itself."""
+    from moto.sts.models import sts_backends  # noqa: PLC0415 - the server runs in this process
+
+    return [
+        IssuedCredentials(
+            role.session_name,
+            role.external_id,
+            role.access_key_id,
+            role.secret_access_key,
+            role.session_token,
+        )
+        for regions in sts_backends.values()
+        for backend in regions.values()
+        for role in backend.assumed_roles
+    ]

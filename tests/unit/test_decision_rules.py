@@ -248,6 +248,18 @@ def test_the_handlers_stamp_check_approve_and_audit_once(handlers: Any) -> None:
     assert asked == [f"{ALICE.username}@team-a/rec-1"] * 2
 
 
+def test_decisions_are_logged_without_the_approvers_name(
+    handlers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, validate, audit, _ = handlers
+    with caplog.at_level(logging.INFO, logger="test"):
+        _call(validate, rec(), rec(stamped({"type": "Approved"})), ALICE.username, dryrun=False)
+    assert [e.actor for e in audit.events] == [ALICE.username]  # the audit log keeps who decided
+    assert "recommendation.approved recorded as audit seq 1" in caplog.text
+    assert ALICE.username not in caplog.text
+    assert "alice" not in caplog.text
+
+
 def test_the_handlers_deny_without_approve_and_for_other_spec_changes(handlers: Any) -> None:
     _, validate, audit, _ = handlers
     with pytest.raises(

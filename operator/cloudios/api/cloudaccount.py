@@ -118,7 +118,7 @@ class CloudAccountSpec(ApiModel):
     kubernetes: KubernetesCluster | None = Field(
         default=None, description="Required when provider is kubernetes."
     )
-    suspend: bool = Field(default=False, description="Pause all processing of this account.")
+    suspend: bool = Field(default=False, strict=True, description="Pause all processing of this account.")
 
     @model_validator(mode="after")
     def _one_block_matching_provider(self) -> Self:

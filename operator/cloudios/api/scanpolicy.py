@@ -48,7 +48,7 @@ class ModuleSelection(ApiModel):
     """One module to run, with its settings (see docs/modules.md for each module's settings)."""
 
     name: str = Field(pattern=r"^[a-z0-9]+(\.[a-z0-9_]+)+$", description="Module name, e.g. aws.ec2.idle.")
-    enabled: bool = Field(default=True, description="Set false to switch a module off.")
+    enabled: bool = Field(default=True, strict=True, description="Set false to switch a module off.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Module settings; unknown keys are refused."
     )
@@ -78,7 +78,9 @@ class ScanPolicySpec(ApiModel):
         description="Label selector over CloudAccounts in the namespace; empty selects all.",
     )
     schedule: str = Field(default="0 6 * * *", description="Cron schedule (UTC) of scans, e.g. '0 6 * * *'.")
-    lookback_days: int = Field(default=14, ge=1, le=90, description="Days of metrics to consider, 1 to 90.")
+    lookback_days: int = Field(
+        default=14, ge=1, le=90, strict=True, description="Days of metrics to consider, 1 to 90."
+    )
     modules: list[ModuleSelection] = Field(
         default_factory=list,
         description="Modules to run; empty runs every module of the account's provider with defaults.",
@@ -90,7 +92,11 @@ class ScanPolicySpec(ApiModel):
     )
     notifications: list[Notification] = Field(default_factory=list, description="Webhooks.")
     max_recommendations: int = Field(
-        default=50, ge=1, le=500, description="Cap on Recommendation objects per policy (top by savings)."
+        default=50,
+        ge=1,
+        le=500,
+        strict=True,
+        description="Cap on Recommendation objects per policy (top by savings).",
     )
 
     @field_validator("schedule")

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudios.api import GROUP, VERSION
+from cloudios.cli.terminal import cell
+from cloudios.domain.text import printable
 
 PLURAL = "recommendations"
 OPEN_STATES = {"Proposed", "Approved", "Applied", None}
@@ -171,7 +173,7 @@ def summary(args: argparse.Namespace) -> int:
         table.add_column(title.capitalize())
         table.add_column("USD / month", justify="right")
         for key, value in sorted(rows.items(), key=lambda kv: -kv[1]):
-            table.add_row(key, f"{value:.2f}")
+            table.add_row(cell(key), f"{value:.2f}")  # keys come from objects' fields
         console.print(table)
     console.print(f"[bold]Total open savings: {total:.2f} USD per month[/]")
     return 0
@@ -242,7 +244,8 @@ def describe(obj: dict[str, Any]) -> str:
             f"at {decision.get('decidedAt', '?')}"
             + (f": {decision['reason']}" if decision.get("reason") else "")
         )
-    return "\n".join(lines) + "\n"
+    # Every field is the object's (a decision's reason is typed by a user): no terminal controls.
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _pairs(value: Any) -> str:

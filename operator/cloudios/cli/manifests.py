@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from cloudios.api import API_VERSION, CloudAccount, ScanPolicy
+from cloudios.cli import manifest_yaml
 
 _KINDS: dict[str, type[CloudAccount | ScanPolicy]] = {
     "CloudAccount": CloudAccount,
@@ -92,7 +93,7 @@ def _parse(file: str, index: int, doc: Any) -> CloudAccount | ScanPolicy | None:
         raise ManifestError(file, f"document {index + 1}", None, "expected a mapping (a Kubernetes object)")
     kind = doc.get("kind")
     name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
-    obj = f"{kind or 'document ' + str(index + 1)}/{name or '?'}"
+    obj = manifest_yaml.object_label(kind, name, index + 1)
     if doc.get("apiVersion") != API_VERSION:
         raise ManifestError(
             file, obj, "apiVersion", f"expected '{API_VERSION}', got {doc.get('apiVersion')!r}"
@@ -107,23 +108,33 @@ def _parse(file: str, index: int, doc: Any) -> CloudAccount | ScanPolicy | None:
         raise ManifestError(file, obj, path or None, message) from None
 
 
-def load(paths: list[str]) -> Manifests:
-    """Read every document of every file; '-' reads standard input."""
+def _documents(file: str) -> list[Any]:
+    """The YAML documents of one file ('-': standard input), read and parsed within manifest_yaml's limits."""
     import sys  # noqa: PLC0415
 
+    try:
+        if file == "-":
+            data = manifest_yaml.read(sys.stdin.buffer)
+        else:
+            with Path(file).open("rb") as stream:
+                data = manifest_yaml.read(stream)
+        return manifest_yaml.load_all(manifest_yaml.decode(data))
+    except OSError as exc:
+        raise ManifestError(file, None, None, f"cannot read file ({exc.strerror or exc})") from None
+    except manifest_yaml.InputError as exc:
+        raise ManifestError(file, exc.obj, exc.field, exc.message) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ManifestError(file, where, None, f"malformed YAML: {problem}") from None
+
+
+def load(paths: list[str]) -> Manifests:
+    """Read every document of every file; '-' reads standard input."""
     found = Manifests()
     for file in paths:
-        try:
-            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ManifestError(file, None, None, f"cannot read file ({exc.strerror})") from None
-        try:
-            docs = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-            problem = getattr(exc, "problem", None) or "malformed YAML"
-            raise ManifestError(file, where, None, f"malformed YAML: {problem}") from None
+        docs = _documents(file)
         for index, doc in enumerate(docs):
             parsed = _parse(file, index, doc)
             if parsed is not None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from typing import IO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from cloudios.cli import html_report
 from cloudios.cli.report import Report
+from cloudios.cli.terminal import cell
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -76,12 +78,12 @@ def table(report: Report, console: Console) -> None:
     t.add_column("Monthly savings", justify="right", no_wrap=True)
     for outcome, f in report.findings:
         t.add_row(
-            outcome.account_name,
-            f.region,
-            f.module,
-            f.title,
-            f.confidence.value,
-            str(f.monthly_savings) if f.monthly_savings else "unpriced",
+            cell(outcome.account_name),
+            cell(f.region),
+            cell(f.module),
+            cell(f.title),
+            cell(f.confidence.value),
+            cell(f.monthly_savings or "unpriced"),
         )
     console.print(t)
     summary = report.summary()
@@ -90,11 +92,8 @@ def table(report: Report, console: Console) -> None:
     totals.add_column("Findings", justify="right")
     totals.add_column("Monthly savings", justify="right")
     for category, row in summary["byCategory"].items():
-        totals.add_row(
-            category,
-            str(row["count"]),
-            f"{row['monthlySavings']['amount']} {row['monthlySavings']['currency']}",
-        )
+        money = row["monthlySavings"]
+        totals.add_row(cell(category), cell(row["count"]), cell(f"{money['amount']} {money['currency']}"))
     total = summary["monthlySavings"]
     totals.add_row(
         "total", str(summary["recommendations"]), f"{total['amount']} {total['currency']}", style="bold"
@@ -105,64 +104,15 @@ def table(report: Report, console: Console) -> None:
         for _, f in report.findings:
             if f.monthly_savings is None:
                 console.print(
-                    f"  {f.resource_id} ({f.module}): {html.escape(f.unpriced_reason or '', quote=False)}"
+                    Text.assemble("  ", cell(f"{f.resource_id} ({f.module}): {f.unpriced_reason or ''}"))
                 )
     for warning in summary["warnings"]:
-        console.print(f"[yellow]warning:[/] {html.escape(warning, quote=False)}")
+        console.print(Text.assemble(("warning:", "yellow"), " ", cell(warning)))
     for error in summary["errors"]:
-        console.print(f"[red]error:[/] {error['file']}: {error['object']}: {error['message']}")
+        where = f"{error['file']}: {error['object']}: {error['message']}"
+        console.print(Text.assemble(("error:", "red"), " ", cell(where)))
 
 
 def to_html(report: Report) -> str:
     """A self-contained page (no scripts, no external assets); every value is escaped."""
-    data = report.to_json()
-    summary = data["summary"]
-    esc = html.escape
-    rows = "\n".join(
-        "<tr>"
-        + "".join(
-            f"<td>{esc(str(v))}</td>"
-            for v in (
-                r["account"],
-                r["region"],
-                f"{r['resourceType']} {r['resourceName'] or r['resourceId']}",
-                r["module"],
-                r["title"],
-                r["confidence"],
-            )
-        )
-        + (
-            f"<td class=num>{esc(r['monthlySavings']['amount'])}</td></tr>"
-            if r["monthlySavings"]
-            else f"<td class=unpriced>unpriced: {esc(r['unpricedReason'] or '')}</td></tr>"
-        )
-        for r in data["recommendations"]
-    )
-    cats = "\n".join(
-        f"<tr><td>{esc(k)}</td><td class=num>{v['count']}</td>"
-        f"<td class=num>{esc(v['monthlySavings']['amount'])}</td></tr>"
-        for k, v in summary["byCategory"].items()
-    )
-    total = summary["monthlySavings"]
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Cloudios report</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;color:#1b1f24}}
-table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #d0d7de;padding:.3rem .6rem}}
-th{{background:#f6f8fa;text-align:left}}.num{{text-align:right;font-variant-numeric:tabular-nums}}
-.total{{font-size:1.4rem}}
-</style></head><body>
-<h1>Cloudios report</h1>
-<p class="total">Potential savings: <strong>{esc(total["amount"])} {esc(total["currency"])}</strong> per month
-(list prices) across {summary["recommendations"]} recommendations in {summary["accounts"]} account(s),
-{summary["resources"]} resources scanned; {summary["unpriced"]} recommendation(s) without a list price,
-not in the total.</p>
-<h2>By category</h2>
-<table><tr><th>Category</th><th>Findings</th><th>Monthly savings ({esc(total["currency"])})</th></tr>
-{cats}</table>
-<h2>Recommendations</h2>
-<table><tr><th>Account</th><th>Region</th><th>Resource</th><th>Module</th><th>Action</th>
-<th>Confidence</th><th>Monthly savings ({esc(total["currency"])})</th></tr>
-{rows}</table>
-</body></html>
-"""
+    return html_report.render(report.to_json())

@@ -9,6 +9,7 @@ from typing import Any
 
 from cloudios.domain import Finding, Money, SavingsSummary
 from cloudios.pipeline.scan import ScanOutcome
+from cloudios.security.redaction import redact
 
 
 @dataclass
@@ -19,6 +20,9 @@ class AccountError:
     obj: str
     reason: str
     message: str
+
+    def __post_init__(self) -> None:
+        self.message = redact(self.message)  # provider messages can echo request details
 
 
 @dataclass
@@ -63,7 +67,7 @@ class Report:
             "byAccount": {k: _money(v.total, v.currency) for k, v in sorted(by_account.items())},
             "unpriced": savings.unpriced,
             "belowThreshold": sum(o.below_threshold for o in self.outcomes),
-            "warnings": [w for o in self.outcomes for w in o.warnings],
+            "warnings": [redact(w) for o in self.outcomes for w in o.warnings],
             "errors": [
                 {"file": e.file, "object": e.obj, "reason": e.reason, "message": e.message}
                 for e in self.errors

@@ -18,6 +18,7 @@ from cloudios.cli import manifests as manifest_io
 from cloudios.cli import options
 from cloudios.cli.output import FORMATS, render
 from cloudios.cli.report import AccountError, Report
+from cloudios.cli.terminal import say
 from cloudios.pipeline.scan import ScanOutcome, scan
 from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.pricing import PriceBook
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             fail_above = Decimal(args.fail_above)
         except InvalidOperation:
-            err.print(f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
+            say(err, f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
             return EXIT_INPUT
     try:
         book = load_prices(args.prices)
@@ -185,17 +186,17 @@ def run(args: argparse.Namespace) -> int:
             if store is not None:
                 store.close()
     except manifest_io.ManifestError as exc:
-        err.print(f"error: {exc}", markup=False)
+        say(err, f"error: {exc}")
         return EXIT_INPUT
     for note in notes:
-        err.print(f"note: {note}", markup=False)
+        say(err, f"note: {note}")
     if args.output_file:
         # Reports name accounts and resources: owner-only, like everything else Cloudios writes.
         with os.fdopen(files.open_private(args.output_file), "w", encoding="utf-8") as fh:
             render(report, args.output, fh)
-        err.print(f"report written to {args.output_file}", markup=False)
+        say(err, f"report written to {args.output_file}")
     else:
         render(report, args.output, sys.stdout)
     for error in report.errors:
-        err.print(f"error: {error.file}: {error.obj}: {error.reason}: {error.message}", markup=False)
+        say(err, f"error: {error.file}: {error.obj}: {error.reason}: {error.message}")
     return _gate(report, args, fail_above)

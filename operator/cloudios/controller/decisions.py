@@ -41,7 +41,7 @@ from cloudios.controller.decision_rules import (
 )
 from cloudios.security import tls
 from cloudios.security.audit import AuditEntry, AuditEvent
-from cloudios.security.redaction import redact_text
+from cloudios.security.redaction import redact
 from cloudios.sinks.kube import Kube
 
 PLURAL = PLURALS[RECOMMENDATION]
@@ -204,7 +204,7 @@ def register(
             access = authorize(requester, namespace=namespace, name=name)
         except Exception as exc:  # noqa: BLE001 - fail closed on any authorizer failure
             # No traceback (TRY400): it could carry request data.
-            logger.error("SubjectAccessReview failed: %s", redact_text(repr(exc)))  # noqa: TRY400
+            logger.error("SubjectAccessReview failed: %s", redact(repr(exc)))  # noqa: TRY400
             raise kopf.AdmissionError(
                 "could not check your permission to decide; try again", code=UNAVAILABLE
             ) from None
@@ -222,12 +222,13 @@ def register(
         try:
             entry = audit_log().append(event, skip_repeat=True)
         except Exception as exc:  # noqa: BLE001 - no decision without its audit entry
-            logger.error("audit append failed: %s", redact_text(repr(exc)))  # noqa: TRY400
+            logger.error("audit append failed: %s", redact(repr(exc)))  # noqa: TRY400
             raise kopf.AdmissionError(
                 "the decision could not be recorded in the audit log, so it was not accepted; try again",
                 code=INTERNAL,
             ) from None
-        logger.info("%s by %s recorded as audit seq %d", verdict.action, requester.username, entry.seq)
+        # Not who: a username is personal data, and the audit entry (seq) already holds it.
+        logger.info("%s recorded as audit seq %d", verdict.action, entry.seq)
 
 
 def _raw(body: kopf.Body | None) -> dict[str, Any] | None:

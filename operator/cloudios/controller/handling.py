@@ -10,7 +10,7 @@ import kopf
 from sqlalchemy.exc import SQLAlchemyError
 from urllib3.exceptions import HTTPError
 
-from cloudios.security.redaction import redact_text
+from cloudios.security.redaction import redact
 from cloudios.sinks import kube
 from cloudios.sinks.notices import Notice
 
@@ -27,7 +27,7 @@ def post(notices: Iterable[Notice]) -> None:
             kopf.Body(cast("kopf.RawBody", dict(notice.obj))),
             type=notice.type,
             reason=notice.reason,
-            message=redact_text(notice.message),
+            message=redact(notice.message),
         )
 
 

@@ -17,6 +17,7 @@ import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.security import tls
+from cloudios.security.logs import quiet_wire_loggers
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
 from cloudios.services import audit, context, retention
 from cloudios.services.audit import AuditTrail
@@ -28,7 +29,7 @@ PREFIX = "cloudios.io"
 FINALIZER = "cloudios.io/finalizer"
 HEARTBEAT_SECONDS = 5.0
 EXIT_TIMEOUT_SECONDS = 30  # scans in worker threads cannot be cancelled; do not wait for them forever
-NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "aiohttp.access", "werkzeug")
+NOISY_LOGGERS = ("aiohttp.access", "werkzeug")  # besides the SDKs' wire loggers (security.logs)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def configure_logging(settings: OperatorSettings) -> None:
     install_log_redaction(objects)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    quiet_wire_loggers()
 
 
 def operator_identity(settings: OperatorSettings, services: Services) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cloudios.domain.enums import Action, Category, Confidence, Provider
 from cloudios.domain.money import DecimalStr, Money
+from cloudios.domain.text import UntrustedText, printable
 
 
 class Usage(BaseModel):
@@ -46,11 +47,11 @@ class Finding(BaseModel):
     region: str
     resource_type: str
     resource_id: str
-    resource_name: str | None = None
+    resource_name: UntrustedText | None = None
     module: str
     category: Category
     action: Action
-    title: str
+    title: Annotated[str, AfterValidator(printable)] = Field(description="Shown as plain text, never markup.")
     confidence: Confidence
     current: dict[str, Any] = Field(default_factory=dict)
     proposed: dict[str, Any] = Field(default_factory=dict)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloudios.domain.enums import Provider
+from cloudios.domain.text import UntrustedText, printable
 
 # Resource kinds and the attribute keys providers fill for each (modules rely on these names).
 EC2_INSTANCE = "ec2.instance"
@@ -41,10 +42,16 @@ class Resource(BaseModel):
     region: str
     kind: str = Field(description="Resource kind, e.g. 'ec2.instance' (see the constants above).")
     id: str
-    name: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    name: UntrustedText | None = None
+    tags: dict[UntrustedText, UntrustedText] = Field(default_factory=dict)
     created_at: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("attributes")
+    @classmethod
+    def _printable_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Text attributes come from the cloud (descriptions, names): no control characters."""
+        return {k: printable(v) if isinstance(v, str) else v for k, v in value.items()}
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attributes.get(key, default)

@@ -4,20 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from types import UnionType
+from typing import Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from cloudios.domain import Category, Finding, Metric, Provider, Snapshot
 
 
 class Settings(BaseModel):
-    """Base of every module's settings model: unknown keys are refused (typos are errors).
+    """Base of every module's settings model: unknown keys are refused (typos are errors), and values
+    are not coerced (a YAML ``true`` is not the number 1, nor "5" the number 5; an int is a valid float).
 
     Field descriptions feed the ScanPolicy CRD schema and docs/modules.md.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """No lax coercion of settings from YAML: ``true`` is not 1 and ``"5"`` is not 5."""
+        kinds = _scalar_kinds(cls.model_fields[info.field_name or ""].annotation)
+        if kinds & {int, float} and isinstance(value, bool | str):
+            raise PydanticCustomError("number_type", "expected a number, got {value}", {"value": repr(value)})
+        if kinds == {bool} and not isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool_type", "expected true or false, got {value}", {"value": repr(value)}
+            )
+        return value
+
+
+def _scalar_kinds(annotation: Any) -> set[Any]:
+    """int, float, bool found in an annotation (also inside ``X | None``)."""
+    options = get_args(annotation) if isinstance(annotation, UnionType) else (annotation,)
+    return {kind for kind in options if kind in (int, float, bool)}
 
 
 SettingsT = TypeVar("SettingsT", bound=Settings)

@@ -104,7 +104,16 @@ def scan(
         credentials=credentials,
         agent_reports=agent_reports,
     )
+    log.debug(
+        "scanning %s/%s with ScanPolicy %s: %d module(s), %d resource kind(s), %d-day lookback",
+        tenant, account.metadata.name, policy.metadata.name, len(selected), len(request.kinds),
+        request.lookback_days,
+    )  # fmt: skip
     collected = provider.collect(request)
+    log.debug(
+        "collected %s/%s: %d resource(s), API calls %s",
+        tenant, account.metadata.name, len(collected.snapshot.resources), dict(collected.api_calls),
+    )  # fmt: skip
     warnings = list(collected.warnings)
     raw = _evaluate(selected, collected.snapshot, warnings)
 

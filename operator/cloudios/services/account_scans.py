@@ -18,7 +18,7 @@ from cloudios.domain import SavingsSummary
 from cloudios.pipeline.scan import ScanOutcome, scan
 from cloudios.pipeline.selection import PolicyError
 from cloudios.providers.base import ProviderError
-from cloudios.security.redaction import redact_text
+from cloudios.security.redaction import redact
 from cloudios.services import credentials, scan_jobs
 from cloudios.services.context import PolicyRuns
 from cloudios.sinks import conditions
@@ -49,7 +49,7 @@ class AccountRun:
             name=self.name,
             outcome=self.outcome,
             findings=self.findings,
-            message=redact_text(self.message)[:1024],
+            message=redact(self.message)[:1024],
             last_run_time=self.last_run_time.replace(microsecond=0) if self.last_run_time else None,
         )
 

@@ -15,7 +15,7 @@ from cloudios.api.objects import name_of, parse, status_patch, validation_messag
 from cloudios.pipeline import health
 from cloudios.pipeline.health import ProbeResult
 from cloudios.providers.base import ProviderError
-from cloudios.security.redaction import redact_text
+from cloudios.security.redaction import redact
 from cloudios.services import credentials, policy_runs
 from cloudios.services.context import AccountChecks
 from cloudios.sinks.conditions import Observation
@@ -116,7 +116,7 @@ async def reconcile(checks: AccountChecks, body: Mapping[str, Any]) -> list[Noti
                         time=now.replace(microsecond=0),
                         ok=result.ok,
                         reason=result.reason,
-                        message=redact_text(result.message),
+                        message=redact(result.message),
                     )
                 )
             )

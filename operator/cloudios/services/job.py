@@ -18,7 +18,8 @@ from cloudios.pipeline.scan import scan
 from cloudios.pipeline.selection import PolicyError
 from cloudios.providers import registry
 from cloudios.providers.base import ProviderError, Shard
-from cloudios.security.redaction import install_log_redaction, redact_text
+from cloudios.security import logs
+from cloudios.security.redaction import redact
 from cloudios.services import credentials, scan_jobs
 from cloudios.services.context import open_store
 from cloudios.services.settings import OperatorSettings, SettingsError
@@ -27,6 +28,7 @@ from cloudios.sinks.kube import Kube
 TERMINATION_LOG = "/dev/termination-log"
 EXIT_UNUSABLE = 2
 EXIT_FAILED = 3
+EXIT_CRASHED = 1
 
 log = logging.getLogger("cloudios.job")
 
@@ -82,7 +84,7 @@ def _terminate(message: str) -> None:
     """Tell the kubelet why (the pod's termination message); harmless outside a pod."""
     try:
         with open(TERMINATION_LOG, "w", encoding="utf-8") as out:  # noqa: PTH123
-            out.write(redact_text(message)[:4000])
+            out.write(redact(message)[:4000])
     except OSError:
         pass
 
@@ -92,16 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("namespace", "account", "policy", "shard", "scan-id"):
         parser.add_argument(f"--{name}", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("CLOUDIOS_LOG_LEVEL", "INFO").upper(), stream=sys.stderr)
-    install_log_redaction()
+    # The operator's level and nothing more: SDK wire logs (credentials on the wire) stay off at DEBUG.
+    logs.configure(os.environ.get("CLOUDIOS_LOG_LEVEL", "INFO").upper(), fmt=logging.BASIC_FORMAT)
     try:
         return run(args, os.environ)
     except (ProviderError, PolicyError, SettingsError, ValidationError, ValueError) as exc:
         reason = getattr(exc, "reason", type(exc).__name__)
         message = f"{reason}: {getattr(exc, 'message', str(exc))}"
-        log.error("scan job failed: %s", redact_text(message))  # noqa: TRY400 - the reason is the story
+        log.error("scan job failed: %s", redact(message))  # noqa: TRY400 - the reason is the story
         _terminate(message)
         return EXIT_FAILED
+    except Exception as exc:
+        # Through the redacting log filter, never Python's own (unredacted) traceback printer.
+        log.exception("scan job crashed")
+        _terminate(f"ScanJobCrashed: {type(exc).__name__}: {exc}")
+        return EXIT_CRASHED
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from cloudios.api import Condition
-from cloudios.security.redaction import redact_text
+from cloudios.domain.text import printable
+from cloudios.security.redaction import redact
 
 Status = Literal["True", "False", "Unknown"]
 MESSAGE_MAX = 32768  # metav1.Condition.message limit
@@ -70,7 +71,7 @@ def merge(
             type=obs.type,
             status=obs.status,
             reason=obs.reason,
-            message=redact_text(obs.message)[:MESSAGE_MAX],
+            message=printable(redact(obs.message))[:MESSAGE_MAX],
             last_transition_time=moment if changed_status or old is None else old.last_transition_time,
             observed_generation=generation,
         )

@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import PLURALS
-from cloudios.security.redaction import redact_text
+from cloudios.security.redaction import redact
 
 JSON_PATCH = "application/json-patch+json"
 NOT_FOUND, FORBIDDEN, CONFLICT = 404, 403, 409
@@ -38,7 +38,7 @@ def describe(exc: BaseException) -> str:
     """A failure in one line for logs and messages: API errors by status, others redacted."""
     if isinstance(exc, ApiException):
         return f"Kubernetes API error {exc.status} {exc.reason}"
-    return redact_text(f"{type(exc).__name__}: {exc}")[:500]
+    return redact(f"{type(exc).__name__}: {exc}")[:500]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Kube:
                 namespace,
                 PLURALS[kind],
                 name,
-                {"status": status},
+                {"status": redact(status)},  # status is shown to anyone who may read the object
                 _request_timeout=self.timeout,
             )
         except ApiException as exc:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cloudios.security.redaction import redact_text
+from cloudios.domain.text import printable
+from cloudios.security.redaction import redact
 from cloudios.sinks.conditions import Transition
 
 EventType = Literal["Normal", "Warning"]
@@ -49,7 +50,7 @@ def from_transitions(body: Mapping[str, Any], transitions: Iterable[Transition])
                 type="Normal" if normal else "Warning",
                 reason=t.new.reason,
                 # kubectl prints one line per event; keep the message on one line.
-                message=redact_text(" ".join(t.new.message.split()))[:1024],
+                message=printable(redact(" ".join(t.new.message.split())))[:1024],
             )
         )
     return notices

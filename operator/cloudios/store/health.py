@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from cloudios.security.redaction import redact
 from cloudios.store import schema
 
 
@@ -101,8 +102,8 @@ def record_health_check(engine: sa.Engine, check: HealthCheckRecord) -> None:
                 account_name=check.account_name,
                 checked_at=check.checked_at,
                 ok=check.ok,
-                reason=check.reason,
-                message=check.message,
+                reason=redact(check.reason),
+                message=redact(check.message),
             )
         )
 

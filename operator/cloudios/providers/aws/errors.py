@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -15,6 +13,7 @@ from botocore.exceptions import (
 )
 
 from cloudios.providers.base import ProviderError
+from cloudios.security.redaction import redact
 
 THROTTLING_CODES = frozenset(
     {
@@ -46,15 +45,6 @@ BAD_CREDENTIAL_CODES = frozenset(
     }
 )
 
-# AWS messages can echo request details; mask anything shaped like a key id or a secret/token.
-_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{8,}\b")
-_LONG_TOKEN = re.compile(r"[A-Za-z0-9/+=]{40,}")
-
-
-def scrub(text: str) -> str:
-    """Mask credential-shaped substrings in a message that may come from AWS."""
-    return _LONG_TOKEN.sub("<redacted>", _KEY_ID.sub("<redacted>", text))
-
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "") or "")
@@ -66,7 +56,8 @@ def translate(exc: Exception, *, operation: str, where: str) -> ProviderError:  
         return exc
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        detail = scrub(str(exc.response.get("Error", {}).get("Message", "") or ""))[:300]
+        # AWS messages can echo request details (key ids, tokens): through the one redaction path.
+        detail = redact(str(exc.response.get("Error", {}).get("Message", "") or ""))[:300]
         if code in THROTTLING_CODES:
             return ProviderError(
                 "Throttled",
