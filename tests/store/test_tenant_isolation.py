@@ -16,6 +16,7 @@ from cloudios.store import ScanRecord, SqlRepository, rls, schema
 from cloudios.store.health import HealthCheckRecord
 from tests.support.pg_store import TenantDatabase, tenant_database
 from tests.support.postgres import Postgres
+from tests.unit.test_store import scan as unit_scan
 
 pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -40,19 +41,7 @@ def finding(tenant: str, resource: str) -> Finding:
 
 
 def scan_of(tenant: str, scan_id: str, when: datetime = T0) -> ScanRecord:
-    return ScanRecord(
-        id=scan_id,
-        tenant=tenant,
-        account_name="prod",
-        policy_name="daily",
-        provider="aws",
-        account_id="111111111111",
-        started_at=when,
-        finished_at=when + timedelta(minutes=1),
-        modules=("aws.ec2.idle",),
-        api_calls={},
-        resources=1,
-    )
+    return unit_scan(scan_id, when, tenant)
 
 
 def seed(repo: SqlRepository, tenant: str) -> None:
