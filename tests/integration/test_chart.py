@@ -18,6 +18,13 @@ from kubernetes import client as k8s
 from tests.support.chart import CHART, GROUP, KEY, apply_crds_for_real, dump, render
 from tests.support.controlplane import CommandError, ControlPlane
 
+# PostgreSQL as docs/operations.md sets it up: URLs without passwords, passwords from Secrets.
+DATABASE = (
+    "--set", "database.url=postgresql+psycopg://cloudios_app@cloudios-db-rw:5432/cloudios",
+    "--set", "database.passwordSecretRef.name=cloudios-db-app",
+    "--set", "database.adminUrl=postgresql+psycopg://cloudios@cloudios-db-rw:5432/cloudios",
+    "--set", "database.adminPasswordSecretRef.name=cloudios-db-owner",
+)  # fmt: skip
 EVERYTHING = (
     *KEY,
     "--set", "metrics.serviceMonitor.enabled=true",
@@ -26,6 +33,7 @@ EVERYTHING = (
     "--set", "operator.peering.enabled=true",
     "--set", "replicaCount=2",
     "--set", "operator.scanExecutor=job",
+    *DATABASE,
     "--set", "metrics.readerSubjects[0].kind=ServiceAccount",
     "--set", "metrics.readerSubjects[0].name=prometheus",
     "--set", "metrics.readerSubjects[0].namespace=monitoring",
@@ -104,8 +112,25 @@ def test_rendering_without_a_master_key_fails_with_the_fix(control_plane: Contro
         (("--set", "operator.scanExecutor=cron"), "value must be one of 'inProcess', 'job'"),
         (("--set", "replicaCount=2"), "replicaCount > 1 requires operator.peering.enabled=true"),
         (("--set", "webhook.certificate.selfSigned=false"), "needs a serving certificate"),
+        (
+            ("--set", "replicaCount=2", "--set", "operator.peering.enabled=true"),
+            "replicaCount > 1 needs database.url (PostgreSQL)",
+        ),
+        (
+            ("--set", "database.url=postgresql://app@db/cloudios"),
+            "database.url needs database.passwordSecretRef",
+        ),
+        (("--set", "database.url=postgresql://app:pw@db/cloudios"), "at '/database/url': 'not' failed"),
     ],
-    ids=["unknown-top-level-key", "bad-enum", "replicas-without-peering", "webhook-without-certificate"],
+    ids=[
+        "unknown-top-level-key",
+        "bad-enum",
+        "replicas-without-peering",
+        "webhook-without-certificate",
+        "replicas-on-sqlite",
+        "database-without-secrets",
+        "password-in-url",
+    ],
 )
 def test_values_are_checked(control_plane: ControlPlane, args: tuple[str, ...], message: str) -> None:
     assert message in render_fails(control_plane, *KEY, *args)
@@ -416,3 +441,37 @@ def test_every_value_is_commented_and_documented() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert schema["additionalProperties"] is False
     assert set(values) <= set(schema["properties"])
+
+
+def test_the_store_is_kept_on_a_claim_or_in_postgresql_with_passwords_from_secrets(
+    control_plane: ControlPlane,
+) -> None:
+    def operator(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        return {e["name"]: e for e in container["env"]}, volumes, deployment
+
+    docs = render(control_plane, *KEY, "--set", "persistence.enabled=true")
+    env, volumes, _ = operator(docs)
+    (claim,) = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    assert volumes["data"] == {
+        "name": "data",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    }
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "CLOUDIOS_DATABASE_URL" not in env
+
+    docs = render(control_plane, *KEY, *DATABASE, "--set", "persistence.enabled=true")
+    env, volumes, _ = operator(docs)
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]  # PostgreSQL holds the state
+    assert volumes["data"]["emptyDir"] == {}
+    assert env["CLOUDIOS_DATABASE_URL"]["value"] == DATABASE[1].split("=", 1)[1]
+    assert env["CLOUDIOS_DATABASE_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "cloudios-db-app", "key": "password"}
+    }
+    assert env["CLOUDIOS_DATABASE_ADMIN_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "cloudios-db-owner", "key": "password"}
+    }
+    assert env["CLOUDIOS_JOB_DATABASE_PASSWORD_SECRET"]["value"] == "cloudios-db-app/password"

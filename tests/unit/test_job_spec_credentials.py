@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from cloudios.services.scan_jobs import inherited_environment
+from cloudios.services.scan_jobs import inherited_environment, job_env
 from cloudios.services.settings import OperatorSettings, SettingsError
 from tests.support.operator_start import start_operator
 
@@ -88,3 +91,25 @@ def test_the_operator_refuses_to_start_job_mode_naming_the_variable_only() -> No
     assert "bad configuration: CLOUDIOS_EXECUTOR=job copies HTTPS_PROXY" in done.stderr
     assert "Traceback" not in done.stderr
     assert SECRET not in done.stderr
+
+
+def test_the_database_password_reaches_jobs_as_a_secret_reference_never_a_value(tmp_path: Path) -> None:
+    password_file = tmp_path / "password"
+    password_file.write_text(SECRET + "\n")
+    settings = OperatorSettings.from_env(
+        {
+            **JOB,
+            "CLOUDIOS_DATABASE_URL": "postgresql+psycopg://cloudios_app@db/cloudios",
+            "CLOUDIOS_DATABASE_PASSWORD_FILE": str(password_file),
+            "CLOUDIOS_JOB_DATABASE_PASSWORD_SECRET": "cloudios-db-app/password",
+        }
+    )
+    assert settings.store.password() == SECRET
+    env = job_env(inherited_environment(settings, {}), settings.scan.job.database_password_secret)
+    assert SECRET not in json.dumps(env)
+    assert {"name": "CLOUDIOS_DATABASE_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "cloudios-db-app", "key": "password"}}} in env  # fmt: skip
+    with pytest.raises(SettingsError, match="not both"):
+        OperatorSettings.from_env(
+            {"CLOUDIOS_DATABASE_PASSWORD": SECRET, "CLOUDIOS_DATABASE_PASSWORD_FILE": str(password_file)}
+        )

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
 from cloudios.providers.base import AgentReports
-from cloudios.store import ScanRecord, SqlRepository, schema
+from cloudios.store import ScanRecord, SqlRepository, migrations, schema
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
@@ -101,15 +103,57 @@ def test_a_tenant_never_sees_another_tenants_rows(tmp_path: Path) -> None:
 def test_migrations_apply_once_and_every_table_has_a_tenant(tmp_path: Path) -> None:
     SqlRepository.sqlite(tmp_path).close()
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'cloudios.db'}")
-    assert schema.migrate(engine) == []
+    assert migrations.upgrade(engine) == (migrations.head(), migrations.head())
     for table in schema.metadata.tables.values():
-        if table.name != "schema_migrations":
-            assert "tenant" in table.c, table.name
+        assert "tenant" in table.c, table.name
+    assert set(schema.TENANT_TABLES) == set(schema.metadata.tables)
     # A finding payload round-trips exactly, money included.
     repo = SqlRepository.sqlite(tmp_path)
     repo.record_scan(scan("s1", T0), [f("i-1", savings="12.34")])
     stored = repo.findings("team-a")[0].finding
     assert stored == f("i-1", savings="12.34")
+
+
+def legacy_database(path: Path, version: int) -> sa.Engine:
+    """A database as the hand-written runner left it at ``version``: its tables plus its own
+    ``schema_migrations`` bookkeeping and no Alembic table."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        command.upgrade(migrations.config(conn), f"{version:04d}")
+        conn.commit()
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, "
+            "applied_at DATETIME NOT NULL)"
+        )
+        for v in range(1, version + 1):
+            conn.exec_driver_sql(
+                f"INSERT INTO schema_migrations VALUES ({v}, 'migration {v}', '2026-10-01 00:00:00')"
+            )
+        conn.commit()
+    return engine
+
+
+@pytest.mark.parametrize("version", [2, 4, 6])
+def test_a_database_of_the_hand_written_runner_is_stamped_and_upgraded(tmp_path: Path, version: int) -> None:
+    engine = legacy_database(tmp_path / "cloudios.db", version)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.accounts.insert().values(
+                tenant="team-a", name="prod", provider="aws", account_id="1", created_at=T0
+            )
+        )
+        assert migrations.legacy_revision(conn) == f"{version:04d}"
+    engine.dispose()
+    repo = SqlRepository.sqlite(tmp_path)
+    try:
+        assert [a.name for a in repo.accounts("team-a")] == ["prod"]  # kept
+        repo.record_workload_usage(tenant="team-a", cluster="c", reported_at=T0, usage=[("n", "w", "c", {})])
+        with repo.tenant_transaction("team-a") as conn:
+            assert migrations.current(conn) == migrations.head()
+            assert migrations.legacy_revision(conn) is None  # stamped once; the old table stays
+    finally:
+        repo.close()
 
 
 def test_region_restricted_scan_resolves_only_its_regions(tmp_path: Path) -> None:
@@ -151,8 +195,10 @@ def test_processes_migrating_a_new_database_at_once_do_not_collide(tmp_path: Pat
         assert [p.exitcode for p in procs] == [0, 0, 0, 0]
         engine = sa.create_engine(f"sqlite:///{directory}/cloudios.db")
         with engine.connect() as conn:
-            versions = list(conn.scalars(sa.select(schema.schema_migrations.c.version)))
-        assert versions == sorted({v for v, _, _ in schema.MIGRATIONS})
+            assert migrations.current(conn) == migrations.head()
+            assert sorted(sa.inspect(conn).get_table_names()) == sorted(
+                [*schema.metadata.tables, "alembic_version"]
+            )
 
 
 def test_agent_reports_port_is_tenant_and_cluster_scoped(tmp_path: Path) -> None:

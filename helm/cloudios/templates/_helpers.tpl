@@ -90,6 +90,12 @@ Refuses settings that cannot work, with what to do instead. Included by deployme
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.operator.peering.enabled) }}
 {{- fail "replicaCount > 1 requires operator.peering.enabled=true: without peering every replica would handle every object" }}
 {{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.database.url) }}
+{{- fail "replicaCount > 1 needs database.url (PostgreSQL): the SQLite store belongs to one pod" }}
+{{- end }}
+{{- if and .Values.database.url (or (not .Values.database.passwordSecretRef.name) (not .Values.database.adminUrl) (not .Values.database.adminPasswordSecretRef.name)) }}
+{{- fail "database.url needs database.passwordSecretRef.name, database.adminUrl (the migration role that owns the tables) and database.adminPasswordSecretRef.name; see docs/operations.md, Storage" }}
+{{- end }}
 {{- if and .Values.webhook.enabled (not .Values.webhook.certificate.certManager.enabled) (not .Values.webhook.certificate.selfSigned) }}
 {{- fail "webhook.enabled needs a serving certificate: set webhook.certificate.selfSigned=true or webhook.certificate.certManager.enabled=true" }}
 {{- end }}

@@ -100,8 +100,14 @@ def open_trail(settings: OperatorSettings, kube: Kube) -> AuditTrail:
             "audit checkpoints need a place outside the database: set CLOUDIOS_AUDIT_CHECKPOINT_NAMESPACE "
             "(a ConfigMap; in a cluster the operator's own namespace) or CLOUDIOS_AUDIT_CHECKPOINT_DIR"
         )
-    if settings.store.database_url:
-        audit_log = SqlAuditLog(settings.store.database_url, chain_key=chain_key)
+    store = settings.store
+    if store.database_admin_url:
+        # One chain across tenants: the migration role sees every row (docs/operations.md, Storage).
+        audit_log = SqlAuditLog(
+            store.database_admin_url, chain_key=chain_key, password=store.admin_password()
+        )
+    elif store.database_url:
+        audit_log = SqlAuditLog(store.database_url, chain_key=chain_key, password=store.password())
     else:
         audit_log = SqlAuditLog.sqlite(settings.store.data_dir, chain_key=chain_key)
     return AuditTrail(log=audit_log, stores=tuple(stores), signing_key=signing_key)

@@ -30,11 +30,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(settings: StoreSettings, keyset: MasterKeyset | None = None) -> SqlRepository:
-    """The store, migrated (replicas starting together are serialised by the store's migration lock);
-    with the master ``keyset`` it reads and writes encrypted secrets."""
+def open_store(
+    settings: StoreSettings, keyset: MasterKeyset | None = None, *, migrate: bool = True
+) -> SqlRepository:
+    """The store, migrated (replicas starting together are serialised by the migration lock) and, on
+    PostgreSQL, checked: the app role cannot cross tenants. With the master ``keyset`` it reads and
+    writes encrypted secrets. ``migrate=False`` (scan Jobs) requires the newest schema instead."""
     if settings.database_url:
-        return SqlRepository(settings.database_url, keyset=keyset)
+        return SqlRepository(
+            settings.database_url,
+            password=settings.password(),
+            admin_url=settings.database_admin_url if migrate else None,
+            admin_password=settings.admin_password() if migrate else None,
+            migrate=migrate,
+            keyset=keyset,
+        )
     return SqlRepository.sqlite(settings.data_dir, keyset=keyset)
 
 

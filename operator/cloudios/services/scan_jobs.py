@@ -63,6 +63,21 @@ def inherited_environment(settings: OperatorSettings, environ: Mapping[str, str]
     return {name: value for name, value in values.items() if value}
 
 
+def job_env(values: Mapping[str, str], password_secret: str | None) -> list[dict[str, Any]]:
+    """The Job container's env: plain values, plus the database password as a reference to its
+    Secret (``<secret>/<key>``), which the kubelet resolves: the Job spec never holds the password."""
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in values.items()]
+    if password_secret:
+        name, _, key = password_secret.partition("/")
+        env.append(
+            {
+                "name": "CLOUDIOS_DATABASE_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": name, "key": key or "password"}},
+            }
+        )
+    return env
+
+
 class ShardFailedError(Exception):
     """A shard Job failed or vanished; reason is CamelCase (the Job's own reason when it has one)."""
 
@@ -136,7 +151,7 @@ def job_manifest(
                 "name": "scan",
                 "image": svc.settings.job.image,
                 "command": command,
-                "env": [{"name": k, "value": v} for k, v in svc.job_environment.items()],
+                "env": job_env(svc.job_environment, svc.settings.job.database_password_secret),
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},
                     "limits": {"cpu": "1", "memory": "512Mi"},

@@ -64,11 +64,55 @@ def _alias(*names: str) -> Any:
 
 
 class StoreSettings(_Group):
-    """Where the store lives."""
+    """Where the store lives (docs/operations.md, Storage)."""
 
     model_config = SettingsConfigDict(env_prefix="CLOUDIOS_")
     data_dir: Path | None = Field(default=None, description="Directory of the SQLite store.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; overrides data_dir.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the app role, without a password; overrides data_dir.",
+    )
+    database_password_file: Path | None = Field(
+        default=None, description="File holding the app role's password (a mounted Secret)."
+    )
+    database_password: SecretStr | None = Field(
+        default=None, description="The app role's password (from a Secret); prefer the file."
+    )
+    database_admin_url: str | None = Field(
+        default=None,
+        description="PostgreSQL: URL of the migration role that owns the tables; the operator migrates "
+        "with it at start-up and runs cross-tenant work (retention, the audit chain) through it.",
+    )
+    database_admin_password_file: Path | None = Field(
+        default=None, description="File holding the migration role's password."
+    )
+    database_admin_password: SecretStr | None = Field(
+        default=None, description="The migration role's password; prefer the file."
+    )
+
+    def password(self) -> str | None:
+        """The app role's password, from the file or the variable (SettingsError naming which)."""
+        return _password(self.database_password_file, self.database_password, "CLOUDIOS_DATABASE_PASSWORD")
+
+    def admin_password(self) -> str | None:
+        return _password(
+            self.database_admin_password_file,
+            self.database_admin_password,
+            "CLOUDIOS_DATABASE_ADMIN_PASSWORD",
+        )
+
+
+def _password(file: Path | None, value: SecretStr | None, variable: str) -> str | None:
+    if file is not None and value is not None:
+        raise SettingsError(f"set {variable}_FILE or {variable}, not both")
+    if value is not None:
+        return value.get_secret_value()
+    if file is None:
+        return None
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"{variable}_FILE ({file}): cannot read it: {exc.strerror}") from None
 
 
 class KeyringSettings(_Group):
@@ -128,6 +172,12 @@ class JobSettings(_Group):
     allow_local_store: bool = Field(
         default=False,
         description="Let scan Jobs share a local SQLite store in a cluster (single node, development).",
+    )
+    database_password_secret: str | None = Field(
+        default=None,
+        description="`<secret>/<key>` in the operator's namespace holding the app role's database "
+        "password: scan Jobs get it as CLOUDIOS_DATABASE_PASSWORD through a secretKeyRef, so the Job "
+        "spec names the Secret but never holds the password.",
     )
     service_account: str | None = Field(
         default=None,
@@ -342,6 +392,8 @@ class OperatorSettings(_Group):
             _ = settings.keyring.keyset
         except master_keyset.KeysetError as exc:
             raise SettingsError(str(exc)) from None
+        settings.store.password()
+        settings.store.admin_password()
         if settings.scan.executor == "job":
             _check_job_executor(settings, in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")))
         return settings

@@ -13,7 +13,7 @@ from cloudios.store import schema
 
 
 def record(
-    engine: sa.Engine,
+    conn: sa.Connection,
     *,
     tenant: str,
     cluster: str,
@@ -34,12 +34,11 @@ def record(
         for namespace, workload, container, summary in usage
     ]
     if rows:
-        with engine.begin() as conn:
-            conn.execute(schema.agent_usage.insert(), rows)
+        conn.execute(schema.agent_usage.insert(), rows)
     return len(rows)
 
 
-def workload_usage(engine: sa.Engine, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
+def workload_usage(conn: sa.Connection, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
     """The tenant's cluster's usage rows reported at or after ``since``, oldest first."""
     t = schema.agent_usage
     query = (
@@ -47,8 +46,7 @@ def workload_usage(engine: sa.Engine, tenant: str, cluster: str, *, since: datet
         .where(t.c.tenant == tenant, t.c.cluster == cluster, t.c.reported_at >= since)
         .order_by(t.c.reported_at, t.c.namespace, t.c.workload, t.c.container)
     )
-    with engine.connect() as conn:
-        return [
-            WorkloadUsage(cluster, row.namespace, row.workload, row.container, dict(row.summary))
-            for row in conn.execute(query)
-        ]
+    return [
+        WorkloadUsage(cluster, row.namespace, row.workload, row.container, dict(row.summary))
+        for row in conn.execute(query)
+    ]

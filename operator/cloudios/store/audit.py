@@ -25,8 +25,8 @@ from cloudios.security.audit import (
 from cloudios.security.audit_verify import Latest, Unreadable, verify
 from cloudios.security.canonical import canonical_json
 from cloudios.security.checkpoints import Checkpoint, check_checkpoint, key_id, sign_checkpoint
-from cloudios.store import schema
-from cloudios.store.sql import data_dir, private_sqlite_file
+from cloudios.store import engines, migrations, schema
+from cloudios.store.sql import data_dir
 
 # Any constant works; it only has to be the same for every writer of one database.
 _PG_ADVISORY_KEY = 0x0C10_D105_A0D1
@@ -66,22 +66,30 @@ class SqlAuditLog:
     """The audit log over a SQLAlchemy engine: append, read, checkpoint, verify. No update/delete.
 
     ``chain_key`` links the entries (HMAC); it comes from a file or Secret, never from the database,
-    and is needed to append and to verify.
+    and is needed to append and to verify. The chain spans every tenant, so on PostgreSQL the log is
+    opened as the migration role (CLOUDIOS_DATABASE_ADMIN_URL), which row-level security lets see
+    all rows; appends are serialised by an advisory lock in the insert transaction.
     """
 
-    def __init__(self, url: str, *, chain_key: ChainKey | None = None, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        chain_key: ChainKey | None = None,
+        migrate: bool = True,
+        password: str | None = None,
+    ) -> None:
         self._url = url
-        private_sqlite_file(url)
         self.chain_key = chain_key
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = _SQLITE_BUSY_SECONDS
-        self._engine = sa.create_engine(url, future=True, connect_args=connect_args)
+        self._engine = engines.create(url, password=password, connect_args=connect_args)
         if self._engine.dialect.name == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_connect)
             sa.event.listen(self._engine, "begin", _sqlite_begin)
         if migrate:
-            schema.migrate(self._engine)
+            migrations.upgrade(self._engine)
         with _PROCESS_LOCKS_GUARD:
             self._lock = _PROCESS_LOCKS.setdefault(url, threading.Lock())
 

@@ -1,16 +1,10 @@
-"""Table definitions and ordered migrations; tenant (namespace) is on every row from the start."""
+"""Table definitions (migrated by store/migrations); tenant (namespace) is on every row from the start."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-
-from cloudios.security import files
 
 metadata = sa.MetaData()
 
@@ -33,14 +27,6 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-
-schema_migrations = sa.Table(
-    "schema_migrations",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("applied_at", UtcDateTime(), nullable=False),
-)
 
 scans = sa.Table(
     "scans",
@@ -81,10 +67,6 @@ findings = sa.Table(
 )
 
 
-def _v1_initial(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[scans, findings])
-
-
 # Accounts and their credential health checks (migration 2). An account row outlives the
 # CloudAccount object by the retention period: deleted_at marks it, the retention job purges it.
 accounts = sa.Table(
@@ -113,10 +95,6 @@ health_checks = sa.Table(
     sa.Index("ix_health_checks_account", "tenant", "account_name", "checked_at"),
     sa.Index("ix_health_checks_time", "checked_at"),
 )
-
-
-def _v2_accounts_health(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[accounts, health_checks])
 
 
 # Audit log (migration 3): one chain for the whole log, so seq is global and gap-free. The time is
@@ -168,38 +146,6 @@ agent_usage = sa.Table(
     sa.Index("ix_agent_usage_cluster", "tenant", "cluster", "reported_at"),
 )
 
-_APPEND_ONLY = ("audit_events", "audit_checkpoints")
-
-
-def _v3_audit(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[audit_events, audit_checkpoints])
-    dialect = conn.dialect.name
-    for table in _APPEND_ONLY:
-        if dialect == "sqlite":
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-        elif dialect == "postgresql":
-            # Also revoked from the app role with the row-level-security roles; this stops the owner.
-            conn.exec_driver_sql(
-                "CREATE OR REPLACE FUNCTION cloudios_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END$$"
-            )
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION cloudios_append_only()"
-            )
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION cloudios_append_only()"
-            )
-
-
-def _v4_agent_usage(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[agent_usage])
-
 
 # Encrypted secrets (migration 5): values and the data keys that encrypt them, per tenant. Only
 # security.keyring ciphertext (text form) is stored; the master keyset never enters the database.
@@ -229,67 +175,5 @@ secrets = sa.Table(
 )
 
 
-def _v5_secrets(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[data_keys, secrets])
-
-
-def _v6_chain_key_id(conn: sa.Connection) -> None:
-    # Migration 3 creates the table from today's definition, which has the column already.
-    if "chain_key_id" in {c["name"] for c in sa.inspect(conn).get_columns("audit_checkpoints")}:
-        return
-    conn.exec_driver_sql(
-        "ALTER TABLE audit_checkpoints ADD COLUMN chain_key_id VARCHAR(80) NOT NULL DEFAULT ''"
-    )
-
-
-# Append only: a released migration never changes; the next schema change gets the next version.
-MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
-    (1, "scans and findings with tenant on every row", _v1_initial),
-    (2, "accounts and their credential health checks", _v2_accounts_health),
-    (3, "append-only audit chain and its checkpoints", _v3_audit),
-    (4, "workload usage reported by the agent", _v4_agent_usage),
-    (5, "encrypted secrets and their tenants' wrapped data keys", _v5_secrets),
-    (6, "audit checkpoints name the chain's HMAC key", _v6_chain_key_id),
-)
-
-
-@contextlib.contextmanager
-def _migration_lock(engine: sa.Engine) -> Iterator[None]:
-    """Serialise migrations of one SQLite file across processes (replicas, shard jobs, CLI).
-
-    Two processes opening a new database at once would otherwise both create the same tables.
-    PostgreSQL takes an advisory lock in its own implementation.
-    """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    with os.fdopen(files.open_private(f"{database}.migrate-lock", os.O_WRONLY | os.O_APPEND), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def migrate(engine: sa.Engine) -> list[int]:
-    """Apply pending migrations in order, each in its own transaction; returns the versions applied."""
-    with _migration_lock(engine):
-        return _migrate(engine)
-
-
-def _migrate(engine: sa.Engine) -> list[int]:
-    metadata.create_all(engine, tables=[schema_migrations])
-    applied: list[int] = []
-    with engine.begin() as conn:
-        done = set(conn.scalars(sa.select(schema_migrations.c.version)))
-    for version, name, step in MIGRATIONS:
-        if version in done:
-            continue
-        with engine.begin() as conn:
-            step(conn)
-            conn.execute(
-                schema_migrations.insert().values(version=version, name=name, applied_at=datetime.now(UTC))
-            )
-        applied.append(version)
-    return applied
+# Every table whose rows belong to a tenant: row-level security (ENABLE and FORCE) on all of them.
+TENANT_TABLES: tuple[str, ...] = tuple(sorted(t.name for t in metadata.tables.values() if "tenant" in t.c))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,28 +43,36 @@ def binding(tenant: str, name: str) -> Binding:
     return Binding(TABLE, COLUMN, tenant, name)
 
 
-class SqlDataKeys:
-    """The keyring's DataKeyStore over the data_keys table; every call is one transaction."""
+Scope = Callable[[str], AbstractContextManager[sa.Connection]]
+"""A transaction scoped to one tenant (SqlRepository.tenant_transaction)."""
+Maintenance = Callable[[], AbstractContextManager[sa.Connection]]
+"""A transaction across tenants (the maintenance role on PostgreSQL)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+
+class SqlDataKeys:
+    """The keyring's DataKeyStore over the data_keys table; every call is one transaction, scoped to
+    the key's tenant except the listing that rewrapping needs."""
+
+    def __init__(self, tenant_transaction: Scope, maintenance: Maintenance) -> None:
+        self._tenant = tenant_transaction
+        self._maintenance = maintenance
 
     def current_data_key(self, tenant: str) -> WrappedDataKey | None:
         t = schema.data_keys
         query = sa.select(t).where(t.c.tenant == tenant).order_by(t.c.version.desc()).limit(1)
-        with self._engine.connect() as conn:
+        with self._tenant(tenant) as conn:
             row = conn.execute(query).first()
         return _data_key(row) if row else None
 
     def data_key(self, tenant: str, version: int) -> WrappedDataKey | None:
         t = schema.data_keys
-        with self._engine.connect() as conn:
+        with self._tenant(tenant) as conn:
             row = conn.execute(sa.select(t).where(t.c.tenant == tenant, t.c.version == version)).first()
         return _data_key(row) if row else None
 
     def add_data_key(self, key: WrappedDataKey) -> bool:
         try:
-            with self._engine.begin() as conn:
+            with self._tenant(key.tenant) as conn:
                 conn.execute(
                     schema.data_keys.insert().values(
                         tenant=key.tenant,
@@ -81,18 +90,18 @@ class SqlDataKeys:
     def count_encryption(self, tenant: str, version: int) -> int:
         t = schema.data_keys
         where = (t.c.tenant == tenant, t.c.version == version)
-        with self._engine.begin() as conn:
+        with self._tenant(tenant) as conn:
             conn.execute(t.update().where(*where).values(encryptions=t.c.encryptions + 1))
             return int(conn.scalar(sa.select(t.c.encryptions).where(*where)) or 0)
 
     def data_keys(self) -> Sequence[WrappedDataKey]:
         t = schema.data_keys
-        with self._engine.connect() as conn:
+        with self._maintenance() as conn:
             return [_data_key(row) for row in conn.execute(sa.select(t).order_by(t.c.tenant, t.c.version))]
 
     def replace_wrapped(self, key: WrappedDataKey, wrapped: bytes) -> bool:
         t = schema.data_keys
-        with self._engine.begin() as conn:
+        with self._tenant(key.tenant) as conn:
             result = conn.execute(
                 t.update()
                 .where(
@@ -114,35 +123,38 @@ def _data_key(row: sa.Row[tuple[object, ...]]) -> WrappedDataKey:
     )
 
 
-def put(engine: sa.Engine, ring: Keyring, tenant: str, name: str, plaintext: bytes) -> None:
-    """Encrypt and store (insert or replace) the tenant's secret ``name``."""
-    sealed = ring.encrypt(plaintext, binding(tenant, name))
+def seal(ring: Keyring, tenant: str, name: str, plaintext: bytes) -> bytes:
+    """Encrypt the tenant's secret ``name`` (bound to its table, column, tenant and name)."""
+    return ring.encrypt(plaintext, binding(tenant, name))
+
+
+def store(conn: sa.Connection, tenant: str, name: str, sealed: bytes) -> None:
+    """Store (insert or replace) a sealed secret."""
     t = schema.secrets
     now = datetime.now(UTC)
     values = {"key_version": keyring.key_id(sealed), "ciphertext": keyring.to_text(sealed), "updated_at": now}
-    with engine.begin() as conn:
-        updated = conn.execute(t.update().where(t.c.tenant == tenant, t.c.name == name).values(**values))
-        if updated.rowcount == 0:
-            conn.execute(t.insert().values(tenant=tenant, name=name, created_at=now, **values))
+    updated = conn.execute(t.update().where(t.c.tenant == tenant, t.c.name == name).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(t.insert().values(tenant=tenant, name=name, created_at=now, **values))
 
 
-def get(engine: sa.Engine, ring: Keyring, tenant: str, name: str) -> bytes | None:
-    """The decrypted secret, or None when the tenant has none of that name."""
+def read(conn: sa.Connection, tenant: str, name: str) -> bytes | None:
+    """The sealed secret, or None when the tenant has none of that name."""
     t = schema.secrets
-    with engine.connect() as conn:
-        text = conn.scalar(sa.select(t.c.ciphertext).where(t.c.tenant == tenant, t.c.name == name))
-    if text is None:
-        return None
-    return ring.decrypt(keyring.from_text(text), binding(tenant, name))
+    text = conn.scalar(sa.select(t.c.ciphertext).where(t.c.tenant == tenant, t.c.name == name))
+    return None if text is None else keyring.from_text(text)
 
 
-def delete(engine: sa.Engine, tenant: str, name: str) -> bool:
+def unseal(ring: Keyring, tenant: str, name: str, sealed: bytes) -> bytes:
+    return ring.decrypt(sealed, binding(tenant, name))
+
+
+def delete(conn: sa.Connection, tenant: str, name: str) -> bool:
     t = schema.secrets
-    with engine.begin() as conn:
-        return conn.execute(t.delete().where(t.c.tenant == tenant, t.c.name == name)).rowcount > 0
+    return conn.execute(t.delete().where(t.c.tenant == tenant, t.c.name == name)).rowcount > 0
 
 
-def status(engine: sa.Engine) -> list[DataKeyStatus]:
+def status(conn: sa.Connection) -> list[DataKeyStatus]:
     """Every data key with its wrapping version, counter and how many secrets it encrypts."""
     k, s = schema.data_keys, schema.secrets
     used = (
@@ -157,15 +169,14 @@ def status(engine: sa.Engine) -> list[DataKeyStatus]:
         )
         .order_by(k.c.tenant, k.c.version)
     )
-    with engine.connect() as conn:
-        return [
-            DataKeyStatus(
-                tenant=r.tenant,
-                version=r.version,
-                master_version=r.master_version,
-                encryptions=r.encryptions,
-                secrets=r.n or 0,
-                created_at=r.created_at,
-            )
-            for r in conn.execute(query)
-        ]
+    return [
+        DataKeyStatus(
+            tenant=r.tenant,
+            version=r.version,
+            master_version=r.master_version,
+            encryptions=r.encryptions,
+            secrets=r.n or 0,
+            created_at=r.created_at,
+        )
+        for r in conn.execute(query)
+    ]

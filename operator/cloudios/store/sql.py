@@ -1,9 +1,10 @@
-"""SQL repository on SQLAlchemy Core: SQLite by default (a file under the data dir)."""
+"""SQL repository on SQLAlchemy Core: SQLite by default (a file under the data dir), or PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,9 +17,12 @@ from cloudios.domain.workload import WorkloadUsage
 from cloudios.security import files
 from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
 from cloudios.security.keyset import MasterKeyset
-from cloudios.store import agent_reports, health, schema, secrets
+from cloudios.store import agent_reports, engines, health, migrations, rls, schema, secrets
+from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
+
+__all__ = ["SqlRepository", "data_dir", "private_sqlite_file"]
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "cloudios"
 
@@ -27,19 +31,6 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     """--data-dir, else $CLOUDIOS_DATA_DIR, else ~/.local/share/cloudios."""
     chosen = explicit or os.environ.get("CLOUDIOS_DATA_DIR") or DEFAULT_DATA_DIR
     return Path(chosen).expanduser()
-
-
-def private_sqlite_file(url: str) -> None:
-    """A SQLite database file is created 0600 before SQLite opens it; SQLite gives its -wal, -shm and
-    journal files the database file's mode. Other URLs are left alone."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    if parsed.query.get("uri"):  # a file: URI names its own path and open mode
-        return
-    database = Path(parsed.database).expanduser()
-    if database.parent.is_dir():  # else SQLite reports the missing directory itself
-        files.ensure_private_file(database)
 
 
 class SqlRepository:
@@ -53,16 +44,25 @@ class SqlRepository:
         self,
         url: str,
         *,
+        password: str | None = None,
+        admin_url: str | None = None,
+        admin_password: str | None = None,
+        migrate: bool = True,
         keyset: MasterKeyset | None = None,
         max_encryptions: int = DEFAULT_MAX_ENCRYPTIONS,
     ) -> None:
-        private_sqlite_file(url)
-        self._engine = sa.create_engine(url, future=True)
-        if self._engine.dialect.name == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        schema.migrate(self._engine)
+        self._engine = engines.create(url, password=password)
+        self._admin = engines.create(admin_url, password=admin_password) if admin_url else None
+        for engine in (self._engine, self._admin):
+            if engine is not None and engine.dialect.name == "sqlite":
+                sa.event.listen(engine, "connect", _sqlite_pragmas)
+        prepare(self._engine, self._admin, migrate=migrate)
         self._keyring = (
-            Keyring(keyset, secrets.SqlDataKeys(self._engine), max_encryptions=max_encryptions)
+            Keyring(
+                keyset,
+                secrets.SqlDataKeys(self.tenant_transaction, self._maintenance),
+                max_encryptions=max_encryptions,
+            )
             if keyset is not None
             else None
         )
@@ -80,13 +80,48 @@ class SqlRepository:
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._admin is not None:
+            self._admin.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @contextlib.contextmanager
+    def tenant_transaction(self, tenant: str) -> Iterator[sa.Connection]:
+        """One transaction that sees and writes only ``tenant``'s rows; commits when the block ends.
+
+        On PostgreSQL it sets ``cloudios.tenant`` for this transaction only (``set_config(..., true)``,
+        safe under PgBouncer transaction pooling), and row-level security filters every statement by
+        it; callers still name the tenant in their queries so SQLite behaves alike. Every repository
+        method runs in one; functions taking a Connection (export, erasure) are called inside it.
+        """
+        if not tenant:
+            raise ValueError("a tenant transaction needs a tenant (a namespace name)")
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                rls.set_tenant(conn, tenant)
+            yield conn
+
+    @contextlib.contextmanager
+    def _maintenance(self) -> Iterator[sa.Connection]:
+        """A transaction across tenants: the migration role's connection on PostgreSQL (the app role
+        never switches row-level security off), the one database on SQLite."""
+        if self._admin is not None:
+            with self._admin.begin() as conn:
+                yield conn
+        elif self._engine.dialect.name == "postgresql":
+            raise MaintenanceUnavailableError
+        else:
+            with self._engine.begin() as conn:
+                yield conn
 
     def record_scan(
         self, scan: ScanRecord, findings: Sequence[Finding], *, regions: Sequence[str] | None = None
     ) -> ScanDiff:
         t = schema.findings
         now = scan.finished_at
-        with self._engine.begin() as conn:
+        with self.tenant_transaction(scan.tenant) as conn:
             exists = conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(schema.scans)
@@ -172,7 +207,7 @@ class SqlRepository:
         if not include_resolved:
             query = query.where(t.c.resolved_at.is_(None))
         query = query.order_by(t.c.monthly_savings.desc(), t.c.id)
-        with self._engine.connect() as conn:
+        with self.tenant_transaction(tenant) as conn:
             rows = conn.execute(query).all()
         return [
             StoredFinding(
@@ -192,7 +227,7 @@ class SqlRepository:
         query = sa.select(s).where(s.c.tenant == tenant)
         if account_name is not None:
             query = query.where(s.c.account_name == account_name)
-        with self._engine.connect() as conn:
+        with self.tenant_transaction(tenant) as conn:
             rows = conn.execute(query.order_by(s.c.started_at)).all()
         return [
             ScanRecord(
@@ -214,7 +249,7 @@ class SqlRepository:
     def total_savings(self, tenant: str) -> Decimal:
         """Sum of open findings' monthly savings for a tenant."""
         t = schema.findings
-        with self._engine.connect() as conn:
+        with self.tenant_transaction(tenant) as conn:
             value = conn.scalar(
                 sa.select(sa.func.coalesce(sa.func.sum(t.c.monthly_savings), 0)).where(
                     t.c.tenant == tenant, t.c.resolved_at.is_(None)
@@ -227,24 +262,30 @@ class SqlRepository:
     def upsert_account(
         self, *, tenant: str, name: str, provider: str, account_id: str, now: datetime
     ) -> None:
-        health.upsert_account(
-            self._engine, tenant=tenant, name=name, provider=provider, account_id=account_id, now=now
-        )
+        with self.tenant_transaction(tenant) as conn:
+            health.upsert_account(
+                conn, tenant=tenant, name=name, provider=provider, account_id=account_id, now=now
+            )
 
     def mark_account_deleted(self, *, tenant: str, name: str, now: datetime) -> bool:
-        return health.mark_account_deleted(self._engine, tenant=tenant, name=name, now=now)
+        with self.tenant_transaction(tenant) as conn:
+            return health.mark_account_deleted(conn, tenant=tenant, name=name, now=now)
 
     def accounts(self, tenant: str, *, include_deleted: bool = False) -> list[AccountRecord]:
-        return health.accounts(self._engine, tenant, include_deleted=include_deleted)
+        with self.tenant_transaction(tenant) as conn:
+            return health.accounts(conn, tenant, include_deleted=include_deleted)
 
     def record_health_check(self, check: HealthCheckRecord) -> None:
-        health.record_health_check(self._engine, check)
+        with self.tenant_transaction(check.tenant) as conn:
+            health.record_health_check(conn, check)
 
     def health_checks(self, tenant: str, *, account_name: str | None = None) -> list[HealthCheckRecord]:
-        return health.health_checks(self._engine, tenant, account_name=account_name)
+        with self.tenant_transaction(tenant) as conn:
+            return health.health_checks(conn, tenant, account_name=account_name)
 
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
-        return health.purge_expired(self._engine, now=now, retention=retention)
+        with self._maintenance() as conn:
+            return health.purge_expired(conn, now=now, retention=retention)
 
     # -- secrets, encrypted through security.keyring (store/secrets.py) -------------------------
 
@@ -254,20 +295,27 @@ class SqlRepository:
         return self._keyring
 
     def put_secret(self, tenant: str, name: str, plaintext: bytes) -> None:
-        secrets.put(self._engine, self._ring(), tenant, name, plaintext)
+        sealed = secrets.seal(self._ring(), tenant, name, plaintext)
+        with self.tenant_transaction(tenant) as conn:
+            secrets.store(conn, tenant, name, sealed)
 
     def get_secret(self, tenant: str, name: str) -> bytes | None:
-        return secrets.get(self._engine, self._ring(), tenant, name)
+        ring = self._ring()
+        with self.tenant_transaction(tenant) as conn:
+            sealed = secrets.read(conn, tenant, name)
+        return None if sealed is None else secrets.unseal(ring, tenant, name, sealed)
 
     def delete_secret(self, tenant: str, name: str) -> bool:
-        return secrets.delete(self._engine, tenant, name)
+        with self.tenant_transaction(tenant) as conn:
+            return secrets.delete(conn, tenant, name)
 
     def rewrap_data_keys(self) -> int:
         """Wrap every tenant's data keys under the keyset's primary version; secrets stay as stored."""
         return self._ring().rewrap()
 
     def data_key_status(self) -> list[secrets.DataKeyStatus]:
-        return secrets.status(self._engine)
+        with self._maintenance() as conn:
+            return secrets.status(conn)
 
     # -- agent reports: the AgentReports port (store/agent_reports.py) -----------------------------
 
@@ -279,12 +327,41 @@ class SqlRepository:
         reported_at: datetime,
         usage: Sequence[tuple[str, str, str, Mapping[str, Any]]],
     ) -> int:
-        return agent_reports.record(
-            self._engine, tenant=tenant, cluster=cluster, reported_at=reported_at, usage=usage
-        )
+        with self.tenant_transaction(tenant) as conn:
+            return agent_reports.record(
+                conn, tenant=tenant, cluster=cluster, reported_at=reported_at, usage=usage
+            )
 
     def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
-        return agent_reports.workload_usage(self._engine, tenant, cluster, since=since)
+        with self.tenant_transaction(tenant) as conn:
+            return agent_reports.workload_usage(conn, tenant, cluster, since=since)
+
+
+class MaintenanceUnavailableError(RuntimeError):
+    """Cross-tenant work on PostgreSQL without the migration role's connection."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this needs every tenant's rows (retention, key status): on PostgreSQL it runs as the "
+            "migration role, so set CLOUDIOS_DATABASE_ADMIN_URL (docs/operations.md, Storage)"
+        )
+
+
+def prepare(app: sa.Engine, admin: sa.Engine | None, *, migrate: bool) -> None:
+    """Migrate (with the migration role on PostgreSQL, granting the app role its rights), or require
+    the newest schema; then, on PostgreSQL, refuse an app role that could cross tenants."""
+    postgres = app.dialect.name == "postgresql"
+    migrator = admin if admin is not None else (None if postgres else app)
+    if migrate and migrator is not None:
+        migrations.upgrade(migrator)
+        if postgres and app.url.username:
+            with migrator.begin() as conn:
+                rls.grant_app_role(conn, app.url.username)
+    else:
+        migrations.require_current(app)
+    if postgres:
+        with app.connect() as conn:
+            rls.check(conn)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

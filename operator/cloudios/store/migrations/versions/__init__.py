@@ -1,0 +1,1 @@
+"""Alembic revisions, one per schema change; a released revision never changes."""
