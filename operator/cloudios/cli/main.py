@@ -1,4 +1,4 @@
-"""The `cloudios` command: scan, demo, prices, audit, keys."""
+"""The `cloudios` command: scan, demo, prices, audit, keys, data."""
 
 from __future__ import annotations
 
@@ -22,14 +22,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    from cloudios.cli import audit, demo, keys, prices, scan  # noqa: PLC0415
+    from cloudios.cli import audit, data, demo, keys, prices, scan  # noqa: PLC0415
 
     parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     runners: dict[str, Runner] = {}
-    commands = (("scan", scan), ("demo", demo), ("prices", prices), ("audit", audit), ("keys", keys))
+    commands = (
+        ("scan", scan),
+        ("demo", demo),
+        ("prices", prices),
+        ("audit", audit),
+        ("keys", keys),
+        ("data", data),
+    )
     for command, module in commands:
         module.add_parser(sub)
         runners[command] = module.run

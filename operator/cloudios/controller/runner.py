@@ -16,12 +16,13 @@ from typing import Any
 import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
+from cloudios.ingest import data_rights as ingest
 from cloudios.security import tls
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import audit, context, retention
+from cloudios.services import audit, context, data_rights, retention
 from cloudios.services.audit import AuditTrail
 from cloudios.services.context import Services
-from cloudios.services.settings import OperatorSettings
+from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.endpoint import Authorizer, Endpoint, Heartbeat, serve
 
 PREFIX = "cloudios.io"
@@ -232,6 +233,31 @@ def serve_endpoint(settings: OperatorSettings, services: Services, heartbeat: He
     return endpoint
 
 
+def serve_data_rights(
+    settings: OperatorSettings, services: Services, trail: AuditTrail | None
+) -> Endpoint | None:
+    """Start the data-rights API (CLOUDIOS_INGEST_PORT): export and erase, each audited through ``trail``."""
+    if not settings.ingest.port:
+        return None
+    if trail is None:
+        raise SettingsError(
+            "CLOUDIOS_INGEST_PORT needs the audit log (every export and erasure is audited): set "
+            "CLOUDIOS_AUDIT_CHAIN_KEY_FILE and CLOUDIOS_AUDIT_SIGNING_KEY_FILE"
+        )
+    cert, key, _ca = serving_files(settings)
+    api = ingest.DataRightsApi(services.kube, data_rights.in_cluster(services.store, trail, services.kube))
+    endpoint = ingest.serve(
+        addr=settings.ingest.addr,
+        port=settings.ingest.port,
+        cert_file=settings.ingest.cert_file or cert,
+        key_file=settings.ingest.key_file or key,
+        api=api,
+    )
+    log.info("serving the data-rights API on https://%s:%d (TokenReview + SubjectAccessReview)",
+             settings.ingest.addr, endpoint.port)  # fmt: skip
+    return endpoint
+
+
 def kopf_identity(settings: OperatorSettings) -> Any:
     """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
     return settings.pod.pod_name  # None lets kopf generate one
@@ -243,6 +269,7 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
     configure_logging(settings)
     services = context.build(settings, job_environment=job_environment)
     endpoint: Endpoint | None = None
+    rights: Endpoint | None = None
     heartbeat = Heartbeat()
     trail: AuditTrail | None = None
     try:
@@ -250,6 +277,7 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
         if settings.webhook.enabled or settings.audit.chain_key_file:
             trail = audit.open_trail(settings, services.kube)
         endpoint = serve_endpoint(settings, services, heartbeat)
+        rights = serve_data_rights(settings, services, trail)
         peered = peering.available(services.kube, settings)
         if peered:
             peering.ensure_objects(services.kube, settings)
@@ -274,8 +302,9 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
         )
         asyncio.run(_serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail))
     finally:
-        if endpoint is not None:
-            endpoint.stop()
+        for listener in (endpoint, rights):
+            if listener is not None:
+                listener.stop()
         if trail is not None:
             trail.close()
         services.close()

@@ -285,6 +285,20 @@ class MetricsSettings(_Group):
     key_file: Path | None = Field(default=None, description="Its private key (PEM).")
 
 
+class IngestSettings(_Group):
+    """The HTTPS data-rights API (export and erase a namespace's data), a second listener."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_INGEST_")
+    port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the HTTPS data-rights API; 0 disables it."
+    )
+    addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
+    cert_file: Path | None = Field(
+        default=None, description="Serving certificate (PEM); default: the webhook's."
+    )
+    key_file: Path | None = Field(default=None, description="Its private key (PEM).")
+
+
 class PodSettings(_Group):
     """Who and where the operator runs (the chart sets these from the downward API)."""
 
@@ -315,6 +329,7 @@ class OperatorSettings(_Group):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
     @field_validator("namespaces", mode="before")

@@ -242,6 +242,24 @@ def _v6_chain_key_id(conn: sa.Connection) -> None:
     )
 
 
+# Who is behind an audit pseudonym (migration 7). The chain hashes only the pseudonym, so erasing a
+# tenant deletes these rows and its entries still verify; nothing here is append-only.
+audit_identities = sa.Table(
+    "audit_identities",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("pseudonym", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "pseudonym"),
+    sa.UniqueConstraint("tenant", "value", name="uq_audit_identities_value"),
+)
+
+
+def _v7_audit_identities(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[audit_identities])
+
+
 # Append only: a released migration never changes; the next schema change gets the next version.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "scans and findings with tenant on every row", _v1_initial),
@@ -250,6 +268,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (4, "workload usage reported by the agent", _v4_agent_usage),
     (5, "encrypted secrets and their tenants' wrapped data keys", _v5_secrets),
     (6, "audit checkpoints name the chain's HMAC key", _v6_chain_key_id),
+    (7, "identities behind audit pseudonyms, erasable per tenant", _v7_audit_identities),
 )
 
 

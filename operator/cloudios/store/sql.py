@@ -16,7 +16,7 @@ from cloudios.domain.workload import WorkloadUsage
 from cloudios.security import files
 from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
 from cloudios.security.keyset import MasterKeyset
-from cloudios.store import agent_reports, health, schema, secrets
+from cloudios.store import agent_reports, data_rights, health, schema, secrets
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
 
@@ -245,6 +245,16 @@ class SqlRepository:
 
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
         return health.purge_expired(self._engine, now=now, retention=retention)
+
+    # -- data rights: a tenant's export and erasure (store/data_rights.py) ------------------------
+
+    def export_tenant(self, tenant: str, *, now: datetime) -> dict[str, Any]:
+        with self._engine.begin() as conn:  # tenant_transaction(tenant) once the PostgreSQL store lands
+            return data_rights.export_tenant(conn, tenant, now=now)
+
+    def erase_tenant(self, tenant: str) -> data_rights.ErasureCounts:
+        with self._engine.begin() as conn:
+            return data_rights.erase_tenant(conn, tenant)
 
     # -- secrets, encrypted through security.keyring (store/secrets.py) -------------------------
 
