@@ -1,4 +1,4 @@
-"""The `cloudios` command: scan, demo, prices, audit, keys, data, ingest."""
+"""The `cloudios` command: scan, demo, prices, audit, keys, data, ingest, backup."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    from cloudios.cli import audit, data, demo, ingest, keys, prices, scan  # noqa: PLC0415
+    from cloudios.cli import audit, backup, data, demo, ingest, keys, prices, scan  # noqa: PLC0415
 
     parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
@@ -37,6 +37,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
         ("keys", keys),
         ("data", data),
         ("ingest", ingest),
+        ("backup", backup),
     )
     for command, module in commands:
         module.add_parser(sub)

@@ -17,9 +17,10 @@ import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.ingest import data_rights as ingest
+from cloudios.providers.aws.objectstore import S3ObjectStore
 from cloudios.security import tls
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import audit, context, data_rights, retention
+from cloudios.services import audit, backups, context, data_rights, retention
 from cloudios.services.audit import AuditTrail
 from cloudios.services.context import Services
 from cloudios.services.settings import OperatorSettings, SettingsError
@@ -156,6 +157,7 @@ async def _serve(
     *,
     heartbeat: Heartbeat,
     trail: AuditTrail | None = None,
+    backup: backups.Backups | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
@@ -171,6 +173,13 @@ async def _serve(
         name="cloudios retention",
     )
     background = [purger]
+    if backup is not None:
+        background.append(
+            asyncio.create_task(
+                backups.run_forever(backup, services.store, interval=settings.backup.check_interval_seconds),
+                name="cloudios backups",
+            )
+        )
     if trail is not None:
         background.append(
             asyncio.create_task(
@@ -233,6 +242,22 @@ def serve_endpoint(settings: OperatorSettings, services: Services, heartbeat: He
     return endpoint
 
 
+def backup_service(settings: OperatorSettings) -> backups.Backups:
+    """Backups to CLOUDIOS_BACKUP_BUCKET, sealed with the master keyset (required for them)."""
+    keyset = settings.keyring.keyset
+    if keyset is None or settings.backup.bucket is None:
+        raise SettingsError(
+            "CLOUDIOS_BACKUP_BUCKET needs the master key (CLOUDIOS_MASTER_KEY_FILE): backups are encrypted"
+        )
+    bucket = S3ObjectStore(
+        settings.backup.bucket,
+        prefix=settings.backup.prefix,
+        endpoint_url=settings.backup.endpoint_url,
+        region=settings.backup.region,
+    )
+    return backups.Backups(bucket, keyset)
+
+
 def serve_data_rights(
     settings: OperatorSettings, services: Services, trail: AuditTrail | None
 ) -> Endpoint | None:
@@ -276,6 +301,7 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
         # Before anything starts: missing audit keys stop the operator with the fix (SettingsError).
         if settings.webhook.enabled or settings.audit.chain_key_file:
             trail = audit.open_trail(settings, services.kube)
+        backup = backup_service(settings) if settings.backup.bucket else None
         endpoint = serve_endpoint(settings, services, heartbeat)
         rights = serve_data_rights(settings, services, trail)
         peered = peering.available(services.kube, settings)
@@ -300,7 +326,9 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
             settings.probe.interval_seconds,
             settings.scan.scheduler_interval_seconds,
         )
-        asyncio.run(_serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail))
+        asyncio.run(
+            _serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail, backup=backup)
+        )
     finally:
         for listener in (endpoint, rights):
             if listener is not None:

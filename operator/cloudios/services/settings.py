@@ -285,6 +285,21 @@ class MetricsSettings(_Group):
     key_file: Path | None = Field(default=None, description="Its private key (PEM).")
 
 
+class BackupSettings(_Group):
+    """Daily encrypted backups of the store to an S3-compatible bucket (docs/operations.md, Backups)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_BACKUP_")
+    bucket: str | None = Field(default=None, description="Bucket for backups; unset disables them.")
+    prefix: str = Field(default="cloudios-backups/", description="Key prefix of the backup objects.")
+    endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (default: AWS, or boto3's AWS_ENDPOINT_URL)."
+    )
+    region: str | None = Field(default=None, description="The bucket's region.")
+    check_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often to check whether the daily backup is due."
+    )
+
+
 class IngestSettings(_Group):
     """The HTTPS data-rights API (export and erase a namespace's data), a second listener."""
 
@@ -330,6 +345,7 @@ class OperatorSettings(_Group):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
     @field_validator("namespaces", mode="before")

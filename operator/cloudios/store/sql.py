@@ -16,7 +16,7 @@ from cloudios.domain.workload import WorkloadUsage
 from cloudios.security import files
 from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
 from cloudios.security.keyset import MasterKeyset
-from cloudios.store import agent_reports, data_rights, health, schema, secrets
+from cloudios.store import agent_reports, backup, data_rights, health, schema, secrets
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
 
@@ -255,6 +255,16 @@ class SqlRepository:
     def erase_tenant(self, tenant: str) -> data_rights.ErasureCounts:
         with self._engine.begin() as conn:
             return data_rights.erase_tenant(conn, tenant)
+
+    def dump(self) -> dict[str, Any]:
+        """Every table as JSON (store/backup.py), read in one transaction."""
+        with self._engine.begin() as conn:
+            return backup.dump(conn)
+
+    def restore(self, document: dict[str, Any]) -> dict[str, int]:
+        """Load a dump into this (empty) store; RestoreError when it does not fit."""
+        with self._engine.begin() as conn:
+            return backup.restore(conn, document)
 
     # -- secrets, encrypted through security.keyring (store/secrets.py) -------------------------
 
