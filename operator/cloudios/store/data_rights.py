@@ -1,7 +1,7 @@
 """A tenant's data rights in the store: everything it holds as versioned JSON, and its erasure.
 
 Both take a connection, so the caller chooses the transaction (one scoped to the tenant under
-PostgreSQL's row-level security). The export schema is ``cloudios.io/export/v1`` (docs/data-rights.md):
+PostgreSQL's row-level security). The export schema is ``cloudios.io/export/v1`` (docs/operations.md):
 adding a field keeps the version, renaming or removing one bumps it.
 """
 
