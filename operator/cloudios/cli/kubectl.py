@@ -55,7 +55,7 @@ class _Impersonating:
         return getattr(self._pool, name)
 
 
-def _api(args: argparse.Namespace) -> Any:
+def _configuration(args: argparse.Namespace) -> Any:
     from kubernetes import client, config  # noqa: PLC0415
 
     configuration = client.Configuration()
@@ -65,7 +65,13 @@ def _api(args: argparse.Namespace) -> Any:
         )
     except Exception as exc:  # noqa: BLE001 - any kubeconfig problem is one clear message
         raise PluginError(f"cannot load kubeconfig: {exc}", 2) from None
-    api = client.ApiClient(configuration)
+    return configuration
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from kubernetes import client  # noqa: PLC0415
+
+    api = client.ApiClient(_configuration(args))
     if args.as_user:
         rest: Any = api.rest_client
         rest.pool_manager = _Impersonating(rest.pool_manager, args.as_user, args.as_group)
@@ -302,16 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _kubeconfig_token(args: argparse.Namespace) -> str | None:
     """The bearer token of the kubeconfig's user, if it has one (client certificates have none)."""
-    from kubernetes import client, config  # noqa: PLC0415
-
-    configuration = client.Configuration()
-    try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=args.kubeconfig, context=args.context, client_configuration=configuration
-        )
-    except Exception as exc:  # noqa: BLE001 - any kubeconfig problem is one clear message
-        raise PluginError(f"cannot load kubeconfig: {exc}", 2) from None
-    header = str(configuration.api_key.get("authorization") or "")
+    header = str(_configuration(args).api_key.get("authorization") or "")
     return header.removeprefix("Bearer ").strip() or None
 
 

@@ -27,6 +27,7 @@ from cloudios.security.audit_verify import Latest, Unreadable, verify
 from cloudios.security.canonical import canonical_json
 from cloudios.security.checkpoints import Checkpoint, check_checkpoint, key_id, sign_checkpoint
 from cloudios.store import audit_identities, schema
+from cloudios.store.audit_identities import entry_from_row
 from cloudios.store.sql import data_dir, private_sqlite_file
 
 # Any constant works; it only has to be the same for every writer of one database.
@@ -316,22 +317,6 @@ def _row(cp: Checkpoint) -> dict[str, Any]:
         "time": cp.time,
         "signature": cp.signature,
     }
-
-
-def entry_from_row(row: sa.Row[Any]) -> AuditEntry:
-    # Whatever the row holds: verification reports a malformed entry at its seq, never a traceback.
-    details = row.details
-    return AuditEntry(
-        seq=int(row.seq),
-        tenant=row.tenant,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        time=row.time,
-        details=details,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
 
 
 def _checkpoint(row: sa.Row[Any]) -> Checkpoint:

@@ -24,6 +24,22 @@ PERSONAL_DETAILS = ("source",)
 """Keys of ``details`` whose (string) values are personal data and are pseudonymised like the actor."""
 
 
+def entry_from_row(row: Any) -> AuditEntry:
+    # Whatever the row holds: verification reports a malformed entry at its seq, never a traceback.
+    details = row.details
+    return AuditEntry(
+        seq=int(row.seq),
+        tenant=row.tenant,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        time=row.time,
+        details=details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
 def is_pseudonym(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX) and len(value) == len(PREFIX) + 32
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloudios.security.audit import AuditEntry, format_time
+from cloudios.security.audit import format_time
 from cloudios.store import audit_identities, schema
 
 EXPORT_SCHEMA = "cloudios.io/export/v1"
@@ -53,26 +53,15 @@ def _rows(conn: sa.Connection, table: sa.Table, tenant: str, *order: sa.ColumnEl
     return list(conn.execute(sa.select(table).where(table.c.tenant == tenant).order_by(*order)))
 
 
-def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        seq=int(row.seq),
-        tenant=row.tenant,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        time=row.time,
-        details=row.details,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
-
-
 def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[str, Any]:
     """The tenant's whole data as JSON-ready values (schema ``cloudios.io/export/v1``)."""
     a, h, s, f = schema.accounts, schema.health_checks, schema.scans, schema.findings
     u, sec, e = schema.agent_usage, schema.secrets, schema.audit_events
     known = audit_identities.identities(conn, tenant)
-    audit = [audit_identities.readable(_entry(row), known) for row in _rows(conn, e, tenant, e.c.seq)]
+    audit = [
+        audit_identities.readable(audit_identities.entry_from_row(row), known)
+        for row in _rows(conn, e, tenant, e.c.seq)
+    ]
     entries = [
         {
             "seq": entry.seq,
