@@ -149,12 +149,15 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "cloudios.controller"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics", "scheme": "HTTPS"}
-    assert {p["name"] for p in container["ports"]} == {"metrics", "webhook"}  # no plain-HTTP port
+    # No plain-HTTP port: the webhooks, /metrics and the data-rights API all speak TLS 1.3.
+    assert {p["name"] for p in container["ports"]} == {"metrics", "webhook", "ingest"}
+    assert {"name": "CLOUDIOS_INGEST_PORT", "value": "8443"} in container["env"]
     (policy,) = by_kind["NetworkPolicy"]
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["ingress"]] == [
         ["webhook"],
         ["metrics"],
+        ["ingest"],
     ]
     readers = [r for r in by_kind["ClusterRole"] if r["metadata"]["name"].endswith("-metrics-reader")]
     assert [r["rules"] for r in readers] == [[{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]]

@@ -58,6 +58,11 @@ def seed(repo: SqlRepository, tenant: str) -> None:
                 target="t", details={}, prev_hash=f"p-{tenant}", hash=f"h-{tenant}",
             )
         )  # fmt: skip
+        conn.execute(
+            schema.audit_identities.insert().values(
+                tenant=tenant, pseudonym=f"pseudonym:{tenant}", value=f"someone in {tenant}", created_at=T0
+            )
+        )
 
 
 # audit_checkpoints holds only the whole log's checkpoints (tenant ""): no tenant ever has rows there.

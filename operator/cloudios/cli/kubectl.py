@@ -1,4 +1,4 @@
-"""`kubectl cloudios`: approve, dismiss, summary and explain Recommendations in the cluster."""
+"""`kubectl cloudios`: decide on and explain Recommendations; export and erase a namespace's data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudios.api import GROUP, VERSION
+from cloudios.cli import kubectl_data
 from cloudios.cli.terminal import cell
 from cloudios.domain.text import printable
 
@@ -56,7 +57,7 @@ class _Impersonating:
         return getattr(self._pool, name)
 
 
-def _api(args: argparse.Namespace) -> Any:
+def _configuration(args: argparse.Namespace) -> Any:
     from kubernetes import client, config  # noqa: PLC0415
 
     configuration = client.Configuration()
@@ -66,7 +67,13 @@ def _api(args: argparse.Namespace) -> Any:
         )
     except Exception as exc:  # noqa: BLE001 - any kubeconfig problem is one clear message
         raise PluginError(f"cannot load kubeconfig: {exc}", 2) from None
-    api = client.ApiClient(configuration)
+    return configuration
+
+
+def _api(args: argparse.Namespace) -> Any:
+    from kubernetes import client  # noqa: PLC0415
+
+    api = client.ApiClient(_configuration(args))
     if args.as_user:
         rest: Any = api.rest_client
         rest.pool_manager = _Impersonating(rest.pool_manager, args.as_user, args.as_group)
@@ -297,7 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="a recommendation's evidence in words")
     e.add_argument("name", help="Recommendation name")
     _connection_options(e, top=False)
+    for p in kubectl_data.add_parsers(sub):
+        _connection_options(p, top=False)
     return parser
+
+
+def _kubeconfig_token(args: argparse.Namespace) -> str | None:
+    """The bearer token of the kubeconfig's user, if it has one (client certificates have none)."""
+    header = str(_configuration(args).api_key.get("authorization") or "")
+    return header.removeprefix("Bearer ").strip() or None
+
+
+def data_rights(args: argparse.Namespace) -> int:
+    """export | erase through the operator's data-rights API, as the token's owner."""
+    try:
+        return kubectl_data.call(args, _namespace(args), args.token or _kubeconfig_token(args))
+    except kubectl_data.DataRightsError as exc:
+        raise PluginError(str(exc), exc.code) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             return decide(args, "Approved" if args.command == "approve" else "Dismissed")
         if args.command == "summary":
             return summary(args)
+        if args.command in {"export", "erase"}:
+            return data_rights(args)
         return explain(args)
     except PluginError as exc:
         sys.stderr.write(f"error: {exc}\n")

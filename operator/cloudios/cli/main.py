@@ -1,4 +1,4 @@
-"""The `cloudios` command: scan, demo, prices, audit, keys."""
+"""The `cloudios` command: scan, demo, prices, audit, keys, data, ingest, backup."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    from cloudios.cli import audit, demo, keys, prices, scan  # noqa: PLC0415
+    from cloudios.cli import audit, backup, data, demo, ingest, keys, prices, scan  # noqa: PLC0415
 
     parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
@@ -41,7 +41,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     runners: dict[str, Runner] = {}
-    commands = (("scan", scan), ("demo", demo), ("prices", prices), ("audit", audit), ("keys", keys))
+    commands = (
+        ("scan", scan),
+        ("demo", demo),
+        ("prices", prices),
+        ("audit", audit),
+        ("keys", keys),
+        ("data", data),
+        ("ingest", ingest),
+        ("backup", backup),
+    )
     for command, module in commands:
         module.add_parser(sub)
         runners[command] = module.run

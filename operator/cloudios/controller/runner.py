@@ -16,13 +16,15 @@ from typing import Any
 import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
+from cloudios.ingest import data_rights as ingest
+from cloudios.providers.aws.objectstore import S3ObjectStore
 from cloudios.security import tls
 from cloudios.security.logs import quiet_wire_loggers
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
-from cloudios.services import audit, context, retention
+from cloudios.services import audit, backups, context, data_rights, retention
 from cloudios.services.audit import AuditTrail
 from cloudios.services.context import Services
-from cloudios.services.settings import OperatorSettings
+from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.endpoint import Authorizer, Endpoint, Heartbeat, serve
 
 PREFIX = "cloudios.io"
@@ -157,6 +159,7 @@ async def _serve(
     *,
     heartbeat: Heartbeat,
     trail: AuditTrail | None = None,
+    backup: backups.Backups | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     # asyncio.to_thread uses the default executor: size it for health checks, scans and API calls.
@@ -172,6 +175,13 @@ async def _serve(
         name="cloudios retention",
     )
     background = [purger]
+    if backup is not None:
+        background.append(
+            asyncio.create_task(
+                backups.run_forever(backup, services.store, interval=settings.backup.check_interval_seconds),
+                name="cloudios backups",
+            )
+        )
     if trail is not None:
         background.append(
             asyncio.create_task(
@@ -234,6 +244,47 @@ def serve_endpoint(settings: OperatorSettings, services: Services, heartbeat: He
     return endpoint
 
 
+def backup_service(settings: OperatorSettings) -> backups.Backups:
+    """Backups to CLOUDIOS_BACKUP_BUCKET, sealed with the master keyset (required for them)."""
+    keyset = settings.keyring.keyset
+    if keyset is None or settings.backup.bucket is None:
+        raise SettingsError(
+            "CLOUDIOS_BACKUP_BUCKET needs the master key (CLOUDIOS_MASTER_KEY_FILE): backups are encrypted"
+        )
+    bucket = S3ObjectStore(
+        settings.backup.bucket,
+        prefix=settings.backup.prefix,
+        endpoint_url=settings.backup.endpoint_url,
+        region=settings.backup.region,
+    )
+    return backups.Backups(bucket, keyset)
+
+
+def serve_data_rights(
+    settings: OperatorSettings, services: Services, trail: AuditTrail | None
+) -> Endpoint | None:
+    """Start the data-rights API (CLOUDIOS_INGEST_PORT): export and erase, each audited through ``trail``."""
+    if not settings.ingest.port:
+        return None
+    if trail is None:
+        raise SettingsError(
+            "CLOUDIOS_INGEST_PORT needs the audit log (every export and erasure is audited): set "
+            "CLOUDIOS_AUDIT_CHAIN_KEY_FILE and CLOUDIOS_AUDIT_SIGNING_KEY_FILE"
+        )
+    cert, key, _ca = serving_files(settings)
+    api = ingest.DataRightsApi(services.kube, data_rights.in_cluster(services.store, trail, services.kube))
+    endpoint = ingest.serve(
+        addr=settings.ingest.addr,
+        port=settings.ingest.port,
+        cert_file=settings.ingest.cert_file or cert,
+        key_file=settings.ingest.key_file or key,
+        api=api,
+    )
+    log.info("serving the data-rights API on https://%s:%d (TokenReview + SubjectAccessReview)",
+             settings.ingest.addr, endpoint.port)  # fmt: skip
+    return endpoint
+
+
 def kopf_identity(settings: OperatorSettings) -> Any:
     """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
     return settings.pod.pod_name  # None lets kopf generate one
@@ -245,13 +296,16 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
     configure_logging(settings)
     services = context.build(settings, job_environment=job_environment)
     endpoint: Endpoint | None = None
+    rights: Endpoint | None = None
     heartbeat = Heartbeat()
     trail: AuditTrail | None = None
     try:
         # Before anything starts: missing audit keys stop the operator with the fix (SettingsError).
         if settings.webhook.enabled or settings.audit.chain_key_file:
             trail = audit.open_trail(settings, services.kube)
+        backup = backup_service(settings) if settings.backup.bucket else None
         endpoint = serve_endpoint(settings, services, heartbeat)
+        rights = serve_data_rights(settings, services, trail)
         peered = peering.available(services.kube, settings)
         if peered:
             peering.ensure_objects(services.kube, settings)
@@ -274,10 +328,13 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
             settings.probe.interval_seconds,
             settings.scan.scheduler_interval_seconds,
         )
-        asyncio.run(_serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail))
+        asyncio.run(
+            _serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail, backup=backup)
+        )
     finally:
-        if endpoint is not None:
-            endpoint.stop()
+        for listener in (endpoint, rights):
+            if listener is not None:
+                listener.stop()
         if trail is not None:
             trail.close()
         services.close()

@@ -18,7 +18,7 @@ from cloudios.api.names import CLOUD_ACCOUNT, SCAN_POLICY
 from cloudios.api.objects import name_of, parse, status_patch, validation_message
 from cloudios.domain import Finding, Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
-from cloudios.services import account_scans, schedule
+from cloudios.services import account_scans, schedule, tenant_preferences
 from cloudios.services.account_scans import AccountRun
 from cloudios.services.context import PolicyRuns
 from cloudios.sinks import recommendation_sync
@@ -290,6 +290,9 @@ async def _publish(
     floor = Decimal(policy.spec.min_monthly_savings)
 
     def publish() -> tuple[recommendation_sync.SyncReport, list[Any]]:
+        # An objection to aggregate metrics (the cloudios-tenant ConfigMap) holds before any gauge is set.
+        preferences = tenant_preferences.read(svc.kube, namespace)
+        svc.metrics.allow_aggregates(namespace, allowed=preferences.aggregate_metrics)
         found = candidates(svc.store, namespace, names, modules)
         report = recommendation_sync.sync(
             svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from cloudios.store.health import PurgeCounts
@@ -28,7 +28,12 @@ def purge_once(store: Repository, *, now: datetime, retention_days: int) -> Purg
 
 
 async def run_forever(
-    store: Repository, *, clock: Callable[[], datetime], retention_days: int, interval: float
+    store: Repository,
+    *,
+    clock: Callable[[], datetime],
+    retention_days: int,
+    interval: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Purge now and then every ``interval`` seconds until cancelled; failures wait for the next pass."""
     while True:
@@ -36,4 +41,4 @@ async def run_forever(
             await asyncio.to_thread(purge_once, store, now=clock(), retention_days=retention_days)
         except Exception:
             log.exception("retention pass failed")
-        await asyncio.sleep(interval)
+        await sleep(interval)

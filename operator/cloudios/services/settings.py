@@ -335,6 +335,35 @@ class MetricsSettings(_Group):
     key_file: Path | None = Field(default=None, description="Its private key (PEM).")
 
 
+class BackupSettings(_Group):
+    """Daily encrypted backups of the store to an S3-compatible bucket (docs/operations.md, Backups)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_BACKUP_")
+    bucket: str | None = Field(default=None, description="Bucket for backups; unset disables them.")
+    prefix: str = Field(default="cloudios-backups/", description="Key prefix of the backup objects.")
+    endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (default: AWS, or boto3's AWS_ENDPOINT_URL)."
+    )
+    region: str | None = Field(default=None, description="The bucket's region.")
+    check_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often to check whether the daily backup is due."
+    )
+
+
+class IngestSettings(_Group):
+    """The HTTPS data-rights API (export and erase a namespace's data), a second listener."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_INGEST_")
+    port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the HTTPS data-rights API; 0 disables it."
+    )
+    addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
+    cert_file: Path | None = Field(
+        default=None, description="Serving certificate (PEM); default: the webhook's."
+    )
+    key_file: Path | None = Field(default=None, description="Its private key (PEM).")
+
+
 class PodSettings(_Group):
     """Who and where the operator runs (the chart sets these from the downward API)."""
 
@@ -365,6 +394,8 @@ class OperatorSettings(_Group):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
     @field_validator("namespaces", mode="before")

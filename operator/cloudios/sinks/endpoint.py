@@ -32,6 +32,7 @@ HANDSHAKE_TIMEOUT_SECONDS = 10.0
 CACHE_MAX = 1024
 METRICS_PATH = "/metrics"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HSTS = "max-age=63072000; includeSubDomains; preload"
 
 
 class Reviews(Protocol):
@@ -66,16 +67,16 @@ class Authorizer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, header: str | None) -> HTTPStatus:
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer(header)
+        if token is None:
             return HTTPStatus.UNAUTHORIZED
-        key = hashlib.sha256(token.strip().encode()).hexdigest()
+        key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        answer = self._review(token.strip())
+        answer = self._review(token)
         with self._lock:
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
@@ -110,23 +111,16 @@ class Endpoint:
         self.thread.join(timeout=5)
 
 
-class _Server(ThreadingHTTPServer):
+class TlsServer(ThreadingHTTPServer):
+    """A threading HTTP server that speaks only TLS (the context decides: TLS 1.3 minimum)."""
+
     daemon_threads = True
 
     def __init__(
-        self,
-        address: tuple[str, int],
-        *,
-        context: ssl.SSLContext,
-        exposition: Callable[[], bytes],
-        authorize: Callable[[str | None], HTTPStatus],
-        heartbeat: Heartbeat,
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *, context: ssl.SSLContext
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
         self.context = context
-        self.exposition = exposition
-        self.authorize = authorize
-        self.heartbeat = heartbeat
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
@@ -138,14 +132,52 @@ class _Server(ThreadingHTTPServer):
         return  # handshake failures (TLS 1.2 clients, port scanners) are not the operator's errors
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class TlsHandler(BaseHTTPRequestHandler):
+    """Completes the handshake in the request's thread; answers carry HSTS."""
+
     server_version = "cloudios"
     sys_version = ""
 
     def setup(self) -> None:
         self.request.do_handshake()
         super().setup()
+
+    def end_headers(self) -> None:
+        self.send_header("Strict-Transport-Security", HSTS)
+        super().end_headers()
+
+
+def start(server: TlsServer, name: str) -> Endpoint:
+    """Serve in a daemon thread until ``stop()``."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return Endpoint(server, thread)
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None."""
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class _Server(TlsServer):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        context: ssl.SSLContext,
+        exposition: Callable[[], bytes],
+        authorize: Callable[[str | None], HTTPStatus],
+        heartbeat: Heartbeat,
+    ) -> None:
+        super().__init__(address, _Handler, context=context)
+        self.exposition = exposition
+        self.authorize = authorize
+        self.heartbeat = heartbeat
+
+
+class _Handler(TlsHandler):
+    server: _Server
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -167,7 +199,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload")
         if status is HTTPStatus.UNAUTHORIZED:
             self.send_header("WWW-Authenticate", 'Bearer realm="cloudios-metrics"')
         self.end_headers()
@@ -195,6 +226,4 @@ def serve(
         authorize=authorize,
         heartbeat=heartbeat,
     )
-    thread = threading.Thread(target=server.serve_forever, name="cloudios-endpoint", daemon=True)
-    thread.start()
-    return Endpoint(server, thread)
+    return start(server, "cloudios-endpoint")

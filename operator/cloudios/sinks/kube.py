@@ -380,6 +380,22 @@ class Kube:
         extra = {str(k): [str(v) for v in values] for k, values in (user.extra or {}).items()}
         return Reviewer(str(user.username or ""), tuple(user.groups or ()), str(user.uid or ""), extra)
 
+    def may_on_resource(self, who: Reviewer, *, namespace: str, verb: str, resource: str) -> bool:
+        """SubjectAccessReview: may ``who`` do ``verb`` (e.g. the custom `export`) on a cloudios.io
+        ``resource`` in ``namespace``?"""
+        allowed, _reason = self.may(
+            user=who.username,
+            groups=list(who.groups),
+            uid=who.uid,
+            extra=dict(who.extra),
+            namespace=namespace,
+            verb=verb,
+            group=GROUP,
+            resource=resource,
+            name="",
+        )
+        return allowed
+
     def may_get_path(self, who: Reviewer, path: str, verb: str = "get") -> bool:
         """SubjectAccessReview on a non-resource URL (e.g. get /metrics)."""
         spec = k8s.V1SubjectAccessReviewSpec(

@@ -126,6 +126,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._last_success: dict[tuple[str, str], float] = {}
         self._currencies: dict[str, set[str]] = {}
+        self._opted_out: set[str] = set()
 
     # -- scans ---------------------------------------------------------------------------------
 
@@ -182,9 +183,30 @@ class Metrics:
 
     # -- savings and recommendations -----------------------------------------------------------
 
+    def allow_aggregates(self, namespace: str, *, allowed: bool) -> None:
+        """Whether the namespace's savings and recommendation gauges are exported at all; a tenant
+        that objects (services.tenant_preferences) loses its series at once and gets no new ones."""
+        with self._lock:
+            if allowed:
+                self._opted_out.discard(namespace)
+                return
+            self._opted_out.add(namespace)
+            currencies = self._currencies.pop(namespace, set())
+        for currency in currencies:
+            for category in CATEGORIES:
+                _remove(self.savings, namespace, category, currency)
+        for state in STATES:
+            _remove(self.recommendations, namespace, state)
+
+    def _exported(self, namespace: str) -> bool:
+        with self._lock:
+            return namespace not in self._opted_out
+
     def set_savings(self, namespace: str, totals_by_category: Mapping[str, Decimal], currency: str) -> None:
         """The namespace's open savings per category in ``currency``; categories without findings get
         0, so every (category, currency) series exists. Raises ValueError on an unknown category."""
+        if not self._exported(namespace):
+            return
         if not _CURRENCY.match(currency):
             raise ValueError(f"currency must be an ISO 4217 code, not {currency!r}")
         unknown = set(totals_by_category) - set(CATEGORIES)
@@ -205,6 +227,8 @@ class Metrics:
     ) -> None:
         """All of the namespace's savings at once: currencies no longer present lose their series;
         ``default_currency`` always has its (possibly zero) series."""
+        if not self._exported(namespace):
+            return
         wanted: dict[str, Mapping[str, Decimal]] = {
             default_currency: {},
             **{currency: summary.by_category for currency, summary in by_currency.items()},
@@ -221,6 +245,8 @@ class Metrics:
     def set_recommendation_states(self, namespace: str, counts: Mapping[str, int]) -> None:
         """Recommendation objects by state; every known state gets a series (0 when none).
         States outside the CRD's enum are ignored."""
+        if not self._exported(namespace):
+            return
         for state in STATES:
             self.recommendations.labels(namespace, state).set(counts.get(state, 0))
 

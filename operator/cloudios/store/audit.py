@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +26,8 @@ from cloudios.security.audit import (
 from cloudios.security.audit_verify import Latest, Unreadable, verify
 from cloudios.security.canonical import canonical_json
 from cloudios.security.checkpoints import Checkpoint, check_checkpoint, key_id, sign_checkpoint
-from cloudios.store import engines, migrations, schema
+from cloudios.store import audit_identities, engines, migrations, schema
+from cloudios.store.audit_identities import entry_from_row
 from cloudios.store.sql import data_dir
 
 # Any constant works; it only has to be the same for every writer of one database.
@@ -132,7 +134,16 @@ class SqlAuditLog:
         """
         key = self._key()
         t = schema.audit_events
+        now = datetime.now(UTC)
         with self._writer() as conn:
+            # The chain hashes pseudonyms only; audit_identities names them until the tenant is erased.
+            event = replace(
+                event,
+                actor=audit_identities.pseudonym(conn, event.tenant, event.actor, now=now)
+                if event.actor
+                else "",
+                details=audit_identities.pseudonymised_details(conn, event.tenant, event.details, now=now),
+            )
             if skip_repeat:
                 latest = conn.execute(
                     sa.select(t)
@@ -141,12 +152,12 @@ class SqlAuditLog:
                     .limit(1)
                 ).first()
                 if latest is not None:
-                    entry = _entry(latest)
+                    entry = entry_from_row(latest)
                     same = (entry.action, entry.actor) == (event.action, event.actor)
                     if same and canonical_json(entry.details) == canonical_json(event.details):
                         return entry
             seq, prev = _head(conn)
-            entry = next_entry(event, seq=seq + 1, prev_hash=prev, now=datetime.now(UTC), key=key)
+            entry = next_entry(event, seq=seq + 1, prev_hash=prev, now=now, key=key)
             conn.execute(
                 t.insert().values(
                     seq=entry.seq,
@@ -169,7 +180,17 @@ class SqlAuditLog:
         if tenant is not None:
             query = query.where(t.c.tenant == tenant)
         with self._engine.connect() as conn:
-            return [_entry(row) for row in conn.execute(query)]
+            return [entry_from_row(row) for row in conn.execute(query)]
+
+    def readable(self, tenant: str) -> list[AuditEntry]:
+        """A tenant's entries with the identities behind their pseudonyms, while they are known.
+
+        For people and exports only: these do not verify (the chain hashes the pseudonyms).
+        """
+        with self._engine.connect() as conn:
+            stored = [entry_from_row(row) for row in conn.execute(_tenant_entries(tenant))]
+            known = audit_identities.identities(conn, tenant)
+        return [audit_identities.readable(entry, known) for entry in stored]
 
     def recorded_checkpoints(self) -> list[Checkpoint]:
         """Checkpoints as recorded in the database (copies; the external store holds the latest)."""
@@ -229,6 +250,11 @@ class SqlAuditLog:
         return verify(
             entries, [*recorded, *history], public_keys, self._key(), latest=latest, min_seq=min_seq
         )
+
+
+def _tenant_entries(tenant: str) -> sa.Select[Any]:
+    t = schema.audit_events
+    return sa.select(t).where(t.c.tenant == tenant).order_by(t.c.seq)
 
 
 def _head(conn: sa.Connection) -> tuple[int, str]:
@@ -299,22 +325,6 @@ def _row(cp: Checkpoint) -> dict[str, Any]:
         "time": cp.time,
         "signature": cp.signature,
     }
-
-
-def _entry(row: sa.Row[Any]) -> AuditEntry:
-    # Whatever the row holds: verification reports a malformed entry at its seq, never a traceback.
-    details = row.details
-    return AuditEntry(
-        seq=int(row.seq),
-        tenant=row.tenant,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        time=row.time,
-        details=details,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
 
 
 def _checkpoint(row: sa.Row[Any]) -> Checkpoint:

@@ -175,5 +175,18 @@ secrets = sa.Table(
 )
 
 
+# Who is behind an audit pseudonym (revision 0008). The chain hashes only the pseudonym, so erasing a
+# tenant deletes these rows and its entries still verify; nothing here is append-only.
+audit_identities = sa.Table(
+    "audit_identities",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("pseudonym", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "pseudonym"),
+    sa.UniqueConstraint("tenant", "value", name="uq_audit_identities_value"),
+)
+
 # Every table whose rows belong to a tenant: row-level security (ENABLE and FORCE) on all of them.
 TENANT_TABLES: tuple[str, ...] = tuple(sorted(t.name for t in metadata.tables.values() if "tenant" in t.c))

@@ -17,7 +17,17 @@ from cloudios.domain.workload import WorkloadUsage
 from cloudios.security import files
 from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
 from cloudios.security.keyset import MasterKeyset
-from cloudios.store import agent_reports, engines, health, migrations, rls, schema, secrets
+from cloudios.store import (
+    agent_reports,
+    backup,
+    data_rights,
+    engines,
+    health,
+    migrations,
+    rls,
+    schema,
+    secrets,
+)
 from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
@@ -286,6 +296,26 @@ class SqlRepository:
     def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
         with self._maintenance() as conn:
             return health.purge_expired(conn, now=now, retention=retention)
+
+    # -- data rights: a tenant's export and erasure (store/data_rights.py) ------------------------
+
+    def export_tenant(self, tenant: str, *, now: datetime) -> dict[str, Any]:
+        with self.tenant_transaction(tenant) as conn:
+            return data_rights.export_tenant(conn, tenant, now=now)
+
+    def erase_tenant(self, tenant: str) -> data_rights.ErasureCounts:
+        with self.tenant_transaction(tenant) as conn:
+            return data_rights.erase_tenant(conn, tenant)
+
+    def dump(self) -> dict[str, Any]:
+        """Every table as JSON (store/backup.py), read in one transaction across tenants."""
+        with self._maintenance() as conn:
+            return backup.dump(conn)
+
+    def restore(self, document: dict[str, Any]) -> dict[str, int]:
+        """Load a dump into this (empty) store; RestoreError when it does not fit."""
+        with self._maintenance() as conn:
+            return backup.restore(conn, document)
 
     # -- secrets, encrypted through security.keyring (store/secrets.py) -------------------------
 

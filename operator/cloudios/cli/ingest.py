@@ -1,0 +1,103 @@
+"""`cloudios ingest`: the data-rights API (HTTPS, TLS 1.3) as its own stateless process.
+
+It reads the same CLOUDIOS_* settings as the operator (store, master key, audit keys and checkpoint
+place, CLOUDIOS_INGEST_*), keeps nothing itself, and serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from cloudios.ingest import data_rights as ingest
+from cloudios.security import tls
+from cloudios.services import audit, context, data_rights
+from cloudios.services.settings import OperatorSettings, SettingsError
+from cloudios.sinks.kube import Kube, describe
+
+EXIT_OK, EXIT_INPUT = 0, 2
+DEFAULT_PORT = 8443
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ingest", help="serve the data-rights API (export/erase) on its own, over TLS 1.3")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"listen port (default $CLOUDIOS_INGEST_PORT, else {DEFAULT_PORT}; 0 lets the OS choose)",
+    )
+    p.add_argument("--addr", default=None, help="listen address (default $CLOUDIOS_INGEST_ADDR or 0.0.0.0)")
+    p.add_argument(
+        "--cert-file", metavar="FILE", help="serving certificate PEM (default $CLOUDIOS_INGEST_CERT_FILE)"
+    )
+    p.add_argument(
+        "--key-file", metavar="FILE", help="its private key PEM (default $CLOUDIOS_INGEST_KEY_FILE)"
+    )
+    p.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="for TokenReview/SubjectAccessReview (default: in-cluster or $KUBECONFIG)",
+    )
+
+
+def _certificate(args: argparse.Namespace, settings: OperatorSettings) -> tuple[Path, Path]:
+    cert = args.cert_file or settings.ingest.cert_file
+    key = args.key_file or settings.ingest.key_file
+    if cert and key:
+        return Path(cert), Path(key)
+    if cert or key:
+        raise SettingsError("pass both --cert-file and --key-file (or neither)")
+    served = settings.webhook.files()
+    if served is not None:
+        return served[0], served[1]
+    generated = tls.generate_certificate(
+        tempfile.mkdtemp(prefix="cloudios-ingest-tls-"), ["localhost", "127.0.0.1"]
+    )
+    sys.stderr.write(f"no certificate given: serving a generated one (CA {generated.ca_file})\n")
+    return generated.cert_file, generated.key_file
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = OperatorSettings.from_env(os.environ)
+        cert, key = _certificate(args, settings)
+        kube = Kube.connect(pool_size=4, timeout=settings.request_timeout_seconds, kubeconfig=args.kubeconfig)
+        trail = audit.open_trail(settings, kube)
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - a kubeconfig that cannot be loaded: one line
+        sys.stderr.write(f"error: cannot connect to the API server: {describe(exc)}\n")
+        return EXIT_INPUT
+    store = context.open_store(settings.store, settings.keyring.keyset)
+    logging.getLogger(ingest.access_log.name).setLevel(logging.INFO)  # the access log is the point
+    port = args.port if args.port is not None else (settings.ingest.port or DEFAULT_PORT)
+    stop = threading.Event()
+    endpoint = ingest.serve(
+        addr=args.addr or settings.ingest.addr,
+        port=port,
+        cert_file=cert,
+        key_file=key,
+        api=ingest.DataRightsApi(kube, data_rights.in_cluster(store, trail, kube)),
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sys.stderr.write(
+        f"serving the data-rights API on https://{args.addr or settings.ingest.addr}:{endpoint.port}\n"
+    )
+    sys.stderr.flush()
+    try:
+        stop.wait()
+    finally:
+        endpoint.stop()
+        trail.close()
+        store.close()
+        kube.close()
+    return EXIT_OK
