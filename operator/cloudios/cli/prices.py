@@ -1,4 +1,4 @@
-"""`cloudios prices`: show a price snapshot, or refresh one from the AWS Price List or Azure Retail Prices."""
+"""`cloudios prices`: show a price snapshot, or refresh one from AWS, GCP or Azure public price data."""
 
 from __future__ import annotations
 
@@ -15,16 +15,19 @@ from pydantic import ValidationError
 
 from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing import azure as azure_pricing
+from cloudios.pricing import gcp as gcp_pricing
 from cloudios.pricing import load_book
 from cloudios.pricing._jsonstream import JsonStreamError, read_chunks
 from cloudios.pricing.aws import refresh
 from cloudios.pricing.azure import refresh as azure_refresh
+from cloudios.pricing.gcp import refresh as gcp_refresh
 
 EXIT_OK, EXIT_INPUT = 0, 2
 DEFAULT_OUTPUT = Path("cloudios-prices.json")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 AZURE_REGION = re.compile(r"^[a-z][a-z0-9]+$")
-PROVIDERS = ("aws", "azure")
+GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+PROVIDERS = ("aws", "gcp", "azure")
 TIMEOUT_SECONDS = 60.0
 
 
@@ -71,10 +74,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     if args.prices_command == "show":
+        if args.path is None and args.provider == "gcp":
+            return _show_gcp(gcp_pricing.bundled(), "bundled")
         return _show(args.path) if args.provider == "aws" or args.path is not None else _show_azure()
     if args.provider == "azure":
         regions = list(args.regions or azure_refresh.DEFAULT_REGIONS)
         return _refresh_azure(args.output, regions, args.from_dir)
+    if args.provider == "gcp":
+        return _refresh_gcp(args.output, list(args.regions or gcp_refresh.DEFAULT_REGIONS), args.from_dir)
     return _refresh(args.output, list(args.regions or refresh.DEFAULT_REGIONS), args.from_dir)
 
 
@@ -90,6 +97,8 @@ def _show(path: Path | None) -> int:
         return _fail(f"{path}: not a readable price snapshot ({_first_line(exc)})")
     if isinstance(found, azure_pricing.AzurePriceBook):
         return _show_azure(found, str(path))
+    if isinstance(found, gcp_pricing.GcpPriceBook):
+        return _show_gcp(found, str(path))
     if not isinstance(found, aws_pricing.AwsPriceBook):
         return _fail(f"{path}: not a snapshot this command can show")
     book = found
@@ -102,6 +111,19 @@ def _show(path: Path | None) -> int:
         f"source: {book.source}",
     ]
     out += [f"  {name}: {r.count()} prices; {r.source}" for name, r in book.regions.items()]
+    sys.stdout.write("\n".join(out) + "\n")
+    return EXIT_OK
+
+
+def _show_gcp(book: gcp_pricing.GcpPriceBook, where: str) -> int:
+    out = [
+        f"snapshot: {where}",
+        f"provider: {book.provider}, date: {book.date}",
+        f"basis: {book.basis} (on-demand), currency: {book.currency}",
+        f"prices: {book.count()}",
+        f"source: {book.source}",
+    ]
+    out += [f"  table {name}: {t.date}; {len(t.prices)} regions; {t.unit}" for name, t in book.tables.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
 
@@ -147,6 +169,38 @@ def _refresh_azure(output: Path, regions: list[str], from_dir: Path | None) -> i
     _write(output, azure_pricing.dump_book(book))
     tables = ", ".join(sorted(collector.seen_tables)) or "none"
     sys.stdout.write(f"wrote {output}: {book.count()} prices; refreshed tables: {tables}\n")
+    return EXIT_OK
+
+
+def _refresh_gcp(output: Path, regions: list[str], from_dir: Path | None) -> int:
+    """GCP: Cyclenerd's pricing.yml (Cloud Billing Catalog data), read from --from-dir or downloaded."""
+    bad = [r for r in regions if not GCP_REGION.match(r)]
+    if bad:
+        return _fail(f"--regions: {', '.join(bad)} are not GCP region names like europe-west1")
+    if from_dir is not None:
+        path = from_dir / "pricing.yml"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"--from-dir {from_dir}: cannot read pricing.yml: {_first_line(exc)}")
+        source = f"{gcp_refresh.SOURCE}, read from {path}"
+    else:
+        import httpx  # noqa: PLC0415 - only this command needs the HTTP client
+
+        try:
+            response = httpx.get(gcp_refresh.SOURCE_URL, timeout=TIMEOUT_SECONDS, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            reason = _first_line(exc) or type(exc).__name__
+            where = gcp_refresh.SOURCE_URL
+            return _fail(f"could not download {where}: {reason}; the bundled price snapshot stays in use")
+        text, source = response.text, gcp_refresh.SOURCE
+    try:
+        book = gcp_refresh.convert(text, regions=regions, source=source)
+    except gcp_refresh.SourceError as exc:
+        return _fail(f"the GCP price source could not be used: {exc}")
+    _write(output, gcp_pricing.dump_book(book))
+    sys.stdout.write(f"wrote {output}: {book.count()} prices in {len(regions)} regions (as of {book.date})\n")
     return EXIT_OK
 
 
