@@ -258,3 +258,12 @@ def test_a_record_that_cannot_be_cleaned_is_dropped() -> None:
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "value %s", (Unprintable(),), None)
     assert RedactingFilter().filter(record) is False
+
+
+def test_service_account_identities_stay_but_personal_emails_go() -> None:
+    from cloudios.security.redaction import redact  # noqa: PLC0415
+
+    text = redact("reached as reader@proj-1.iam.gserviceaccount.com; approved by alice@example.com")
+    assert "reader@proj-1.iam.gserviceaccount.com" in text
+    assert "alice@example.com" not in text
+    assert "x@iam.gserviceaccount.com.evil.example" not in redact("x@iam.gserviceaccount.com.evil.example")

@@ -137,9 +137,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         ),
         REDACTED,
     ),
-    # Email addresses (PII).
+    # Email addresses (PII). GCP service accounts (`name@project.iam.gserviceaccount.com`) are machine
+    # identities a platform team needs to see in a condition, not personal data: they stay.
     (
-        re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+"),
+        re.compile(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@(?![A-Za-z0-9-]+\.iam\.gserviceaccount\.com\b)"
+            r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+"
+        ),
         REDACTED,
     ),
 )
