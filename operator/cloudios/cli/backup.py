@@ -9,7 +9,8 @@ import sys
 import sqlalchemy as sa
 
 from cloudios.cli import options
-from cloudios.providers.aws.objectstore import ObjectStoreError, S3ObjectStore
+from cloudios.providers import registry as providers
+from cloudios.providers.base import ObjectStoreError, ProviderError
 from cloudios.security.keyring import KeyringError
 from cloudios.security.keyset import KeysetError
 from cloudios.services.backups import BackupError, Backups
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     except (KeysetError, KeyringError, RestoreError, OSError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_INPUT
-    except (BackupError, ObjectStoreError, sa.exc.SQLAlchemyError) as exc:
+    except (BackupError, ObjectStoreError, ProviderError, sa.exc.SQLAlchemyError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_FAILED
 
@@ -69,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
             "error: backups are encrypted: pass --keyset FILE (or set $CLOUDIOS_MASTER_KEY_FILE)\n"
         )
         return EXIT_INPUT
-    bucket = S3ObjectStore(
+    bucket = providers.object_store(
         args.bucket, prefix=args.prefix, endpoint_url=args.endpoint_url, region=args.region
     )
     service = Backups(bucket, keyset)

@@ -17,7 +17,7 @@ import kopf
 
 from cloudios.controller import accounts, decisions, peering, policies, recommendations
 from cloudios.ingest import data_rights as ingest
-from cloudios.providers.aws.objectstore import S3ObjectStore
+from cloudios.providers import registry as providers
 from cloudios.security import tls
 from cloudios.security.logs import quiet_wire_loggers
 from cloudios.security.redaction import RedactingFilter, install_log_redaction
@@ -251,7 +251,7 @@ def backup_service(settings: OperatorSettings) -> backups.Backups:
         raise SettingsError(
             "CLOUDIOS_BACKUP_BUCKET needs the master key (CLOUDIOS_MASTER_KEY_FILE): backups are encrypted"
         )
-    bucket = S3ObjectStore(
+    bucket = providers.object_store(
         settings.backup.bucket,
         prefix=settings.backup.prefix,
         endpoint_url=settings.backup.endpoint_url,

@@ -134,3 +134,21 @@ class AgentReports(Protocol):
     def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> Sequence[WorkloadUsage]:
         """Usage summaries the cluster's agent reported since ``since``."""
         ...
+
+
+class ObjectStoreError(Exception):
+    """The bucket refused or could not be reached; the message names the bucket and the operation."""
+
+
+class ObjectStore(Protocol):
+    """An S3-compatible bucket (backups): objects under a prefix."""
+
+    def describe(self) -> str: ...
+
+    def put(self, name: str, data: bytes) -> None: ...
+
+    def get(self, name: str) -> bytes: ...
+
+    def names(self) -> list[str]: ...
+
+    def delete(self, name: str) -> None: ...

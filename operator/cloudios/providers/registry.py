@@ -7,7 +7,7 @@ from collections.abc import Callable
 from cloudios.domain import Provider as ProviderName
 from cloudios.providers.aws.provider import AwsProvider
 from cloudios.providers.azure.provider import AzureProvider
-from cloudios.providers.base import Provider, ProviderError
+from cloudios.providers.base import ObjectStore, Provider, ProviderError
 from cloudios.providers.gcp.provider import GcpProvider
 
 _FACTORIES: dict[ProviderName, Callable[[], Provider]] = {
@@ -37,3 +37,17 @@ def get(name: ProviderName | str) -> Provider:
     if found is None:
         found = _INSTANCES[key] = factory()
     return found
+
+
+def object_store(
+    bucket: str, *, prefix: str, endpoint_url: str | None = None, region: str | None = None
+) -> ObjectStore:
+    """The S3-compatible bucket backups go to. S3's API is the de-facto standard of object stores
+    (MinIO, Ceph, GCS's interoperability mode), so the AWS SDK's client serves every endpoint."""
+    try:
+        from cloudios.providers.aws.objectstore import S3ObjectStore  # noqa: PLC0415 - boto3 on first use
+    except ImportError as exc:
+        raise ProviderError(
+            "ProviderSdkMissing", f"backups need the aws SDK ({exc.name}); install cloudios[aws]"
+        ) from None
+    return S3ObjectStore(bucket, prefix=prefix, endpoint_url=endpoint_url, region=region)

@@ -41,7 +41,7 @@ class BackupError(Exception):
 
 
 class ObjectStore(Protocol):
-    """A bucket (providers.aws.objectstore.S3ObjectStore)."""
+    """A bucket (providers.base.ObjectStore, made by providers.registry.object_store)."""
 
     def describe(self) -> str: ...
 

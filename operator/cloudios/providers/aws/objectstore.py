@@ -14,9 +14,7 @@ import boto3.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-
-class ObjectStoreError(Exception):
-    """The bucket refused or could not be reached; the message names the bucket and the operation."""
+from cloudios.providers.base import ObjectStoreError
 
 
 @dataclass
