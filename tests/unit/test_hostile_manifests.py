@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import time
@@ -70,21 +69,29 @@ CASES = {
 }
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
 def _scan(target: str, *, stdin: Path | None = None) -> tuple[int, str, float]:
     started = time.monotonic()
     with (stdin or Path("/dev/null")).open("rb") as feed:
+        # util-linux prlimit caps the child's address space: no preexec_fn, so no Python fork hooks run
+        # in a test process whose other fixtures have gRPC threads (which abort on such a fork).
         done = subprocess.run(
-            [sys.executable, "-m", "cloudios.cli.main", "scan", "-f", target, "--no-store"],
+            [
+                "prlimit",
+                f"--as={MEMORY_CAP}",
+                "--",
+                sys.executable,
+                "-m",
+                "cloudios.cli.main",
+                "scan",
+                "-f",
+                target,
+                "--no-store",
+            ],
             stdin=feed,
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
-            preexec_fn=_cap_memory,
         )
     return done.returncode, done.stderr, time.monotonic() - started
 
