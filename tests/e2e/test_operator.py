@@ -165,9 +165,11 @@ def test_bad_credentials_set_conditions_without_crash_loop(
 
 
 def test_invalid_policies_report_conditions(operators: OperatorFactory, cluster: Cluster) -> None:
-    operator = operators(cluster.namespace)
+    # Created while no operator serves the schedule webhook (it fails open), which would refuse
+    # the bad cron at admission: the operator must still report what got past it.
     cluster.create(POLICIES, policy("bad-cron", schedule="every day at six"))
     cluster.create(POLICIES, policy("bad-module", modules=[{"name": "aws.ec2.nonexistent"}]))
+    operator = operators(cluster.namespace)
     cron = cluster.wait_condition(POLICIES, "bad-cron", "Ready", "False", reason="InvalidSchedule")
     assert "spec.schedule" in cron["message"]
     assert "every day at six" in cron["message"]
