@@ -253,7 +253,8 @@ def test_recovers_after_apiserver_restart(
     cluster.wait_condition(ACCOUNTS, "before", "Ready", "True")
 
     control_plane.restart_apiserver()
-    cluster.create(ACCOUNTS, account("after"))
+    # Another cloud account: a second object for the same one would wait as DuplicateAccount.
+    cluster.create(ACCOUNTS, account("after", account_id="333333333333"))
     cluster.wait_condition(ACCOUNTS, "after", "Ready", "True", timeout=90)
     assert operator.alive()
 
@@ -277,7 +278,7 @@ def test_two_replicas_only_one_acts(operators: OperatorFactory, cluster: Cluster
     assert reasons(cluster, "one").count("CredentialsVerified") == 1
 
     active.kill()
-    cluster.create(ACCOUNTS, account("two"))
+    cluster.create(ACCOUNTS, account("two", account_id="333333333333"))  # not a duplicate of one
     cluster.wait_condition(ACCOUNTS, "two", "Ready", "True", timeout=60)
     assert standby.messages(r"health check of .*/two:")
     assert standby.alive()
