@@ -116,7 +116,9 @@ def run(accounts: int, work: Path) -> dict[str, Any]:
 
         names = {f"acct-{i:03d}" for i in range(accounts)}
         manifest = work / "accounts.yaml"
-        manifest.write_text(yaml.safe_dump_all([account(n) for n in sorted(names)]))
+        # One cloud account each: objects naming the same one wait as DuplicateAccount.
+        bodies = [account(n, account_id=f"{100_000_000_000 + i:012d}") for i, n in enumerate(sorted(names))]
+        manifest.write_text(yaml.safe_dump_all(bodies))
         ready: dict[str, float] = {}
         stop = threading.Event()
         started = time.monotonic()

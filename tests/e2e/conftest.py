@@ -76,6 +76,10 @@ def e2e_setup(
     cert = decisions.generate_webhook_certificate(work, ["127.0.0.1"])
     managed = f"e2e-{secrets.token_hex(3)}.test.cloudios.io"
     yield {"cert": cert.cert_file, "key": cert.key_file, "ca": cert.ca_file, "managed": managed}
+    remove_webhooks(control_plane, managed)
+
+
+def remove_webhooks(control_plane: ControlPlane, managed: str) -> None:
     admission = k8s.AdmissionregistrationV1Api(control_plane.api_client())
     with contextlib.suppress(k8s.ApiException):
         admission.delete_mutating_webhook_configuration(managed)
@@ -103,6 +107,10 @@ def operators(
             yield factory
     finally:
         factory.stop_all()
+        # Its webhooks are persistent (fail closed) and point at the stopped operator: remove them,
+        # so a test that writes Recommendations or ScanPolicies before starting its own operator
+        # (or none) is not refused by a server that is gone. The next operator registers them again.
+        remove_webhooks(control_plane, str(e2e_setup["managed"]))
         failed = any(
             getattr(getattr(request.node, f"report_{when}", None), "failed", False)
             for when in ("setup", "call")

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import pytest
 from kubernetes import client as k8s
 
 from cloudios.cli.audit import write_keys
+from cloudios.services import context
+from cloudios.services.settings import OperatorSettings
+from cloudios.sinks.kube import Kube
+from cloudios.store.sql import SqlRepository
 from tests.support.controlplane import ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -312,3 +317,33 @@ class Cluster:
 
 def apply(plane: ControlPlane, path: Path) -> None:
     plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", path)
+
+
+def in_process_services(
+    api: k8s.ApiClient, data_dir: Path, *, store: SqlRepository | None = None
+) -> context.Services:
+    """The operator's services in this process (a store in ``data_dir``, or ``store``), for calling
+    one reconcile or tick directly against the real API server as the ``api`` client's identity."""
+    settings = OperatorSettings.from_env({"CLOUDIOS_DATA_DIR": str(data_dir)})
+    return context.build(settings, kube=Kube(api, settings.request_timeout_seconds), store=store)
+
+
+def aws_emulator_env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """What operator_env gives a subprocess, for scans run in this process: moto, no other credentials."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def mark_ready(cluster: Cluster, name: str) -> None:
+    """Write Ready=True on a CloudAccount as a credential check would (for in-process runs)."""
+    cluster.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, cluster.namespace, "cloudaccounts", name,
+        {"status": {"conditions": [{
+            "type": "Ready", "status": "True", "reason": "CredentialsVerified", "message": "checked",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }]}},
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from cloudios.emulators.gcp.server import GcpEmulator
 from tests.e2e.harness import Cluster, OperatorFactory
 from tests.e2e.manifests import policy
 from tests.e2e.test_operator import ACCOUNTS, POLICIES, published, wait_published
-from tests.support.gcp import PROJECT_A
+from tests.support.gcp import PROJECT_A, PROJECT_B
 
 pytestmark = [pytest.mark.cluster, pytest.mark.gcp]
 GCP_MODULES = [
@@ -25,14 +25,14 @@ GCP_MODULES = [
 ]
 
 
-def gcp_account(name: str, secret: str) -> dict[str, Any]:
+def gcp_account(name: str, secret: str, project: str = PROJECT_A) -> dict[str, Any]:
     return {
         "apiVersion": "cloudios.io/v1alpha1",
         "kind": "CloudAccount",
         "metadata": {"name": name, "labels": {"cloud": "gcp"}},
         "spec": {
             "provider": "gcp",
-            "gcp": {"projectId": PROJECT_A, "serviceAccountKeySecretRef": {"name": secret}},
+            "gcp": {"projectId": project, "serviceAccountKeySecretRef": {"name": secret}},
         },
     }
 
@@ -46,7 +46,8 @@ def test_gcp_account_gives_priced_evidenced_recommendations(
     gcp_emulator.service_account_key(PROJECT_A, email=stale["client_email"])  # rotates: the first key is dead
     cluster.secret("gcp-stale", {"key.json": json.dumps(stale)})
     cluster.create(ACCOUNTS, gcp_account("gcp-prod", "gcp-key"))
-    cluster.create(ACCOUNTS, gcp_account("gcp-stale", "gcp-stale"))
+    # Another project: a second object for the same one would wait as DuplicateAccount.
+    cluster.create(ACCOUNTS, gcp_account("gcp-stale", "gcp-stale", PROJECT_B))
     body = policy(
         "gcp-daily", modules=GCP_MODULES, max_recommendations=6, selector={"matchLabels": {"cloud": "gcp"}}
     )

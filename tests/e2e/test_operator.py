@@ -165,9 +165,11 @@ def test_bad_credentials_set_conditions_without_crash_loop(
 
 
 def test_invalid_policies_report_conditions(operators: OperatorFactory, cluster: Cluster) -> None:
-    operator = operators(cluster.namespace)
+    # Created while no operator serves the schedule webhook (it fails open), which would refuse
+    # the bad cron at admission: the operator must still report what got past it.
     cluster.create(POLICIES, policy("bad-cron", schedule="every day at six"))
     cluster.create(POLICIES, policy("bad-module", modules=[{"name": "aws.ec2.nonexistent"}]))
+    operator = operators(cluster.namespace)
     cron = cluster.wait_condition(POLICIES, "bad-cron", "Ready", "False", reason="InvalidSchedule")
     assert "spec.schedule" in cron["message"]
     assert "every day at six" in cron["message"]
@@ -251,7 +253,8 @@ def test_recovers_after_apiserver_restart(
     cluster.wait_condition(ACCOUNTS, "before", "Ready", "True")
 
     control_plane.restart_apiserver()
-    cluster.create(ACCOUNTS, account("after"))
+    # Another cloud account: a second object for the same one would wait as DuplicateAccount.
+    cluster.create(ACCOUNTS, account("after", account_id="333333333333"))
     cluster.wait_condition(ACCOUNTS, "after", "Ready", "True", timeout=90)
     assert operator.alive()
 
@@ -275,7 +278,7 @@ def test_two_replicas_only_one_acts(operators: OperatorFactory, cluster: Cluster
     assert reasons(cluster, "one").count("CredentialsVerified") == 1
 
     active.kill()
-    cluster.create(ACCOUNTS, account("two"))
+    cluster.create(ACCOUNTS, account("two", account_id="333333333333"))  # not a duplicate of one
     cluster.wait_condition(ACCOUNTS, "two", "Ready", "True", timeout=60)
     assert standby.messages(r"health check of .*/two:")
     assert standby.alive()

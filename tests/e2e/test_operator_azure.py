@@ -54,7 +54,9 @@ def test_azure_account_gives_priced_recommendations_and_bad_secrets_a_reason(
         ACCOUNTS, azure_account("az-prod", sub, identity.tenant_id, identity.client_id, "azure-sp")
     )
     cluster.create(
-        ACCOUNTS, azure_account("az-bad", sub, identity.tenant_id, identity.client_id, "azure-wrong")
+        # Another subscription: a second object for the same one would wait as DuplicateAccount.
+        ACCOUNTS,
+        azure_account("az-bad", str(uuid.uuid4()), identity.tenant_id, identity.client_id, "azure-wrong"),
     )
     cluster.create(
         POLICIES,

@@ -176,13 +176,34 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
     assert "/tmp" in mounts
     # The webhook CA in both configurations is the CA that signed the Secret's certificate.
     (tls,) = [d for d in docs if d["kind"] == "Secret" and d["type"] == "kubernetes.io/tls"]
-    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+    # (path, resource, sideEffects, failurePolicy, matchCondition) of each webhook. The decision
+    # webhook writes the audit log, but never for dry runs; the schedule check fails open (the
+    # operator reports it too).
+    publishing = "not-the-operator-publishing"
+    expected = {
+        "MutatingWebhookConfiguration": [
+            ("/mutate-recommendation-decision", "recommendations", "None", "Fail", publishing),
+        ],
+        "ValidatingWebhookConfiguration": [
+            ("/validate-recommendation-decision", "recommendations", "NoneOnDryRun", "Fail", publishing),
+            ("/validate-scanpolicy-schedule", "scanpolicies", "None", "Ignore", "not-the-operator"),
+        ],
+    }
+    for kind, hooks in expected.items():
         (config,) = by_kind[kind]
-        (hook,) = config["webhooks"]
-        assert hook["clientConfig"]["caBundle"] == tls["data"]["ca.crt"]
-        # The validating webhook writes the audit log, but never for dry runs.
-        assert hook["sideEffects"] == ("None" if kind.startswith("Mutating") else "NoneOnDryRun")
-        assert hook["failurePolicy"] == "Fail"
+        found = [
+            (
+                h["clientConfig"]["service"]["path"],
+                *h["rules"][0]["resources"],
+                h["sideEffects"],
+                h["failurePolicy"],
+                h["matchConditions"][0]["name"],
+            )
+            for h in config["webhooks"]
+        ]
+        assert found == hooks
+        for hook in config["webhooks"]:
+            assert hook["clientConfig"]["caBundle"] == tls["data"]["ca.crt"]
     assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}.isdisjoint(by_kind)
     without_crds = render(control_plane, *KEY, "--set", "crds.install=false", "--set", "crds.keep=false")
     assert not [d for d in without_crds if d["kind"] == "CustomResourceDefinition"]

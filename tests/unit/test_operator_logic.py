@@ -15,7 +15,7 @@ from cloudios.api import CloudAccountSpec, SecretKeyRef
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, ScanRecord, StoredFinding
 from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.base import ProviderError
-from cloudios.services import credentials, retention, schedule
+from cloudios.services import account_identity, credentials, retention, schedule
 from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks import conditions, recommendation_objects
 from cloudios.sinks.conditions import Observation
@@ -348,3 +348,28 @@ def test_job_mode_in_a_cluster_needs_its_own_service_account() -> None:
         OperatorSettings.from_env({**base, "CLOUDIOS_JOB_SERVICE_ACCOUNT": "cloudios"})
     ok = OperatorSettings.from_env({**base, "CLOUDIOS_JOB_SERVICE_ACCOUNT": "cloudios-scan"})
     assert ok.scan.job.service_account == "cloudios-scan"
+
+
+def test_the_oldest_object_claims_a_cloud_account() -> None:
+    def body(name: str, created: str, account_id: str = "111111111111", **meta: Any) -> dict[str, Any]:
+        aws = {"accountId": account_id, "roleArn": f"arn:aws:iam::{account_id}:role/r",
+               "externalId": "ext-id", "regions": ["us-east-1"]}  # fmt: skip
+        return {"metadata": {"name": name, "creationTimestamp": created, **meta},
+                "spec": {"provider": "aws", "aws": aws}}  # fmt: skip
+
+    a, b = body("a", "2026-11-01T00:00:00Z"), body("b", "2026-11-02T00:00:00Z")
+    same_time = body("c", "2026-11-01T00:00:00Z")
+    other = body("d", "2026-10-01T00:00:00Z", account_id="222222222222")
+    claims = [account_identity.claim_of(x) for x in (a, b, same_time, other)]
+    assert account_identity.claimed_by(a, claims) is None
+    assert account_identity.claimed_by(b, claims) == "a"
+    assert account_identity.claimed_by(same_time, claims) == "a"  # a tie goes by name
+    assert account_identity.claimed_by(other, claims) is None
+    leaving = body("a", "2026-11-01T00:00:00Z", deletionTimestamp="2026-11-29T00:00:00Z")
+    renamed = [account_identity.claim_of(x) for x in (leaving, b)]
+    assert account_identity.claimed_by(b, renamed) is None  # a rename: the old one is going
+    invalid = account_identity.claim_of({"metadata": {"name": "x", "creationTimestamp": "2026"}, "spec": {}})
+    assert invalid.identity is None
+    assert account_identity.claimed_by(b, [invalid]) is None
+    message = account_identity.duplicate("a", b).message
+    assert "CloudAccount a (created earlier) already watches aws account 111111111111" in message

@@ -220,3 +220,73 @@ def test_agent_reports_port_is_tenant_and_cluster_scoped(tmp_path: Path) -> None
         assert port.workload_usage("team-c", "c1", since=old) == []
     finally:
         store.close()
+
+
+def test_two_account_objects_for_one_cloud_account_keep_their_own_findings(tmp_path: Path) -> None:
+    """Finding ids come from the cloud account; the rows belong to the CloudAccount object."""
+    repo = SqlRepository.sqlite(tmp_path)
+    first = repo.record_scan(scan("s1", T0), [f("i-1"), f("i-2")])
+    twin = ScanRecord(**{**scan("s2", T0).__dict__, "account_name": "prod-twin"})
+    # Before revision 0009: UNIQUE constraint failed: findings.tenant, findings.id
+    second = repo.record_scan(twin, [f("i-1")])
+    assert sorted(first.new) == sorted([f("i-1").id, f("i-2").id])
+    assert second.new == (f("i-1").id,)
+    assert second.resolved == ()  # the twin's scan never resolves prod's findings
+    assert [s.finding.resource_id for s in repo.findings("team-a", account_name="prod-twin")] == ["i-1"]
+    assert len(repo.findings("team-a", account_name="prod")) == 2
+    # A later scan of the twin resolves only its own row.
+    later = ScanRecord(**{**twin.__dict__, "id": "s3", "finished_at": T0 + timedelta(days=1)})
+    assert repo.record_scan(later, []).resolved == (f("i-1").id,)
+    assert len(repo.findings("team-a", account_name="prod")) == 2
+
+
+def test_a_renamed_account_does_not_collide_with_the_deleted_ones_rows(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    repo.upsert_account(tenant="team-a", name="prod", provider="aws", account_id="111111111111", now=T0)
+    repo.record_scan(scan("s1", T0), [f("i-1")])
+    repo.mark_account_deleted(tenant="team-a", name="prod", now=T0 + timedelta(hours=1))
+    renamed = ScanRecord(**{**scan("s2", T0 + timedelta(hours=2)).__dict__, "account_name": "prod-v2"})
+    assert repo.record_scan(renamed, [f("i-1")]).new == (f("i-1").id,)
+    # The deleted account's rows stay until retention purges them, then only the new ones remain.
+    assert len(repo.findings("team-a", include_resolved=True)) == 2
+    repo.purge_expired(now=T0 + timedelta(days=40), retention=timedelta(days=30))
+    assert [s.account_name for s in repo.findings("team-a")] == ["prod-v2"]
+
+
+def test_revision_0009_rekeys_existing_findings_by_account(tmp_path: Path) -> None:
+    """A database at revision 0008 with findings keyed by (tenant, id) keeps its rows."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cloudios.db'}")
+    finding = f("i-1")
+    with engine.connect() as conn:
+        command.upgrade(migrations.config(conn), "0008")
+        conn.commit()
+        # Revision 0001 creates today's table; rebuild it as it was before 0009.
+        conn.exec_driver_sql("DROP TABLE findings")
+        old = sa.MetaData()
+        columns = [sa.Column(c.name, c.type, nullable=c.nullable) for c in schema.findings.columns]
+        legacy = sa.Table("findings", old, *columns, sa.PrimaryKeyConstraint("tenant", "id"))
+        sa.Index("ix_findings_account", legacy.c.tenant, legacy.c.account_name, legacy.c.resolved_at)
+        old.create_all(conn)
+        conn.execute(
+            legacy.insert().values(
+                tenant="team-a", id=finding.id, account_name="prod", module=finding.module,
+                category="idle", resource_id="i-1", monthly_savings=Decimal(10), currency="USD",
+                payload=finding.model_dump(mode="json"), first_seen=T0, last_seen=T0, resolved_at=None,
+                last_scan_id="s0",
+            )
+        )  # fmt: skip
+        conn.commit()
+        assert sa.inspect(conn).get_pk_constraint("findings")["constrained_columns"] == ["tenant", "id"]
+    engine.dispose()
+    repo = SqlRepository.sqlite(tmp_path)  # applies revision 0009
+    try:
+        kept = repo.findings("team-a")
+        assert [(s.account_name, s.finding) for s in kept] == [("prod", finding)]
+        assert kept[0].first_seen == T0
+        twin = ScanRecord(**{**scan("s1", T0).__dict__, "account_name": "prod-twin"})
+        assert repo.record_scan(twin, [finding]).new == (finding.id,)
+    finally:
+        repo.close()
+    inspector = sa.inspect(sa.create_engine(f"sqlite:///{tmp_path / 'cloudios.db'}"))
+    assert inspector.get_pk_constraint("findings")["constrained_columns"] == ["tenant", "account_name", "id"]
+    assert [i["name"] for i in inspector.get_indexes("findings")] == ["ix_findings_account"]

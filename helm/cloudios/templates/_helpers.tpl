@@ -128,11 +128,16 @@ render and memoised, because webhook.yaml (caBundle) and certificate.yaml (Secre
 {{- end }}
 
 {{/*
-The part of a webhook shared by the mutating and the validating one:
-(list $root path caPEM sideEffects).
+The part of a webhook shared by every webhook:
+(list $root path caPEM sideEffects [resource] [failurePolicy]); resource defaults to recommendations,
+failurePolicy to .Values.webhook.failurePolicy.
 */}}
 {{- define "cloudios.webhookClient" -}}
 {{- $root := index . 0 -}}
+{{- $resource := "recommendations" -}}
+{{- if gt (len .) 4 }}{{ $resource = index . 4 }}{{ end -}}
+{{- $failurePolicy := $root.Values.webhook.failurePolicy -}}
+{{- if gt (len .) 5 }}{{ $failurePolicy = index . 5 }}{{ end -}}
 clientConfig:
   service:
     name: {{ include "cloudios.serviceName" $root }}
@@ -145,15 +150,21 @@ clientConfig:
 admissionReviewVersions: ["v1"]
 {{- /* The validating webhook appends accepted decisions to the audit log, except on dry runs. */}}
 sideEffects: {{ index . 3 }}
-failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+failurePolicy: {{ $failurePolicy }}
 timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
 rules:
   - apiGroups: ["cloudios.io"]
     apiVersions: ["v1alpha1"]
     operations: ["CREATE", "UPDATE"]
-    resources: ["recommendations"]
+    resources: [{{ $resource | quote }}]
     scope: Namespaced
 matchConditions:
+{{- if eq $resource "scanpolicies" }}
+  # The operator never changes a ScanPolicy's schedule; its own writes never wait on its webhook.
+  - name: not-the-operator
+    expression: >-
+      request.userInfo.username != 'system:serviceaccount:{{ $root.Release.Namespace }}:{{ include "cloudios.serviceAccountName" $root }}'
+{{- else }}
   # The operator's own publishing (creating and refreshing Recommendations without touching
   # spec.decision) never waits on its webhook. Everything else is checked: every other requester,
   # and any request, the operator's included, that sets or changes spec.decision, which needs the
@@ -164,4 +175,5 @@ matchConditions:
       || (oldObject == null ? has(object.spec.decision)
       : (has(object.spec.decision) != has(oldObject.spec.decision)
       || (has(object.spec.decision) && object.spec.decision != oldObject.spec.decision)))
+{{- end }}
 {{- end }}

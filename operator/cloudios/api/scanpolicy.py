@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from cloudios.api import schedules
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
 from cloudios.domain.money import DecimalStr, Money
 
@@ -106,6 +107,9 @@ class ScanPolicySpec(ApiModel):
 
         if not croniter.is_valid(value):
             raise ValueError(f"'{value}' is not a valid cron expression (e.g. '0 6 * * *')")
+        problem = schedules.never_fires(value, datetime.now(UTC))
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

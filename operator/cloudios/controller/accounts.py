@@ -11,12 +11,17 @@ import kopf
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import CLOUD_ACCOUNT, PLURALS
 from cloudios.controller import handling
-from cloudios.services import accounts
+from cloudios.services import account_identity, accounts
 from cloudios.services.context import Services
 
 PLURAL = PLURALS[CLOUD_ACCOUNT]
+INDEX = "cloud_account_claims"  # kopf passes the index to handlers under this name
 
 log = logging.getLogger(__name__)
+
+
+def _claims_in(index: kopf.Index[str, Any], body: kopf.Body) -> list[account_identity.Claim]:
+    return list(index.get(str(body.get("metadata", {}).get("namespace")), []))
 
 
 def register(registry: kopf.OperatorRegistry, services: Services) -> None:
@@ -27,20 +32,34 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
         # Spread the timers of accounts created together (reconcile already checked them once).
         return interval * (1 + random.random() / 10)  # noqa: S311 - jitter, not cryptography
 
+    @kopf.index(GROUP, VERSION, PLURAL, id=INDEX, registry=registry)
+    def claims(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, account_identity.Claim]:
+        # Which cloud account each object claims, by namespace, kept from the watch (no listing
+        # per check: a namespace of 200 accounts would otherwise list 200 objects 200 times).
+        return {str(namespace): account_identity.claim_of(body)}
+
     @kopf.on.resume(GROUP, VERSION, PLURAL, id="reconcile", registry=registry)
     @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile", registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec", registry=registry)
-    async def reconcile_account(body: kopf.Body, **_: Any) -> None:
-        await handling.converge(accounts.reconcile(services.accounts, body), what="CloudAccount reconcile")
+    async def reconcile_account(body: kopf.Body, **kwargs: Any) -> None:
+        others = _claims_in(kwargs[INDEX], body)
+        await handling.converge(
+            accounts.reconcile(services.accounts, body, others), what="CloudAccount reconcile"
+        )
 
     @kopf.timer(
         GROUP, VERSION, PLURAL, id="health-check", interval=interval, initial_delay=first_check_delay,
         registry=registry,
     )  # fmt: skip
-    async def health_check(body: kopf.Body, **_: Any) -> None:
-        await handling.tick(accounts.reconcile(services.accounts, body), what="CloudAccount health check")
+    async def health_check(body: kopf.Body, **kwargs: Any) -> None:
+        others = _claims_in(kwargs[INDEX], body)
+        await handling.tick(
+            accounts.reconcile(services.accounts, body, others), what="CloudAccount health check"
+        )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)
     async def delete_account(body: kopf.Body, **_: Any) -> None:
         meta = body.get("metadata", {})
-        await accounts.cleanup(services.accounts, str(meta.get("namespace")), str(meta.get("name")))
+        namespace = str(meta.get("namespace"))
+        await accounts.cleanup(services.accounts, namespace, str(meta.get("name")))
+        handling.post(await accounts.recheck_duplicates(services.accounts, namespace))

@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from cloudios.controller import accounts, decisions, peering, policies, recommendations
+from cloudios.controller import accounts, decisions, peering, policies, policy_admission, recommendations
 from cloudios.ingest import data_rights as ingest
 from cloudios.providers import registry as providers
 from cloudios.security import tls
@@ -148,6 +148,7 @@ def build_registry(
             store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
         )
+        policy_admission.register(registry)
     return registry
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,8 +16,10 @@ from cloudios.pipeline import health
 from cloudios.pipeline.health import ProbeResult
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import redact
-from cloudios.services import credentials, policy_runs
+from cloudios.services import account_identity, credentials, policy_runs
+from cloudios.services.account_identity import Claim
 from cloudios.services.context import AccountChecks
+from cloudios.sinks import conditions
 from cloudios.sinks.conditions import Observation
 from cloudios.sinks.kube import describe
 from cloudios.sinks.notices import Notice
@@ -82,8 +84,14 @@ def _observations(
     ]
 
 
-async def reconcile(checks: AccountChecks, body: Mapping[str, Any]) -> list[Notice]:
-    """Level-based: the same body always converges to the same status; never raises for bad input."""
+async def reconcile(
+    checks: AccountChecks, body: Mapping[str, Any], others: Iterable[Claim] | None = None
+) -> list[Notice]:
+    """Level-based: the same body always converges to the same status; never raises for bad input.
+
+    ``others``: what the namespace's CloudAccounts claim (kopf's index); listed from the API when
+    not given.
+    """
     namespace, name = name_of(body)
     async with checks.locks.hold(KIND, namespace, name):
         account: CloudAccount | None = None
@@ -95,7 +103,13 @@ async def reconcile(checks: AccountChecks, body: Mapping[str, Any]) -> list[Noti
             error = validation_message(exc)
         now = checks.clock()
         status: dict[str, Any] = {}
+        owner: str | None = None
         if account is not None and not account.spec.suspend:
+            if others is None:
+                bodies = await asyncio.to_thread(checks.kube.items, KIND, namespace)
+                others = [account_identity.claim_of(b) for b in bodies]
+            owner = account_identity.claimed_by(body, others)
+        if account is not None and not account.spec.suspend and owner is None:
             await asyncio.to_thread(
                 checks.store.upsert_account,
                 tenant=namespace,
@@ -121,7 +135,10 @@ async def reconcile(checks: AccountChecks, body: Mapping[str, Any]) -> list[Noti
                 )
             )
             log.info("health check of %s/%s: %s", namespace, name, result.reason)
-        observations = _observations(account, error, result)
+        if owner is not None:
+            observations = [account_identity.duplicate(owner, body)]
+        else:
+            observations = _observations(account, error, result)
         ready = any(o.type == READY and o.status == "True" for o in observations)
         checks.metrics.set_account_ready(namespace, name, ready=ready)
         return await checks.status.write(body, observations, status)
@@ -167,3 +184,18 @@ async def _cleanup_once(checks: AccountChecks, namespace: str, name: str) -> Non
         name,
         deleted,
     )
+
+
+async def recheck_duplicates(checks: AccountChecks, namespace: str) -> list[Notice]:
+    """After a deletion, a CloudAccount waiting as a duplicate of the deleted one takes over now, not
+    an interval later. Never raises: the deletion must not wait on this; the next check catches up."""
+    notices: list[Notice] = []
+    try:
+        bodies = await asyncio.to_thread(checks.kube.items, KIND, namespace)
+        for body in bodies:
+            ready = conditions.find(conditions.parse((body.get("status") or {}).get("conditions")), READY)
+            if ready is not None and ready.reason == account_identity.DUPLICATE:
+                notices.extend(await reconcile(checks, body))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("re-checking duplicates in %s after a deletion: %s", namespace, describe(exc))
+    return notices

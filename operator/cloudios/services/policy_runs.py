@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloudios.api import ScanPolicy, ScanPolicyStatus
+from cloudios.api import ScanPolicy, ScanPolicyStatus, schedules
 from cloudios.api.names import CLOUD_ACCOUNT, SCAN_POLICY
 from cloudios.api.objects import name_of, parse, status_patch, validation_message
 from cloudios.domain import Finding, Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
-from cloudios.services import account_scans, schedule, tenant_preferences
+from cloudios.services import account_scans, policy_status, schedule, tenant_preferences
 from cloudios.services.account_scans import AccountRun
 from cloudios.services.context import PolicyRuns
 from cloudios.sinks import recommendation_sync
@@ -68,6 +68,13 @@ def _time(value: datetime) -> str:
     return value.replace(microsecond=0).isoformat()
 
 
+def _next_run(policy: ScanPolicy, now: datetime) -> datetime | None:
+    """The next cron slot; None when there is none within a year (never raises: status must be
+    written after a scan whatever the schedule)."""
+    found = schedules.next_run(policy.spec.schedule, now)
+    return found.replace(microsecond=0) if found is not None else None
+
+
 async def _write(
     svc: PolicyRuns, body: Mapping[str, Any], observations: list[Observation], extra: Mapping[str, Any]
 ) -> list[Notice]:
@@ -96,7 +103,8 @@ async def _publish_schedule(
 ) -> list[Notice]:
     now = svc.clock()
     status = body.get("status") or {}
-    next_run = _time(schedule.next_after(policy.spec.schedule, now))
+    found = _next_run(policy, now)
+    next_run = _time(found) if found is not None else None
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
     observations = []
     if ready is None or ready.get("reason") in _INVALID:
@@ -142,19 +150,30 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 )
             elif run_now is not None or schedule.is_due(policy.spec.schedule, last, now):
                 due.append(account)
-        if not due and run_now is None:
+        # A run whose publishing failed publishes again, from the store, without rescanning.
+        republish = not due and run_now is None and policy_status.needs_publishing(latest)
+        if not due and run_now is None and not republish:
             # Nothing to scan; still record why accounts are skipped (suspended, not Ready).
             entries = [_entry(e) for e in _complete(runs, selected, previous)]
             changed = entries != list(previous.values())
             return await _publish_schedule(svc, latest, policy, {"accounts": entries} if changed else None)
-        log.info("policy %s/%s: scanning %d account(s)", namespace, name, len(due))
+        if republish:
+            log.info("policy %s/%s: publishing the last run's findings again", namespace, name)
+        else:
+            log.info("policy %s/%s: scanning %d account(s)", namespace, name, len(due))
         timed = await asyncio.gather(*(_timed_scan(svc, policy, b, now) for b in due))
         scanned = [run for run, _ in timed]
         notices: list[Notice] = []
         for account_body, (run, seconds) in zip(due, timed, strict=True):
             _record_metrics(svc, name, account_body, run, seconds)
             runs[run.name] = run
-            notices.extend(await account_scans.record_on_account(svc, policy, account_body, run))
+            try:
+                notices.extend(await account_scans.record_on_account(svc, policy, account_body, run))
+            except Exception as exc:  # noqa: BLE001 - the policy's status below must still be written
+                log.warning(
+                    "policy %s/%s: recording the scan on CloudAccount %s failed: %s",
+                    namespace, name, run.name, policy_status.describe(exc),
+                )  # fmt: skip
         runs = {r.name: r for r in _complete(runs, selected, previous)}
         notices.extend(
             await _publish(
@@ -302,8 +321,14 @@ async def _publish(
         )
         return report, found
 
-    report, found = await asyncio.to_thread(publish)
-    await refresh_savings(svc.store, svc.metrics, namespace)
+    failure: str | None = None
+    try:
+        report, found = await asyncio.to_thread(publish)
+        await refresh_savings(svc.store, svc.metrics, namespace)
+    except Exception as exc:  # noqa: BLE001 - the scans are recorded; say so, and publish next tick
+        failure = policy_status.describe(exc)
+        log.warning("policy %s/%s: publishing failed: %s", namespace, name, failure)
+        report, found = recommendation_sync.SyncReport(), []
     open_findings = [
         f.finding
         for f in found
@@ -313,21 +338,29 @@ async def _publish(
     ]
     savings = SavingsSummary.of(open_findings)
     failed = [r for r in scanned if r.outcome == "Failed"]
-    next_run = schedule.next_after(policy.spec.schedule, now)
+    next_run = _next_run(policy, now)
     summary = (
         f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s); {savings.findings} open "
         f"finding(s) worth {savings.money}/month; {report.created} recommendation(s) created, "
-        f"{report.updated} updated, {report.deleted} removed; next run at {_time(next_run)}."
+        f"{report.updated} updated, {report.deleted} removed; "
+        + (f"next run at {_time(next_run)}." if next_run else "no next run within a year.")
     )
-    if failed:
-        detail = "; ".join(f"{r.name}: {r.reason}: {r.message}" for r in failed[:3])
+    detail = "; ".join(f"{r.name}: {r.reason}: {r.message}" for r in failed[:3])
+    if failure is not None:  # first: it is what makes the next tick publish again
+        failures = f" {len(failed)} account(s) failed: {detail}." if failed else ""
+        ready = policy_status.publish_failed(summary + failures, failure)
+    elif failed:
         ready = Observation(READY, "False", "ScanFailed", f"{len(failed)} account(s) failed: {detail}")
     else:
         ready = Observation(READY, "True", "ScanSucceeded", summary)
+    # Publishing again after a failure is not a new run: lastRunTime stays the scans' start.
+    last_run = now if scanned or run_now is not None else None
+    if last_run is None:
+        last_run = schedule.parse_time((body.get("status") or {}).get("lastRunTime")) or now
     status = status_patch(
         ScanPolicyStatus(
-            last_run_time=now.replace(microsecond=0),
-            next_run_time=next_run.replace(microsecond=0),
+            last_run_time=last_run.replace(microsecond=0),
+            next_run_time=next_run,
             counts=savings.counts,
             savings_by_category=savings.category_money(),
             potential_monthly_savings=savings.money,

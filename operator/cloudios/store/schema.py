@@ -62,7 +62,10 @@ findings = sa.Table(
     sa.Column("last_seen", UtcDateTime(), nullable=False),
     sa.Column("resolved_at", UtcDateTime(), nullable=True),
     sa.Column("last_scan_id", sa.String(36), nullable=False),
-    sa.PrimaryKeyConstraint("tenant", "id"),
+    # A finding belongs to the CloudAccount object that found it (revision 0009): two objects for one
+    # cloud account, or a renamed account whose old rows are kept for the retention period, each
+    # have their own rows and history under the same finding id.
+    sa.PrimaryKeyConstraint("tenant", "account_name", "id"),
     sa.Index("ix_findings_account", "tenant", "account_name", "resolved_at"),
 )
 

@@ -153,12 +153,13 @@ class SqlRepository:
                         resources=scan.resources,
                     )
                 )
+            # Findings are the account object's own: another CloudAccount for the same cloud
+            # account (or a deleted one of another name) has its own rows under the same ids.
+            mine = (t.c.tenant == scan.tenant, t.c.account_name == scan.account_name)
             previous = {
                 row.id: row
                 for row in conn.execute(
-                    sa.select(t.c.id, t.c.module, t.c.resolved_at, t.c.payload).where(
-                        t.c.tenant == scan.tenant, t.c.account_name == scan.account_name
-                    )
+                    sa.select(t.c.id, t.c.module, t.c.resolved_at, t.c.payload).where(*mine)
                 )
             }
             new: list[str] = []
@@ -176,7 +177,7 @@ class SqlRepository:
                     "last_scan_id": scan.id,
                 }
                 if f.id in previous:
-                    conn.execute(t.update().where(t.c.tenant == scan.tenant, t.c.id == f.id).values(**values))
+                    conn.execute(t.update().where(*mine, t.c.id == f.id).values(**values))
                     # A finding that had gone and came back is new again to the user.
                     (again if previous[f.id].resolved_at is None else new).append(f.id)
                 else:
@@ -202,9 +203,7 @@ class SqlRepository:
                 and (regions is None or (row.payload or {}).get("region") in regions)
             ]
             if resolved:
-                conn.execute(
-                    t.update().where(t.c.tenant == scan.tenant, t.c.id.in_(resolved)).values(resolved_at=now)
-                )
+                conn.execute(t.update().where(*mine, t.c.id.in_(resolved)).values(resolved_at=now))
         return ScanDiff(tuple(new), tuple(again), tuple(sorted(resolved)))
 
     def findings(
