@@ -118,3 +118,13 @@ def test_run_gives_a_module_its_own_settings_model_and_refuses_another() -> None
     assert idle.settings_of(own) is own
     with pytest.raises(TypeError, match=r"aws\.ec2\.idle takes Ec2IdleSettings, not NatIdleSettings"):
         idle.run(empty, nat.spec.settings())
+
+
+def test_a_provider_module_that_cannot_be_imported_says_what_to_install() -> None:
+    from cloudios.providers.base import ProviderError, sdk_module  # noqa: PLC0415
+
+    assert sdk_module("aws", "credentials").__name__ == "cloudios.providers.aws.credentials"
+    with pytest.raises(ProviderError) as missing:
+        sdk_module("gcp", "no_such_module")
+    assert missing.value.reason == "ProviderSdkMissing"
+    assert "install cloudios[gcp]" in missing.value.message

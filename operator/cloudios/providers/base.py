@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,18 @@ class ProviderError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def sdk_module(provider: str, module: str) -> Any:
+    """``cloudios.providers.<provider>.<module>``, a module that needs the provider's SDK, imported on
+    first use; a missing extra is a ProviderError saying what to install, never an ImportError."""
+    try:
+        return importlib.import_module(f"cloudios.providers.{provider}.{module}")
+    except ImportError as exc:
+        raise ProviderError(
+            "ProviderSdkMissing",
+            f"the {provider} SDK is not installed ({exc.name}); install cloudios[{provider}]",
+        ) from None
 
 
 class Provider(Protocol):

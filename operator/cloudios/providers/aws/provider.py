@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,14 @@ from cloudios.api.cloudaccount import AwsAccount, CloudAccountSpec
 from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
 from cloudios.providers.aws import credentials as aws_credentials
-from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError, Shard
+from cloudios.providers.base import (
+    CollectRequest,
+    CollectResult,
+    Credentials,
+    ProviderError,
+    Shard,
+    sdk_module,
+)
 
 if TYPE_CHECKING:
     from cloudios.pricing import PriceBook
@@ -19,13 +25,8 @@ POLICY_VERSION = "2012-10-17"
 
 
 def _sdk(module: str) -> Any:
-    """A provider module that needs boto3, imported on first use; a missing extra says what to install."""
-    try:
-        return importlib.import_module(f"cloudios.providers.aws.{module}")
-    except ImportError as exc:
-        raise ProviderError(
-            "ProviderSdkMissing", f"the aws SDK is not installed ({exc.name}); install cloudios[aws]"
-        ) from None
+    """A module of this provider that needs its SDK, imported on first use."""
+    return sdk_module("aws", module)
 
 
 def _block(account: CloudAccountSpec) -> AwsAccount:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +9,14 @@ from cloudios.api.cloudaccount import AzureAccount, CloudAccountSpec
 from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
 from cloudios.providers.azure import credentials as azure_credentials
-from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError, Shard
+from cloudios.providers.base import (
+    CollectRequest,
+    CollectResult,
+    Credentials,
+    ProviderError,
+    Shard,
+    sdk_module,
+)
 
 if TYPE_CHECKING:
     from cloudios.pricing import PriceBook
@@ -20,13 +26,8 @@ BASELINE = ("Microsoft.Resources/subscriptions/read", "Microsoft.ResourceGraph/r
 
 
 def _sdk(module: str) -> Any:
-    """A provider module that needs the Azure SDK, imported on first use."""
-    try:
-        return importlib.import_module(f"cloudios.providers.azure.{module}")
-    except ImportError as exc:
-        raise ProviderError(
-            "ProviderSdkMissing", f"the azure SDK is not installed ({exc.name}); install cloudios[azure]"
-        ) from None
+    """A module of this provider that needs its SDK, imported on first use."""
+    return sdk_module("azure", module)
 
 
 def _block(account: CloudAccountSpec) -> AzureAccount:

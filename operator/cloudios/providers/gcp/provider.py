@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cloudios.api.cloudaccount import CloudAccountSpec, GcpAccount
 from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
-from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError, Shard
+from cloudios.providers.base import (
+    CollectRequest,
+    CollectResult,
+    Credentials,
+    ProviderError,
+    Shard,
+    sdk_module,
+)
 from cloudios.providers.gcp import credentials as gcp_credentials
 from cloudios.providers.gcp.settings import ENVIRONMENT
 
@@ -21,13 +27,8 @@ PROBE_PERMISSIONS = ("compute.projects.get",)
 
 
 def _sdk(module: str) -> Any:
-    """A provider module that needs the Google SDKs, imported on first use."""
-    try:
-        return importlib.import_module(f"cloudios.providers.gcp.{module}")
-    except ImportError as exc:
-        raise ProviderError(
-            "ProviderSdkMissing", f"the gcp SDK is not installed ({exc.name}); install cloudios[gcp]"
-        ) from None
+    """A module of this provider that needs its SDK, imported on first use."""
+    return sdk_module("gcp", module)
 
 
 def _block(account: CloudAccountSpec) -> GcpAccount:
