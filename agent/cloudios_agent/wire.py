@@ -15,14 +15,49 @@ Units: CPU in millicores, memory and storage in bytes, times RFC 3339 UTC.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cloudios_agent.sketch import Sketch, SketchError
+from cloudios_agent.wire_models import (
+    Claim,
+    Container,
+    ContainerUsage,
+    Hpa,
+    Inventory,
+    LoadBalancer,
+    Namespace,
+    Node,
+    Pod,
+    Report,
+    Resources,
+    Summary,
+    Volume,
+    Workload,
+    drop_empty,
+)
 from cloudios_agent.wire_read import Reader, WireError, read_body
 
-__all__ = ["WireError", "read_body"]
+__all__ = [
+    "Claim",
+    "Container",
+    "ContainerUsage",
+    "Hpa",
+    "Inventory",
+    "LoadBalancer",
+    "Namespace",
+    "Node",
+    "Pod",
+    "Report",
+    "Resources",
+    "Summary",
+    "Volume",
+    "WireError",
+    "Workload",
+    "encode_report",
+    "parse_report",
+    "read_body",
+]
 
 WIRE_VERSION = 1
 PATH = "/v1/reports"
@@ -37,177 +72,6 @@ PERIODS = frozenset({"hour", "day"})
 SOURCES = frozenset({"metrics-api", "prometheus"})
 POD_PHASES = frozenset({"Pending", "Running", "Succeeded", "Failed", "Unknown"})
 VOLUME_PHASES = frozenset({"Pending", "Available", "Bound", "Released", "Failed", "Lost"})
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Requests or limits, or a node's capacity; None where not set."""
-
-    cpu_m: int | None = None
-    memory_bytes: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return _drop_none({"cpuM": self.cpu_m, "memoryBytes": self.memory_bytes})
-
-    @staticmethod
-    def read(r: Reader) -> Resources:
-        return Resources(r.integer("cpuM", required=False), r.integer("memoryBytes", required=False))
-
-
-@dataclass(frozen=True)
-class Node:
-    name: str
-    created_at: datetime
-    capacity: Resources
-    allocatable: Resources
-    instance_type: str | None = None
-    region: str | None = None
-    zone: str | None = None
-    provider_id: str | None = None
-    capacity_type: str | None = None
-    arch: str | None = None
-    unschedulable: bool = False
-
-
-@dataclass(frozen=True)
-class Hpa:
-    min_replicas: int
-    max_replicas: int
-    metrics: tuple[str, ...] = ()
-    """Resource metrics it scales on (``cpu``, ``memory``); ``other`` for custom/external ones."""
-
-
-@dataclass(frozen=True)
-class Workload:
-    namespace: str
-    kind: str
-    name: str
-    created_at: datetime
-    replicas: int | None = None
-    hpa: Hpa | None = None
-
-
-@dataclass(frozen=True)
-class Container:
-    name: str
-    requests: Resources
-    limits: Resources
-    restarts: int = 0
-    last_oom_killed_at: datetime | None = None
-    """When this container was last OOMKilled (lastState.terminated.reason), if ever seen."""
-
-
-@dataclass(frozen=True)
-class Pod:
-    namespace: str
-    name: str
-    workload_kind: str
-    workload_name: str
-    phase: str
-    containers: tuple[Container, ...]
-    node: str | None = None
-    started_at: datetime | None = None
-    claims: tuple[str, ...] = ()
-    """Names of the PersistentVolumeClaims (same namespace) the pod mounts."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    namespace: str
-    name: str
-    phase: str
-    created_at: datetime
-    requested_bytes: int | None = None
-    storage_class: str | None = None
-    volume: str | None = None
-
-
-@dataclass(frozen=True)
-class Volume:
-    name: str
-    phase: str
-    created_at: datetime
-    capacity_bytes: int | None = None
-    storage_class: str | None = None
-    claim: str | None = None
-    """``namespace/name`` of the bound claim."""
-    csi_driver: str | None = None
-    volume_handle: str | None = None
-    """The cloud disk id (e.g. ``vol-...``) where the CSI driver exposes it, to price the disk."""
-
-
-@dataclass(frozen=True)
-class LoadBalancer:
-    namespace: str
-    name: str
-    created_at: datetime
-    ready_endpoints: int
-
-
-@dataclass(frozen=True)
-class Namespace:
-    name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Inventory:
-    taken_at: datetime
-    nodes: tuple[Node, ...] = ()
-    workloads: tuple[Workload, ...] = ()
-    pods: tuple[Pod, ...] = ()
-    claims: tuple[Claim, ...] = ()
-    volumes: tuple[Volume, ...] = ()
-    load_balancers: tuple[LoadBalancer, ...] = ()
-    namespaces: tuple[Namespace, ...] = ()
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Samples of one quantity (CPU millicores or memory bytes) over one period."""
-
-    samples: int
-    avg: float
-    max: float
-    p95: float
-    p99: float
-    sketch: Sketch = field(compare=False)
-
-    @staticmethod
-    def of(sketch: Sketch) -> Summary:
-        return Summary(
-            sketch.count,
-            sketch.mean or 0.0,
-            sketch.max,
-            sketch.quantile(0.95) or 0.0,
-            sketch.quantile(0.99) or 0.0,
-            sketch,
-        )
-
-
-@dataclass(frozen=True)
-class ContainerUsage:
-    namespace: str
-    workload_kind: str
-    workload_name: str
-    container: str
-    period: str
-    start: datetime
-    source: str
-    cpu: Summary
-    memory: Summary
-
-
-@dataclass(frozen=True)
-class Report:
-    stream: str
-    sequence: int
-    sent_at: datetime
-    agent_version: str
-    inventory: Inventory | None = None
-    usage: tuple[ContainerUsage, ...] = ()
-    dropped_batches: int = 0
-    """Batches the agent's queue dropped (oldest first) since it started, because ingest was down."""
 
 
 def encode_report(report: Report) -> bytes:
@@ -380,10 +244,6 @@ def _never() -> Summary:  # pragma: no cover - r.obj(required=True) raises first
     raise WireError("", "missing summary")
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None and v != () and v is not False}
-
-
 def _time(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat().replace("+00:00", "Z")
 
@@ -410,7 +270,7 @@ def _report_json(rep: Report) -> dict[str, Any]:
         "droppedBatches": rep.dropped_batches or None,
     }
     if inv is not None:
-        body["inventory"] = _drop_none(
+        body["inventory"] = drop_empty(
             {
                 "takenAt": _time(inv.taken_at),
                 "nodes": [_node_json(n) for n in inv.nodes],
@@ -424,11 +284,11 @@ def _report_json(rep: Report) -> dict[str, Any]:
         )
     if rep.usage:
         body["usage"] = [_usage_json(u) for u in rep.usage]
-    return _drop_none(body)
+    return drop_empty(body)
 
 
 def _node_json(n: Node) -> dict[str, Any]:
-    return _drop_none(
+    return drop_empty(
         {
             "name": n.name,
             "createdAt": _time(n.created_at),
@@ -449,7 +309,7 @@ def _workload_json(w: Workload) -> dict[str, Any]:
     hpa = (
         None
         if w.hpa is None
-        else _drop_none(
+        else drop_empty(
             {
                 "minReplicas": w.hpa.min_replicas,
                 "maxReplicas": w.hpa.max_replicas,
@@ -457,7 +317,7 @@ def _workload_json(w: Workload) -> dict[str, Any]:
             }
         )
     )
-    return _drop_none(
+    return drop_empty(
         {
             "namespace": w.namespace,
             "kind": w.kind,
@@ -471,7 +331,7 @@ def _workload_json(w: Workload) -> dict[str, Any]:
 
 def _pod_json(p: Pod) -> dict[str, Any]:
     containers = [
-        _drop_none(
+        drop_empty(
             {
                 "name": c.name,
                 "requests": c.requests.to_json() or None,
@@ -482,7 +342,7 @@ def _pod_json(p: Pod) -> dict[str, Any]:
         )
         for c in p.containers
     ]
-    return _drop_none(
+    return drop_empty(
         {
             "namespace": p.namespace,
             "name": p.name,
@@ -498,7 +358,7 @@ def _pod_json(p: Pod) -> dict[str, Any]:
 
 
 def _claim_json(c: Claim) -> dict[str, Any]:
-    return _drop_none(
+    return drop_empty(
         {
             "namespace": c.namespace,
             "name": c.name,
@@ -512,7 +372,7 @@ def _claim_json(c: Claim) -> dict[str, Any]:
 
 
 def _volume_json(v: Volume) -> dict[str, Any]:
-    return _drop_none(
+    return drop_empty(
         {
             "name": v.name,
             "phase": v.phase,
