@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cloudios.api.cloudaccount import CloudAccountSpec
 from cloudios.domain import Provider as ProviderName
 from cloudios.domain import Snapshot
-from cloudios.domain.workload import WorkloadUsage
+from cloudios.domain.cluster import ClusterState, ContainerUsage
 from cloudios.modules.base import MetricNeed, Module
 
 if TYPE_CHECKING:
@@ -142,10 +142,16 @@ class Provider(Protocol):
 
 class AgentReports(Protocol):
     """The agent data port: what the Kubernetes provider reads, implemented by the store and passed
-    in by services, so providers never import the store."""
+    in by services, so providers never import the store. Tenant and cluster always come from the
+    caller (the CloudAccount), never from report contents."""
 
-    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> Sequence[WorkloadUsage]:
-        """Usage summaries the cluster's agent reported since ``since``."""
+    def cluster_state(self, tenant: str, cluster: str) -> ClusterState | None:
+        """The cluster's latest inventory and history, or None if its agent never reported."""
+        ...
+
+    def container_usage(self, tenant: str, cluster: str, *, since: datetime) -> Sequence[ContainerUsage]:
+        """Usage summaries (hourly and daily, agent-sampled and backfilled) starting at or after
+        ``since``, oldest first."""
         ...
 
 
