@@ -26,6 +26,7 @@ from cloudios.pricing.kubernetes import clouds
 CPU_TO_RAM_RATIO = Decimal("0.031611") / Decimal("0.004237")
 GIB = Decimal(1024**3)
 _MILLI = Decimal(1000)
+_PLACES = Decimal("0.000001")  # split prices are not exact: keep a millionth of a dollar, not 28 digits
 
 BookLoader = Callable[[], PriceBook]
 
@@ -112,12 +113,13 @@ class KubernetesPriceBook:
         hourly = self._node_hourly(usage)
         if isinstance(hourly, str):
             return hourly
-        if usage.sku != k8s.NODE:
-            split = self._split(usage, hourly)
-            if isinstance(split, str):
-                return split
-            hourly = split[0] if usage.sku == k8s.NODE_CPU else split[1]
-        return Money(amount=hourly * HOURS_PER_MONTH * usage.quantity, currency="USD")
+        if usage.sku == k8s.NODE:
+            return Money(amount=hourly * HOURS_PER_MONTH * usage.quantity, currency="USD")
+        split = self._split(usage, hourly)
+        if isinstance(split, str):
+            return split
+        share = split[0] if usage.sku == k8s.NODE_CPU else split[1]
+        return Money(amount=(share * HOURS_PER_MONTH * usage.quantity).quantize(_PLACES), currency="USD")
 
     def _node_hourly(self, usage: Usage) -> Decimal | str:
         a = usage.attributes
