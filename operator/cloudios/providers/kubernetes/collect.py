@@ -32,8 +32,9 @@ def reports_of(agent_reports: AgentReports | None) -> AgentReports:
         raise ProviderError(
             "AgentReportsUnavailable",
             "a kubernetes CloudAccount is scanned from the agent's reports in the Cloudios store, and "
-            "this run has no store: run the scan in the operator, or `cloudios scan` without --no-store "
-            "against the data directory (--data-dir) ingest writes to.",
+            "this run has none to read: it ran without a store (--no-store), or its store does not serve "
+            "agent reports (the store's AgentReports implementation ships with ingest). Run the scan in "
+            "the operator, or `cloudios scan` against the data directory (--data-dir) ingest writes to.",
         )
     return agent_reports
 
