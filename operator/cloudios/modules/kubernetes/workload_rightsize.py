@@ -66,7 +66,7 @@ class WorkloadRightsizeSettings(common.CamelSettings):
     )
     cpu_percentile: Literal[95, 99] = Field(
         default=95,
-        description="Percentile of CPU usage over the window (merged sketches) taken as the CPU need.",
+        description="95 or 99: the percentile of CPU use over the window (merged sketches) used as the need.",
     )
     cpu_headroom: float = Field(default=0.15, ge=0, le=2, description="Added to the CPU need (0.15 = 15%).")
     memory_headroom: float = Field(
