@@ -61,9 +61,7 @@ def _details(module: Module[Any]) -> list[str]:
 def _permission_label(module: Module[Any]) -> str:
     """Cloud modules declare IAM actions; Kubernetes ones the agent's ClusterRole resources."""
     return (
-        "Agent ClusterRole (read-only)"
-        if module.spec.provider == Provider.KUBERNETES
-        else "IAM permissions"
+        "Agent ClusterRole (read-only)" if module.spec.provider == Provider.KUBERNETES else "IAM permissions"
     )
 
 
