@@ -244,3 +244,13 @@ def test_a_scan_publishes_priced_kubernetes_findings_once_per_resource() -> None
     drained = [f for f in outcome.findings if f.module == "k8s.node.underutilized"]
     assert [f.resource_id for f in drained] == ["n3"]
     assert drained[0].monthly_savings == Money(amount=Decimal("107.62"))  # e2-standard-4, europe-west1
+
+
+def test_services_hand_scans_the_store_as_the_port_only_when_it_serves_it() -> None:
+    from cloudios.services.context import agent_reports_of  # noqa: PLC0415 - services import the kube client
+
+    double = InMemoryAgentReports()
+    assert agent_reports_of(double) is double
+    assert (
+        agent_reports_of(object()) is None
+    )  # a store without the port: AgentReportsUnavailable, not AttributeError
