@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudios.domain import Provider
 from cloudios.modules import confidence, registry
 from cloudios.modules.base import Module
 from cloudios.providers import registry as providers
@@ -21,6 +22,12 @@ INTRO = (
     "Settings go under `spec.modules[].settings` of a ScanPolicy (camelCase keys; unknown keys "
     "are refused). Savings are priced by the pricing step from each finding's usage lines "
     "(see [pricing.md](pricing.md))."
+)
+
+
+AGENT_ROLE = (
+    "The agent lists and watches these (`metrics.k8s.io`: get and list), and nothing else "
+    "([kubernetes-policy.json](providers/kubernetes-policy.json)):"
 )
 
 
@@ -51,6 +58,13 @@ def _details(module: Module[Any]) -> list[str]:
     return [" ".join(p.split()) for p in body.split("\n\n") if p.strip()]
 
 
+def _permission_label(module: Module[Any]) -> str:
+    """Cloud modules declare IAM actions; Kubernetes ones the agent's ClusterRole resources."""
+    return (
+        "Agent ClusterRole (read-only)" if module.spec.provider == Provider.KUBERNETES else "IAM permissions"
+    )
+
+
 def _section(module: Module[Any]) -> list[str]:
     spec = module.spec
     metrics = ", ".join(f"`{m.kind}` {m.metric.value}" for m in spec.metrics) or "none"
@@ -63,7 +77,7 @@ def _section(module: Module[Any]) -> list[str]:
         f"- Resource kinds: {', '.join(f'`{k}`' for k in spec.resource_kinds)}",
         f"- Metrics: {metrics}",
         f"- Minimum days of data: {spec.min_days or 'none (inventory only)'}",
-        f"- IAM permissions: {', '.join(f'`{p}`' for p in spec.permissions)}",
+        f"- {_permission_label(module)}: {', '.join(f'`{p}`' for p in spec.permissions)}",
         "",
     ]
     details = _details(module)
@@ -93,13 +107,22 @@ def render() -> str:
     lines.append("")
     for module in modules:
         lines += _section(module)
-    permissions = sorted({p for m in modules for p in m.spec.permissions})
+    permissions = sorted(
+        {p for m in modules if m.spec.provider != Provider.KUBERNETES for p in m.spec.permissions}
+    )
+    agent = sorted({p for m in modules if m.spec.provider == Provider.KUBERNETES for p in m.spec.permissions})
     lines += [
         "## IAM permissions of all modules",
         "",
         "The read-only role needs only these actions:",
         "",
         *[f"- `{p}`" for p in permissions],
+        "",
+        "## The agent's ClusterRole for all Kubernetes modules",
+        "",
+        AGENT_ROLE,
+        "",
+        *[f"- `{p}`" for p in agent],
         "",
     ]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from cloudios.modules import registry
 from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing import azure as azure_pricing
 from cloudios.pricing import gcp as gcp_pricing
+from cloudios.pricing import kubernetes as kubernetes_pricing
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.glob("*/*") if (p / "snapshot.yaml").is_file())
@@ -32,7 +33,9 @@ BOOKS = {
     Provider.AWS: aws_pricing.bundled,
     Provider.GCP: gcp_pricing.bundled,
     Provider.AZURE: azure_pricing.bundled,
+    Provider.KUBERNETES: kubernetes_pricing.bundled,
 }
+DEFAULT_ACCOUNTS = {Provider.AWS: "123456789012", Provider.KUBERNETES: "golden-cluster"}
 
 
 def _series(spec: dict[str, Any], stat: str, days: int) -> list[Any]:
@@ -81,7 +84,7 @@ def load_snapshot(case: Path) -> tuple[Snapshot, dict[str, Any], str]:
     collected = collected if isinstance(collected, datetime) else datetime.fromisoformat(collected)
     lookback = int(raw.get("lookbackDays", 14))
     provider = Provider(raw.get("provider", "aws"))
-    account = str(raw.get("accountId", "123456789012" if provider is Provider.AWS else "golden-project-1"))
+    account = str(raw.get("accountId", DEFAULT_ACCOUNTS.get(provider, "golden-project-1")))
     resources = []
     metrics: dict[str, dict[Metric, MetricSummary]] = {}
     for item in raw.get("resources", []):

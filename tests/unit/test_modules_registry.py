@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from cloudios.domain import Provider, Snapshot
 from cloudios.domain import azure as azure_kinds
 from cloudios.domain import gcp as gcp_kinds
+from cloudios.domain import kubernetes as k8s_kinds
 from cloudios.domain import resource as kinds
 from cloudios.modules import registry
 from cloudios.modules.base import Module
@@ -20,7 +21,7 @@ from cloudios.modules.shared import CamelSettings
 MODULES = registry.all_modules()
 KNOWN_KINDS = {
     v
-    for module in (kinds, gcp_kinds, azure_kinds)
+    for module in (kinds, gcp_kinds, azure_kinds, k8s_kinds)
     for k, v in vars(module).items()
     if k.isupper() and isinstance(v, str)
 }
@@ -32,19 +33,22 @@ ACTIONS = {
         re.compile(r"^Microsoft\.[A-Za-z]+(/[A-Za-z]+)+/read$"),
         "Microsoft.Insights/metrics/read",
     ),
+    # The agent's ClusterRole: <apiGroup>/<resource>, 'core' for the core group.
+    Provider.KUBERNETES: (re.compile(r"^[a-z0-9.]+/[a-z]+$"), "metrics.k8s.io/pods"),
 }
+PREFIXES = {Provider.KUBERNETES: "k8s"}
 
 
 def test_registry_lists_each_module_once_by_provider() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 24
+    assert len(names) == len(set(names)) == 29
     assert len(registry.for_provider(Provider.AWS)) == 11
     assert len(registry.for_provider(Provider.GCP)) == 6
     assert len(registry.for_provider(Provider.AZURE)) == 7
-    every = {m for p in (Provider.AWS, Provider.GCP, Provider.AZURE) for m in registry.for_provider(p)}
+    assert len(registry.for_provider(Provider.KUBERNETES)) == 5
+    every = {m for p in Provider for m in registry.for_provider(p)}
     assert every == set(MODULES)
     assert registry.for_provider("aws") == registry.for_provider(Provider.AWS)
-    assert registry.for_provider(Provider.KUBERNETES) == ()
 
 
 def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
@@ -60,7 +64,8 @@ def test_get_returns_the_module_and_names_valid_ones_when_unknown() -> None:
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
 def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     spec = module.spec
-    assert re.fullmatch(rf"{spec.provider.value}\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
+    prefix = PREFIXES.get(spec.provider, spec.provider.value)
+    assert re.fullmatch(rf"{prefix}\.[a-z0-9]+\.[a-z0-9_]+", spec.name)
     action, metrics_read = ACTIONS[spec.provider]
     assert spec.summary.strip()
     assert spec.resource_kinds

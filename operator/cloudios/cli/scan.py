@@ -25,6 +25,7 @@ from cloudios.pricing import PriceBook
 from cloudios.providers import registry as providers
 from cloudios.providers.base import Credentials, ProviderError
 from cloudios.security import files
+from cloudios.services.context import agent_reports_of
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,14 @@ def run_scans(
     def one(pair: tuple[CloudAccount, ScanPolicy]) -> ScanOutcome | AccountError:
         account, policy = pair
         try:
-            return scan(account, policy, store=store, credentials=credentials, price_book=price_book)
+            return scan(
+                account,
+                policy,
+                store=store,
+                credentials=credentials,
+                price_book=price_book,
+                agent_reports=agent_reports_of(store),
+            )
         except ProviderError as exc:
             return AccountError(
                 found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message

@@ -29,6 +29,8 @@ class Metric(StrEnum):
     VOLUME_WRITE_OPS = "volume_write_ops"
     MEMORY_AVAILABLE_BYTES = "memory_available_bytes"  # free memory, where the cloud measures it
     MEMORY_USED_PERCENT = "memory_used_percent"  # percent 0-100, CloudWatch agent (CWAgent)
+    CPU_MILLICORES = "cpu_millicores"  # Kubernetes container CPU use, agent-sampled
+    MEMORY_WORKING_SET_BYTES = "memory_working_set_bytes"  # Kubernetes container working set
 
 
 _DAY = TypeAdapter(DailyStat)

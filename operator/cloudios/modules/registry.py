@@ -36,6 +36,13 @@ from cloudios.modules.gcp import (
 )
 from cloudios.modules.gcp import disk_unattached as gcp_disk_unattached
 from cloudios.modules.gcp import snapshot_old as gcp_snapshot_old
+from cloudios.modules.kubernetes import (
+    node_underutilized,
+    pvc_unused,
+    service_lb_idle,
+    workload_abandoned,
+    workload_rightsize,
+)
 
 # Each module is typed by its own settings model; the registry erases that (Module.run checks it).
 MODULES: tuple[Module[Any], ...] = (
@@ -63,6 +70,11 @@ MODULES: tuple[Module[Any], ...] = (
     publicip_unassociated.MODULE,
     azure_snapshot_old.MODULE,
     lb_no_backends.MODULE,
+    workload_rightsize.MODULE,
+    workload_abandoned.MODULE,
+    pvc_unused.MODULE,
+    service_lb_idle.MODULE,
+    node_underutilized.MODULE,
 )
 _BY_NAME: dict[str, Module[Any]] = {m.name: m for m in MODULES}
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from cloudios.api import CloudAccount
 from cloudios.providers import registry
-from cloudios.providers.base import Credentials, ProviderError
+from cloudios.providers.base import AgentReports, Credentials, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,17 @@ class ProbeResult:
     identity: str | None = None
 
 
-def probe(account: CloudAccount, *, credentials: Credentials | None, timeout: float) -> ProbeResult:
+def probe(
+    account: CloudAccount,
+    *,
+    credentials: Credentials | None,
+    timeout: float,
+    agent_reports: AgentReports | None = None,
+) -> ProbeResult:
     """Ask the account's provider to reach it with its credentials; never raises for a bad account.
 
-    Blocking: call it in a worker thread. ``timeout`` bounds each network call.
+    Blocking: call it in a worker thread. ``timeout`` bounds each network call; ``agent_reports``
+    (the store's port) tells an agent-fed cluster's provider whether its agent reports.
     """
     spec = account.spec
     try:
@@ -37,6 +44,7 @@ def probe(account: CloudAccount, *, credentials: Credentials | None, timeout: fl
             tenant=account.metadata.namespace,
             name=account.metadata.name,
             timeout=timeout,
+            agent_reports=agent_reports,
         )
     except ProviderError as exc:
         return ProbeResult(ok=False, reason=exc.reason, message=exc.message)

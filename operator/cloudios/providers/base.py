@@ -115,8 +115,12 @@ class Provider(Protocol):
         tenant: str,
         name: str,
         timeout: float,
+        agent_reports: AgentReports | None = None,
     ) -> str:
-        """Check that the account is reachable with its credentials; returns the identity used."""
+        """Check that the account is reachable with its credentials; returns the identity used.
+
+        ``agent_reports`` is the store's port, for the agent-fed provider (has the agent reported?);
+        the clouds ignore it."""
         ...
 
     def collect(self, request: CollectRequest) -> CollectResult:

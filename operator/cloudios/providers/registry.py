@@ -9,11 +9,13 @@ from cloudios.providers.aws.provider import AwsProvider
 from cloudios.providers.azure.provider import AzureProvider
 from cloudios.providers.base import ObjectStore, Provider, ProviderError
 from cloudios.providers.gcp.provider import GcpProvider
+from cloudios.providers.kubernetes.provider import KubernetesProvider
 
 _FACTORIES: dict[ProviderName, Callable[[], Provider]] = {
     ProviderName.AWS: AwsProvider,
     ProviderName.GCP: GcpProvider,
     ProviderName.AZURE: AzureProvider,
+    ProviderName.KUBERNETES: KubernetesProvider,
 }
 _INSTANCES: dict[ProviderName, Provider] = {}
 

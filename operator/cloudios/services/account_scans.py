@@ -95,7 +95,13 @@ async def scan_account(
             else:
                 outcome = await asyncio.wait_for(
                     asyncio.to_thread(
-                        scan, account, policy, now=started, credentials=found, store=runs.store
+                        scan,
+                        account,
+                        policy,
+                        now=started,
+                        credentials=found,
+                        store=runs.store,
+                        agent_reports=runs.agent_reports,
                     ),
                     timeout=timeout,
                 )

@@ -51,7 +51,9 @@ async def _probe(checks: AccountChecks, account: CloudAccount) -> ProbeResult:
     try:
         # Each cloud call has its own timeouts; the outer bound also covers retries and DNS.
         return await asyncio.wait_for(
-            asyncio.to_thread(health.probe, account, credentials=found, timeout=timeout),
+            asyncio.to_thread(
+                health.probe, account, credentials=found, timeout=timeout, agent_reports=checks.agent_reports
+            ),
             timeout=timeout * 3,
         )
     except TimeoutError:

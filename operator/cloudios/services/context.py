@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from cloudios import __version__
+from cloudios.providers.base import AgentReports
 from cloudios.security.keyset import MasterKeyset
 from cloudios.services.settings import (
     OperatorSettings,
@@ -48,6 +50,18 @@ def open_store(
     return SqlRepository.sqlite(settings.data_dir, keyset=keyset)
 
 
+def agent_reports_of(store: object) -> AgentReports | None:
+    """The store as the ``AgentReports`` port the Kubernetes provider reads, or None.
+
+    The seam while the store's implementation of the port lands (ingest issue): a store without
+    ``cluster_state`` and ``container_usage`` gives None, and a kubernetes CloudAccount then fails
+    its health check and scans with ``AgentReportsUnavailable`` instead of an AttributeError.
+    """
+    if callable(getattr(store, "cluster_state", None)) and callable(getattr(store, "container_usage", None)):
+        return cast("AgentReports", store)
+    return None
+
+
 @dataclass
 class ObjectLocks:
     """One asyncio lock per object, so status writes of one object never interleave."""
@@ -83,6 +97,8 @@ class AccountChecks(_Collaborators):
     """CloudAccount health checks: the store's account and health rows, probes, status, metrics."""
 
     settings: ProbeSettings
+    agent_reports: AgentReports | None = None
+    """The store's AgentReports port: has a kubernetes account's agent reported?"""
     clock: Clock = utcnow
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
@@ -96,6 +112,8 @@ class PolicyRuns(_Collaborators):
     pod: PodSettings
     job_environment: Mapping[str, str] = field(default_factory=dict)
     """What scan Jobs inherit from the operator (store, logging, the providers' SDK settings)."""
+    agent_reports: AgentReports | None = None
+    """The store's AgentReports port: what kubernetes accounts are scanned from."""
     clock: Clock = utcnow
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
@@ -129,6 +147,7 @@ def build(
     kube = kube or Kube.connect(pool_size=settings.worker_threads, timeout=settings.request_timeout_seconds)
     metrics = Metrics(version=__version__)
     locks = ObjectLocks()
+    reports = agent_reports_of(store)
     shared = {
         "kube": kube,
         "store": store,
@@ -139,6 +158,7 @@ def build(
     accounts = AccountChecks(
         **shared,  # type: ignore[arg-type]
         settings=settings.probe,
+        agent_reports=reports,
         clock=clock,
         slots=asyncio.Semaphore(settings.probe.concurrency),
     )
@@ -148,6 +168,7 @@ def build(
         probe_timeout_seconds=settings.probe.timeout_seconds,
         pod=settings.pod,
         job_environment=dict(job_environment or {}),
+        agent_reports=reports,
         clock=clock,
         slots=asyncio.Semaphore(settings.scan.concurrency),
     )

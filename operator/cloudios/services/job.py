@@ -21,7 +21,7 @@ from cloudios.providers.base import ProviderError, Shard
 from cloudios.security import logs
 from cloudios.security.redaction import redact
 from cloudios.services import credentials, scan_jobs
-from cloudios.services.context import open_store
+from cloudios.services.context import agent_reports_of, open_store
 from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.kube import Kube
 
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             now=datetime.now(UTC),
             credentials=found,
             store=store,
+            agent_reports=agent_reports_of(store),
             scope=shard,
             record_id=scan_jobs.shard_record_id(args.scan_id, args.shard),
         )

@@ -10,6 +10,7 @@ from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
 from cloudios.providers.aws import credentials as aws_credentials
 from cloudios.providers.base import (
+    AgentReports,
     CollectRequest,
     CollectResult,
     Credentials,
@@ -66,6 +67,7 @@ class AwsProvider:
         tenant: str,
         name: str,
         timeout: float,
+        agent_reports: AgentReports | None = None,  # noqa: ARG002 - the agent-fed provider's
     ) -> str:
         collect = _sdk("collect")
         identity: str = _sdk("auth").probe(

@@ -10,6 +10,7 @@ from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
 from cloudios.providers.azure import credentials as azure_credentials
 from cloudios.providers.base import (
+    AgentReports,
     CollectRequest,
     CollectResult,
     Credentials,
@@ -61,6 +62,7 @@ class AzureProvider:
         tenant: str,  # noqa: ARG002 - Entra ID sign-ins carry no caller-chosen session name
         name: str,  # noqa: ARG002
         timeout: float,
+        agent_reports: AgentReports | None = None,  # noqa: ARG002 - the agent-fed provider's
     ) -> str:
         identity: str = _sdk("collect").probe(_block(account), credentials, timeout)
         return identity

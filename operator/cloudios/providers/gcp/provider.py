@@ -9,6 +9,7 @@ from cloudios.api.cloudaccount import CloudAccountSpec, GcpAccount
 from cloudios.domain import Provider as ProviderName
 from cloudios.modules.base import Module
 from cloudios.providers.base import (
+    AgentReports,
     CollectRequest,
     CollectResult,
     Credentials,
@@ -58,6 +59,7 @@ class GcpProvider:
         tenant: str,  # noqa: ARG002 - part of the protocol; GCP audit logs name the service account
         name: str,  # noqa: ARG002
         timeout: float,
+        agent_reports: AgentReports | None = None,  # noqa: ARG002 - the agent-fed provider's
     ) -> str:
         key = _sdk("collect").key_credentials(credentials)
         identity: str = _sdk("auth").probe(_block(account), key, timeout=timeout)

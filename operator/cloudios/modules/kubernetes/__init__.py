@@ -1,0 +1,1 @@
+"""Kubernetes modules: workloads, claims, load balancers and nodes of agent-fed clusters."""
