@@ -127,8 +127,8 @@ class Plan:
             return f"max by (namespace, pod, container) (max_over_time({inner}{window}))"
         # Received plus sent; ``or`` keeps pods that report only one direction.
         rx, tx = (
-            f"sum by (namespace, pod) (rate(container_network_{d}_bytes_total{{{namespaces}{extra}}}{window}))"
-            for d in ("receive", "transmit")
+            f"sum by (namespace, pod) (rate({name}{{{namespaces}{extra}}}{window}))"
+            for name in ("container_network_receive_bytes_total", "container_network_transmit_bytes_total")
         )
         return f"{rx} + {tx} or {rx} or {tx}"
 

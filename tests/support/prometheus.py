@@ -15,6 +15,7 @@ import datetime as dt
 import ipaddress
 import math
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -266,11 +267,12 @@ def serve(
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT
+        verify = ssl.create_default_context(cafile=str(ca)) if ca else True
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"prometheus exited {process.returncode}: {log_path.read_text()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/-/ready", verify=str(ca) if ca else True, timeout=2).status_code == 200:
+                if httpx.get(f"{url}/-/ready", verify=verify, timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(
