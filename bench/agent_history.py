@@ -103,15 +103,15 @@ def prometheus_requests(url: str) -> int:
     )
 
 
-def run_ours(data: Path, containers: list[Container], end: int, work: Path) -> dict[str, Any]:
+def run_ours(
+    data: Path, containers: list[Container], end: int, work: Path, settings: BackfillSettings
+) -> dict[str, Any]:
     owners = {(c.namespace, c.pod): ("Deployment", c.pod.rsplit("-", 2)[0]) for c in containers}
     rows: list[ContainerUsage] = []
     with serve(data, work / "ours", tls=False) as prom:
         rss_start = prom.rss_mib()
         client = PrometheusClient(PrometheusSource(prom.url, timeout_seconds=600))
-        runner = Backfill(
-            client, BackfillSettings(), owner=lambda ns, pod: owners.get((ns, pod)), clock=lambda: end
-        )
+        runner = Backfill(client, settings, owner=lambda ns, pod: owners.get((ns, pod)), clock=lambda: end)
         pod_counts: dict[str, int] = {}
         for c in containers:
             pod_counts[c.namespace] = pod_counts.get(c.namespace, 0) + 1
@@ -211,11 +211,14 @@ def main() -> None:
     parser.add_argument(
         "--krr-history-hours", type=int, default=336, help="KRR --history_duration (default 14 d)"
     )
+    parser.add_argument("--pods-per-batch", type=int, default=BackfillSettings.pods_per_batch)
+    parser.add_argument("--chunk-days", type=int, default=BackfillSettings.chunk_days)
     args = parser.parse_args()
+    settings = BackfillSettings(pods_per_batch=args.pods_per_batch, chunk_days=args.chunk_days)
     data, containers, end = blocks(args)
     with tempfile.TemporaryDirectory(prefix="cloudios-bench-history-") as tmp:
         work = Path(tmp)
-        ours = run_ours(data, containers, end, work)
+        ours = run_ours(data, containers, end, work, settings)
         krr = run_krr(data, containers, args, work)
     peaks = truth(containers, end - args.days * DAY, end)
     below = {name: sum(1 for w, (_, m) in r["recommendations"].items() if m is not None and m < peaks[w])
@@ -225,6 +228,7 @@ def main() -> None:
             for w in sorted(peaks)]  # fmt: skip
     report = {
         "workloads": args.workloads, "days": args.days, "interval": args.interval,
+        "settings": {"pods_per_batch": settings.pods_per_batch, "chunk_days": settings.chunk_days},
         "ours": {k: v for k, v in ours.items() if k != "recommendations"},
         "krr": {k: v for k, v in krr.items() if k != "recommendations"},
         "memory_below_observed_peak": below,
