@@ -242,6 +242,8 @@ class Backfill:
             return result
         result.chunks_total, result.chunks_done = plan.units, done
         result.already_done = done >= plan.units
+        if 0 < done < plan.units:
+            log.info("history: resuming the backfill after chunk %d of %d", done, plan.units)
         if done == 0:
             log.info(
                 "history: backfilling %s days in %d queries (%d metrics x %d namespace batches x %d chunks)",

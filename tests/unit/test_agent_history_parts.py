@@ -157,3 +157,11 @@ def test_checkpoint_survives_a_json_round_trip() -> None:
     from cloudios_agent.history import Plan  # noqa: PLC0415
 
     assert Plan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
+
+
+def test_a_missing_prometheus_is_an_error_not_a_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import prometheus as support  # noqa: PLC0415
+
+    monkeypatch.setattr(support.shutil, "which", lambda _name: None)
+    with pytest.raises(support.PrometheusMissingError, match="make testdeps"):
+        support.tools()
