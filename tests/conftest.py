@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.gcp",
     "tests.support.postgres",
     "tests.support.azure",
+    "tests.support.prometheus",
 ]
