@@ -1,5 +1,7 @@
 """Shared pytest set-up: fixtures live in tests/support and are registered here, explicitly."""
 
+from hypothesis import settings
+
 pytest_plugins = [
     "tests.support.controlplane",
     "tests.support.moto",
@@ -8,3 +10,8 @@ pytest_plugins = [
     "tests.support.azure",
     "tests.support.prometheus",
 ]
+
+# Properties are checked for correctness, never for speed (speed is measured in bench/): no
+# per-example deadline, which only made them flaky on a loaded 2-core machine.
+settings.register_profile("cloudios", deadline=None)
+settings.load_profile("cloudios")
