@@ -1,0 +1,56 @@
+"""The AWS snapshot's JSON text: region tables name shared basis records, one line per price table.
+
+The same source fills one table in thirty-odd regions, so its basis (source, version, hashes, how its
+keys were mapped) is written once under ``bases`` and each region's ``tables`` entry names it by key.
+Price tables are written one per line, without spaces: the file ships in the wheel, and a diff of a
+regenerated snapshot still shows which tables changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_EXPANDED_LEVELS = 4  # document, regions, one region, a region's section; deeper values stay on one line
+
+
+def resolve(data: Any) -> Any:
+    """Raw snapshot data with every region table that names a shared basis replaced by that basis."""
+    if not isinstance(data, dict) or not isinstance(data.get("regions"), dict):
+        return data
+    bases = data.get("bases") or {}
+    regions = {}
+    for name, region in data["regions"].items():
+        named = region.get("tables") if isinstance(region, dict) else None
+        regions[name] = region
+        if isinstance(named, dict) and any(isinstance(v, str) for v in named.values()):
+            resolved = {}
+            for table, basis in named.items():
+                if isinstance(basis, str) and basis not in bases:
+                    raise ValueError(f"regions.{name}.tables.{table}: names basis {basis!r}, not in bases")
+                resolved[table] = bases[basis] if isinstance(basis, str) else basis
+            regions[name] = {**region, "tables": resolved}
+    return {**data, "regions": regions}
+
+
+def share(data: dict[str, Any]) -> dict[str, Any]:
+    """Dumped snapshot data with every region table equal to a shared basis written as its key."""
+    bases = data.get("bases") or {}
+    if not bases:
+        return data
+    keys = {json.dumps(b, sort_keys=True): k for k, b in bases.items()}
+    regions = {}
+    for name, region in data.get("regions", {}).items():
+        named = region.get("tables", {})
+        shared = {t: keys.get(json.dumps(b, sort_keys=True), b) for t, b in named.items()}
+        regions[name] = {**region, "tables": shared} if named else region
+    return {**data, "regions": regions}
+
+
+def encode(data: Any, level: int = 0) -> str:
+    """JSON text with objects expanded one member per line down to the price tables."""
+    if not isinstance(data, dict) or not data or level >= _EXPANDED_LEVELS:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    pad = " " * (level + 1)
+    members = [f"{pad}{json.dumps(k, ensure_ascii=False)}:{encode(v, level + 1)}" for k, v in data.items()]
+    return "{\n" + ",\n".join(members) + "\n" + " " * level + "}"
