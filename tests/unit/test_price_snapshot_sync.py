@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 
 from cloudios.pricing import aws as aws_pricing
+from cloudios.pricing import azure as azure_pricing
 from cloudios.pricing.aws import tables
 from tests.support.tools import load_tool
 
 source = load_tool("ec2_instances_info")
 gen_aws_prices = load_tool("gen_aws_prices")
+gen_azure_prices = load_tool("gen_azure_prices")
 AWS_FILE = gen_aws_prices.SNAPSHOT
+AZURE_FILE = gen_azure_prices.TARGET
 SOURCE_DIR = Path(os.environ.get("CLOUDIOS_EC2_INSTANCES_INFO", str(source.DEFAULT_DIR)))
 
 
@@ -54,6 +57,23 @@ def test_the_committed_aws_snapshot_records_the_pinned_source_and_is_canonical()
     assert paris["rds.aurora-mysql:aurora-iopt1"] == source.AURORA_IO_REASON
 
 
+def test_the_committed_azure_snapshot_records_the_pinned_source_and_is_canonical() -> None:
+    text = AZURE_FILE.read_text(encoding="utf-8")
+    book = azure_pricing.parse_book(text)
+    assert azure_pricing.dump_book(book) == text
+    windows = book.tables["vm.windows"]
+    assert (windows.module, windows.version, str(windows.date)) == (
+        source.MODULE,
+        source.VERSION,
+        source.DATE,
+    )
+    assert (windows.sha256, windows.dirhash) == (source.ZIP_SHA256, source.DIRHASH)
+    assert windows.path == "data/azure-instances.json"
+    assert windows.method == gen_azure_prices.WINDOWS_METHOD
+    assert "tools/gen_azure_prices.py" in book.tables["vm.linux"].source
+    assert book.notes == gen_azure_prices.NOTES
+
+
 def test_a_missing_source_directory_is_named_with_the_fix(tmp_path: Path) -> None:
     absent = tmp_path / "ec2-instances-info"
     with pytest.raises(source.SourceError, match=re.escape(str(absent))) as raised:
@@ -61,6 +81,7 @@ def test_a_missing_source_directory_is_named_with_the_fix(tmp_path: Path) -> Non
     assert source.MODULE in str(raised.value)
     assert "--ec2-instances-info" in str(raised.value)
     assert gen_aws_prices.main(["--ec2-instances-info", str(absent), "--output", str(tmp_path / "o")]) == 2
+    assert gen_azure_prices.main(["--ec2-instances-info", str(absent), "--output", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
 
 
@@ -81,3 +102,14 @@ def test_the_generator_reproduces_the_committed_aws_snapshot() -> None:
     current = aws_pricing.parse_book(AWS_FILE.read_text(encoding="utf-8"))
     book = gen_aws_prices.generate(SOURCE_DIR, None, current.model_dump(mode="json", by_alias=True))
     assert aws_pricing.dump_book(book) == AWS_FILE.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_generator_reproduces_the_committed_azure_snapshot() -> None:
+    if not SOURCE_DIR.is_dir():
+        with pytest.raises(source.SourceError, match=re.escape(str(SOURCE_DIR))):
+            source.check(SOURCE_DIR)
+        return
+    current = azure_pricing.parse_book(AZURE_FILE.read_text(encoding="utf-8"))
+    book = gen_azure_prices.generate(SOURCE_DIR, None, current)
+    assert azure_pricing.dump_book(book) == AZURE_FILE.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from cloudios.domain import Money, Usage
 from cloudios.domain.money import DecimalStr
-from cloudios.pricing import base
+from cloudios.pricing import _jsontext, base
 from cloudios.pricing.aws import codec, tables
 
 BUNDLED = "data/aws-prices.json"
@@ -307,7 +307,7 @@ def parse_book(text: str) -> AwsPriceBook:
 def dump_book(book: AwsPriceBook) -> str:
     """The JSON text of a price book (Decimal prices as strings, shared bases named by key)."""
     data = book.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return codec.encode(codec.share(data)) + "\n"
+    return _jsontext.encode(codec.share(data)) + "\n"
 
 
 @cache

@@ -1,17 +1,13 @@
-"""The AWS snapshot's JSON text: region tables name shared basis records, one line per price table.
+"""The AWS snapshot's shared basis records: region tables name them instead of repeating them.
 
 The same source fills one table in thirty-odd regions, so its basis (source, version, hashes, how its
 keys were mapped) is written once under ``bases`` and each region's ``tables`` entry names it by key.
-Price tables are written one per line, without spaces: the file ships in the wheel, and a diff of a
-regenerated snapshot still shows which tables changed.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-_EXPANDED_LEVELS = 4  # document, regions, one region, a region's section; deeper values stay on one line
 
 
 def resolve(data: Any) -> Any:
@@ -45,12 +41,3 @@ def share(data: dict[str, Any]) -> dict[str, Any]:
         shared = {t: keys.get(json.dumps(b, sort_keys=True), b) for t, b in named.items()}
         regions[name] = {**region, "tables": shared} if named else region
     return {**data, "regions": regions}
-
-
-def encode(data: Any, level: int = 0) -> str:
-    """JSON text with objects expanded one member per line down to the price tables."""
-    if not isinstance(data, dict) or not data or level >= _EXPANDED_LEVELS:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    pad = " " * (level + 1)
-    members = [f"{pad}{json.dumps(k, ensure_ascii=False)}:{encode(v, level + 1)}" for k, v in data.items()]
-    return "{\n" + ",\n".join(members) + "\n" + " " * level + "}"
