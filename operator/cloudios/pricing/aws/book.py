@@ -178,7 +178,7 @@ class AwsPriceBook(_PriceModel):
         return base.hourly_cost(self.monthly(usage))
 
     def missing(self, usage: Usage) -> str:
-        """Why a usage line has no price: 'no list price for Windows m5.xlarge in eu-west-3: ...'."""
+        """Why a usage line has no price: 'no list price for RHEL m5.xlarge in eu-west-3: ...'."""
         where = f"no list price for {tables.describe(usage)} in {usage.region}"
         prices = self.regions.get(usage.region)
         if prices is None:
