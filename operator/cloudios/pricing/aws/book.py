@@ -301,7 +301,7 @@ SKUS = tuple(_PRICE_OF)
 
 def parse_book(text: str) -> AwsPriceBook:
     """A price book from its JSON text; numbers are read as Decimal, never float."""
-    return AwsPriceBook.model_validate(json.loads(text, parse_float=Decimal))
+    return AwsPriceBook.model_validate(codec.share_prices(json.loads(text, parse_float=Decimal)))
 
 
 def dump_book(book: AwsPriceBook) -> str:

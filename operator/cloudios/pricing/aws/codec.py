@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cloudios.pricing import _jsontext
+
 
 def resolve(data: Any) -> Any:
     """Raw snapshot data with every region table that names a shared basis replaced by that basis."""
@@ -41,3 +43,16 @@ def share(data: dict[str, Any]) -> dict[str, Any]:
         shared = {t: keys.get(json.dumps(b, sort_keys=True), b) for t, b in named.items()}
         regions[name] = {**region, "tables": shared} if named else region
     return {**data, "regions": regions}
+
+
+def share_prices(data: Any) -> Any:
+    """Raw snapshot data whose equal EC2 and RDS prices are one Decimal object (see ``_jsontext``)."""
+    if isinstance(data, dict) and isinstance(data.get("regions"), dict):
+        _jsontext.share_decimals(
+            table
+            for region in data["regions"].values()
+            if isinstance(region, dict)
+            for section in ("ec2", "rds")
+            for table in (region.get(section) or {}).values()
+        )
+    return data

@@ -209,7 +209,15 @@ SKUS = tuple(_PRICE_OF)
 
 def parse_book(text: str) -> AzurePriceBook:
     """A price book from its JSON text; numbers are read as Decimal, never float."""
-    return AzurePriceBook.model_validate(json.loads(text, parse_float=Decimal))
+    data = json.loads(text, parse_float=Decimal)
+    if isinstance(data, dict) and isinstance(data.get("regions"), dict):
+        _jsontext.share_decimals(
+            table
+            for region in data["regions"].values()
+            if isinstance(region, dict)
+            for table in (region.get("vm") or {}).values()
+        )
+    return AzurePriceBook.model_validate(data)
 
 
 def dump_book(book: AzurePriceBook) -> str:
