@@ -120,12 +120,23 @@ def _amount(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def render(findings: list[Finding], evidence_keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The compared view of findings; ``evidence_keys`` (a case's ``evidenceKeys``) adds those keys."""
+def render(
+    findings: list[Finding], evidence_keys: tuple[str, ...] = (), *, price_basis: bool = False
+) -> dict[str, Any]:
+    """The compared view of findings.
+
+    ``evidence_keys`` (a case's ``evidenceKeys``) adds those evidence keys; ``price_basis`` (a case's
+    ``priceBasis: true``) adds, for a priced finding, the recorded basis of each usage line's table.
+    """
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
         book = BOOKS[f.provider]()
         money = pricing.savings(f, book)
+        basis = (
+            [book.basis_of(u) for u in (*f.current_usage, *f.proposed_usage)]  # type: ignore[attr-defined]
+            if price_basis and money is not None
+            else None
+        )
         out.append(
             {
                 "resourceId": f.resource_id,
@@ -136,6 +147,7 @@ def render(findings: list[Finding], evidence_keys: tuple[str, ...] = ()) -> dict
                 "proposed": f.proposed,
                 "monthlySavings": None if money is None else _amount(money.amount),
                 **({"unpricedReason": pricing.unpriced_reason(f, book)} if money is None else {}),
+                **({"priceBasis": basis} if basis is not None else {}),
                 **({"evidence": {k: f.evidence.get(k) for k in evidence_keys}} if evidence_keys else {}),
             }
         )
@@ -153,8 +165,8 @@ def test_golden(case: Path) -> None:
         assert "daysOfData" in f.evidence
         assert "thresholds" in f.evidence
         assert json.loads(f.model_dump_json())["id"] == f.id  # evidence is JSON-serializable
-    keys = tuple(yaml.safe_load((case / "snapshot.yaml").read_text()).get("evidenceKeys", ()))
-    actual = render(findings, keys)
+    raw = yaml.safe_load((case / "snapshot.yaml").read_text())
+    actual = render(findings, tuple(raw.get("evidenceKeys", ())), price_basis=bool(raw.get("priceBasis")))
     expected_file = case / "expected.yaml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         expected_file.write_text(yaml.safe_dump(actual, sort_keys=False))

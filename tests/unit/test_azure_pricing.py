@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,11 +12,14 @@ from cloudios import pricing
 from cloudios.cli.main import main
 from cloudios.domain import Usage
 from cloudios.pricing import azure
+from cloudios.pricing.azure import refresh as azure_refresh
+from tests.support.tools import load_tool
 
+source = load_tool("ec2_instances_info")
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pricing" / "azure"
 
 
-def test_bundled_snapshot_records_its_source_and_prices_linux_vms_only() -> None:
+def test_bundled_snapshot_records_each_tables_source_and_prices_linux_and_windows_vms() -> None:
     book = azure.bundled()
     table = book.tables["vm.linux"]
     assert "Azure/karpenter-provider-azure" in table.source
@@ -26,13 +30,50 @@ def test_bundled_snapshot_records_its_source_and_prices_linux_vms_only() -> None
     vm = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": "Standard_D2s_v5", "os": "linux"})
     assert book.monthly(vm) is not None
     assert book.monthly(vm).amount == Decimal("70.08")  # type: ignore[union-attr]
-    # Unknown means unpriced, never zero or guessed.
-    windows = Usage(
-        sku="azure.vm", region="eastus", attributes={"vmSize": "Standard_D2s_v5", "os": "windows"}
+    # Windows: the ec2instances.info data, with the module, version, hashes and mapping recorded.
+    windows = book.tables["vm.windows"]
+    assert (windows.module, windows.version, str(windows.date)) == (
+        source.MODULE,
+        source.VERSION,
+        source.DATE,
     )
+    assert (windows.sha256, windows.dirhash) == (source.ZIP_SHA256, source.DIRHASH)
+    assert windows.method is not None
+    assert "someengineering/fixinventory" in windows.method
+    paris = Usage(
+        sku="azure.vm", region="westeurope", attributes={"vmSize": "Standard_D2s_v5", "os": "windows"}
+    )
+    assert book.vm_hourly("westeurope", "Standard_D2s_v5", "windows") == Decimal("0.207")
+    assert book.monthly(paris).amount == Decimal("0.207") * 730  # type: ignore[union-attr]
+    assert (book.basis_of(paris) or "").startswith("vm.windows: ec2instances.info data in the Go module ")
+    # Unknown means unpriced, never zero or guessed: with the region's reason where there is one.
+    mumbai = Usage(
+        sku="azure.vm", region="westindia", attributes={"vmSize": "Standard_D2s_v5", "os": "windows"}
+    )
+    assert book.monthly(mumbai) is None
+    assert "has none for westindia" in book.missing(mumbai)
     disk = Usage(sku="azure.disk", region="eastus", attributes={"tier": "P10 LRS"})
-    assert book.monthly(windows) is None
     assert book.monthly(disk) is None
+
+
+def test_every_region_has_windows_prices_or_says_why() -> None:
+    book = azure.bundled()
+    for name, region in book.regions.items():
+        assert bool(region.vm.get("windows")) != ("vm.windows" in region.unpriced), name
+    assert sum(1 for r in book.regions.values() if r.vm.get("windows")) >= 35
+
+
+def test_linux_families_whose_karpenter_figures_are_windows_prices_are_left_out() -> None:
+    book = azure.bundled()
+    # eastus D2ads_v5: karpenter's figure was 0.195, the Windows price (Linux is 0.103).
+    amd = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": "Standard_D2ads_v5", "os": "linux"})
+    assert book.monthly(amd) is None
+    reason = book.missing(amd)
+    assert "families basv2, bsv2, dadsv5, dasv5, eadsv5, easv5" in reason
+    assert book.vm_hourly("eastus", "Standard_D2ads_v5", "windows") == Decimal("0.195")
+    method = book.tables["vm.linux"].method
+    assert method is not None
+    assert "equals that data's Windows pay-as-you-go price and not its Linux one" in method
 
 
 def test_refresh_from_pages_keeps_pay_as_you_go_and_prices_every_table(
@@ -87,3 +128,24 @@ def test_refresh_names_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "not a Retail Prices API page" in capsys.readouterr().err
     assert main(["prices", "refresh", "--provider", "azure", "--regions", "West Europe"]) == 2
     assert "not Azure region names" in capsys.readouterr().err
+
+
+def test_a_refreshed_table_drops_its_unpriced_reason_and_the_others_keep_theirs() -> None:
+    item = {
+        "currencyCode": "USD", "retailPrice": 0.2, "armRegionName": "westindia", "meterName": "D2s v5",
+        "productName": "Virtual Machines Dsv5 Series Windows", "skuName": "D2s v5",
+        "serviceName": "Virtual Machines", "unitOfMeasure": "1 Hour", "type": "Consumption",
+        "isPrimaryMeterRegion": True, "armSkuName": "Standard_D2s_v5",
+    }  # fmt: skip
+    disk = {**item, "serviceName": "Storage", "productName": "Premium SSD Managed Disks",
+            "meterName": "P10 LRS Disk", "unitOfMeasure": "1/Month", "retailPrice": 20}  # fmt: skip
+    bundled = azure.bundled()
+    assert "vm.windows" in bundled.regions["westindia"].unpriced
+    collector = azure_refresh.Collector(frozenset({"westindia"}))
+    collector.add({"Items": [disk]})
+    kept = collector.build(bundled, date(2026, 7, 1), "test pages").regions["westindia"]
+    assert kept.unpriced == bundled.regions["westindia"].unpriced  # no Windows record: reason stays
+    collector.add({"Items": [item]})
+    refreshed = collector.build(bundled, date(2026, 7, 1), "test pages").regions["westindia"]
+    assert refreshed.vm["windows"] == {"Standard_D2s_v5": Decimal("0.2")}
+    assert "vm.windows" not in refreshed.unpriced

@@ -30,7 +30,8 @@ def test_show_prints_the_bundled_snapshot(capsys: pytest.CaptureFixture[str]) ->
     assert f"provider: aws, date: {aws_pricing.bundled().date}" in out
     assert "basis: list" in out
     assert "us-east-1:" in out
-    assert "DERIVED" in out
+    assert "ec2instances.info" in out
+    assert re.search(r"eu-west-3: \d+ prices; \d+ tables with a basis, \d+ unpriced;", out)
 
 
 def test_refresh_from_dir_writes_a_loadable_snapshot(

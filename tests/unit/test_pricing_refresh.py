@@ -34,13 +34,14 @@ def collect(regions: set[str], size: int = 1 << 20) -> refresh.Collector:
 def test_keeps_plain_linux_windows_rhel_shared_used_on_demand(size: int) -> None:
     prices = collect({"us-east-1"}, size).prices
     ec2 = {keys: p for (region, section, keys), p in prices.items() if section == "ec2"}
-    # Dedicated, SQL Web, unused reservations, the Local Zone and eu-west-1 are dropped; Windows and
-    # RHEL (license included) are kept under their own OS key.
+    # Dedicated, unused reservations, the Local Zone and eu-west-1 are dropped; Windows, RHEL and
+    # SQL Server Web (license included) are kept under their own platform key.
     assert ec2 == {
         ("linux", "m5.large"): Decimal("0.096"),
         ("linux", "t3.micro"): Decimal("0.0104"),
         ("windows", "m5.large"): Decimal("0.188"),
         ("rhel", "m5.large"): Decimal("0.156"),
+        ("linux-sql-web", "m5.large"): Decimal("0.129"),
     }
     assert all(region == "us-east-1" for region, _s, _k in prices)
 
@@ -70,26 +71,30 @@ def test_region_filter_picks_other_regions_products() -> None:
     assert prices == {("eu-west-1", "ec2", ("linux", "m5.large")): Decimal("0.107")}
 
 
-def test_built_book_replaces_refreshed_sections_and_says_what_was_carried_over() -> None:
+def test_built_book_replaces_refreshed_tables_and_says_what_was_carried_over() -> None:
     bundled = aws_pricing.bundled()
     collector = refresh.Collector(frozenset({"us-east-1"}))
     collector.parse(read_chunks(OFFER_FILES["AmazonEC2"].open("rb"), 4096))
     book = collector.build(bundled)
-    region = book.regions["us-east-1"]
-    assert region.ec2 == {
-        "linux": {"m5.large": Decimal("0.096"), "t3.micro": Decimal("0.0104")},
-        "windows": {"m5.large": Decimal("0.188")},
-        "rhel": {"m5.large": Decimal("0.156")},
-    }
-    # Each refreshed table records its basis; RHEL is no longer unpriced, SUSE (not in the excerpt) is.
-    assert {region.tables[t].kind for t in ("ec2.linux", "ec2.windows", "ec2.rhel")} == {"refreshed"}
+    region, before = book.regions["us-east-1"], bundled.regions["us-east-1"]
+    # Each platform found in the file replaces its table whole; the others keep theirs.
+    assert region.ec2["linux"] == {"m5.large": Decimal("0.096"), "t3.micro": Decimal("0.0104")}
+    assert region.ec2["windows"] == {"m5.large": Decimal("0.188")}
+    assert region.ec2["rhel"] == {"m5.large": Decimal("0.156")}
+    assert region.ec2["linux-sql-web"] == {"m5.large": Decimal("0.129")}
+    assert region.ec2["suse"] == before.ec2["suse"]
+    assert region.tables["ec2.suse"] == before.tables["ec2.suse"]
+    # Each refreshed table records its basis; RHEL is no longer unpriced, its SQL tables still are.
+    refreshed = ("ec2.linux", "ec2.windows", "ec2.rhel", "ec2.linux-sql-web")
+    assert {region.tables[t].kind for t in refreshed} == {"refreshed"}
     assert "ec2.rhel" not in region.unpriced
-    assert "ec2.suse" in region.unpriced
-    assert region.tables["rds"] == bundled.regions["us-east-1"].tables["rds"]
-    assert region.rds == bundled.regions["us-east-1"].rds  # AmazonRDS not parsed: carried over
+    assert "ec2.rhel-sql-web" in region.unpriced
+    assert "linux" not in region.ec2_absent_types  # explained against the old Linux table
+    assert region.tables["rds.mysql"] == before.tables["rds.mysql"]
+    assert region.rds == before.rds  # AmazonRDS not parsed: carried over
     assert "AmazonEC2 20241126200322" in region.source
     assert "carried over" in region.source
-    assert "rds" in region.source.split("carried over")[1]
+    assert "rds.mysql" in region.source.split("carried over")[1]
     assert book.regions["eu-west-1"] == bundled.regions["eu-west-1"]  # not refreshed: unchanged
     assert str(book.date) == "2024-11-26"
     assert book.basis == "list"
@@ -102,7 +107,14 @@ def test_build_book_over_all_offers() -> None:
     region = book.regions["us-east-1"]
     assert region.elb_hourly["network"] == Decimal("0.0225")
     assert region.rds_storage_gb_month == {"gp2": Decimal("0.115"), "gp3": Decimal("0.115")}
-    assert "carried over" not in region.source
+    assert region.rds["mysql"] == {"db.m5.large": Decimal("0.171")}
+    assert region.tables["rds.mysql"].kind == "refreshed"
+    # Engines the offer files were not read for keep the bundled table and its basis.
+    assert region.rds["mariadb"] == aws_pricing.bundled().regions["us-east-1"].rds["mariadb"]
+    assert region.tables["rds.mariadb"].kind == "sourced"
+    carried = region.source.split("carried over")[1]
+    assert "rds.mariadb" in carried
+    assert "ebs" not in carried
 
 
 def test_terms_before_products_still_match() -> None:

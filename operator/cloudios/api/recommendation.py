@@ -108,7 +108,7 @@ class RecommendationSpec(ApiModel):
     )
     unpriced_reason: str | None = Field(
         default=None,
-        description="Why the saving is unknown, e.g. 'no list price for Windows m5.xlarge in eu-west-3'.",
+        description="Why the saving is unknown, e.g. 'no list price for RHEL m5.xlarge in eu-west-3'.",
     )
     price_basis: PriceBasis = Field(
         description="list (public on-demand prices) or effective (after the account's discounts)."

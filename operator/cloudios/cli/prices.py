@@ -110,7 +110,11 @@ def _show(path: Path | None) -> int:
         f"prices: {book.count()} in {len(book.regions)} regions",
         f"source: {book.source}",
     ]
-    out += [f"  {name}: {r.count()} prices; {r.source}" for name, r in book.regions.items()]
+    out += [
+        f"  {name}: {r.count()} prices; {len(r.tables)} tables with a basis, {len(r.unpriced)} unpriced; "
+        f"{r.source}"
+        for name, r in book.regions.items()
+    ]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
 

@@ -17,14 +17,16 @@ class Usage(BaseModel):
     """A billable line the pricing package can price per month.
 
     ``sku`` names what is billed; ``attributes`` select the price; ``quantity`` scales it:
-    - ``ec2.instance`` {instanceType, os}: 1 per instance (hourly x 730)
+    - ``ec2.instance`` {instanceType, os, sqlServer?}: 1 per instance (hourly x 730); os linux|windows|
+      rhel|suse, sqlServer web|standard|enterprise for SQL Server license-included AMIs
     - ``ebs.volume`` {volumeType}: GB-month; ``ebs.iops`` {volumeType}: provisioned IOPS-month;
       ``ebs.throughput`` {volumeType}: MiB/s-month above the included baseline
     - ``ebs.snapshot`` {}: GB-month
     - ``ec2.eip`` {}: 1 per idle public IPv4 address (hourly x 730)
     - ``elb`` {type: application|network|gateway}: 1 per load balancer (hourly x 730)
     - ``nat.gateway`` {}: 1 per gateway (hourly x 730)
-    - ``rds.instance`` {dbInstanceClass, engine, multiAz}: 1 per instance (hourly x 730)
+    - ``rds.instance`` {dbInstanceClass, engine, multiAz, licenseModel?, storageType?}: 1 per instance
+      (hourly x 730); Oracle and Db2 need licenseModel, Aurora storageType (aurora|aurora-iopt1)
     - ``rds.storage`` {storageType, multiAz}: GB-month
     """
 

@@ -8,14 +8,15 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from cloudios.domain import Money, Usage
 from cloudios.domain.money import DecimalStr
-from cloudios.pricing import base
+from cloudios.pricing import _jsontext, base
+from cloudios.pricing.aws import codec, tables
 
 BUNDLED = "data/aws-prices.json"
 MULTI_AZ_FACTOR = Decimal(2)  # RDS MySQL/PostgreSQL Multi-AZ (one standby): instance and storage
@@ -45,10 +46,22 @@ class TableSource(_PriceModel):
     )
     source: str = Field(description="Where the figures come from, in words a reader can check.")
     repository: str | None = None
+    module: str | None = Field(default=None, description="Go module path of a sourced module's data.")
+    version: str | None = Field(default=None, description="Version of ``module``.")
+    download: str | None = Field(
+        default=None, description="Where ``module`` was fetched: the Go module proxy path of its zip."
+    )
+    sha256: str | None = Field(default=None, description="SHA-256 of the downloaded zip (hex).")
+    dirhash: str | None = Field(
+        default=None, description="Go's h1: hash of the module's files (as in go.sum), checked on use."
+    )
     path: str | None = None
     commit: str | None = None
     date: str | None = Field(default=None, description="When the source was published (ISO date).")
-    method: str | None = Field(default=None, description="How derived figures were computed.")
+    method: str | None = Field(
+        default=None,
+        description="How derived figures were computed, or how a source's keys were mapped to ours.",
+    )
 
 
 class RegionPrices(_PriceModel):
@@ -57,8 +70,8 @@ class RegionPrices(_PriceModel):
     source: str = Field(description="Where these prices come from (listed, derived, refreshed).")
     tables: dict[str, TableSource] = Field(
         default_factory=dict,
-        description="Table (ec2.linux, ec2.windows, ebs, snapshot, publicIpv4, elb, nat, rds, "
-        "rdsStorage) -> the recorded basis of its figures.",
+        description="Table (ec2.linux, ec2.windows-sql-web, rds.mysql, ebs, snapshot, publicIpv4, elb, "
+        "nat, rdsStorage; see ``tables.TABLES``) -> the recorded basis of its figures.",
     )
     unpriced: dict[str, str] = Field(
         default_factory=dict, description="Table -> why the snapshot has no figures for it here."
@@ -72,7 +85,9 @@ class RegionPrices(_PriceModel):
         default_factory=dict, description="OS -> the instance types ``ec2_absent`` explains."
     )
     ec2: dict[str, dict[str, DecimalStr]] = Field(
-        default_factory=dict, description="os -> instance type -> USD per hour."
+        default_factory=dict,
+        description="platform (linux, windows, rhel, suse, <os>-sql-<edition>) -> instance type -> "
+        "USD per hour.",
     )
     ebs: dict[str, EbsPrice] = Field(default_factory=dict, description="volume type -> prices.")
     snapshot_gb_month: DecimalStr | None = None
@@ -82,7 +97,9 @@ class RegionPrices(_PriceModel):
     )
     nat_gateway_hourly: DecimalStr | None = None
     rds: dict[str, dict[str, DecimalStr]] = Field(
-        default_factory=dict, description="engine -> DB instance class -> Single-AZ USD per hour."
+        default_factory=dict,
+        description="engine[:licence or Aurora storage] (``tables.RDS_ENGINES``) -> DB instance class "
+        "-> Single-AZ USD per hour.",
     )
     rds_storage_gb_month: dict[str, DecimalStr] = Field(
         default_factory=dict, description="storage type -> Single-AZ USD per GB-month."
@@ -121,15 +138,27 @@ class AwsPriceBook(_PriceModel):
     basis: Literal["list"] = "list"
     source: str
     notes: list[str] = Field(default_factory=list)
+    bases: dict[str, TableSource] = Field(
+        default_factory=dict,
+        description="Basis records shared by many regions; a region's tables entry may name one by key.",
+    )
     regions: dict[str, RegionPrices] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_bases(cls, data: Any) -> Any:
+        return codec.resolve(data)
 
     def count(self) -> int:
         return sum(r.count() for r in self.regions.values())
 
-    def instance_hourly(self, region: str, instance_type: str, os: str = "linux") -> Decimal | None:
-        """The hourly price of an EC2 instance type, or None when unknown."""
+    def instance_hourly(
+        self, region: str, instance_type: str, os: str = "linux", sql_server: str | None = None
+    ) -> Decimal | None:
+        """The hourly price of an EC2 instance type (with SQL Server of an edition), or None when unknown."""
         prices = self.regions.get(region)
-        return None if prices is None else prices.ec2.get(os, {}).get(instance_type)
+        key = tables.ec2_table_key(os, sql_server)
+        return None if prices is None else prices.ec2.get(key, {}).get(instance_type)
 
     def unit_price(self, usage: Usage) -> tuple[Decimal, bool] | None:
         """(price per unit, billed hourly?) of a usage line, or None when unknown."""
@@ -149,61 +178,64 @@ class AwsPriceBook(_PriceModel):
         return base.hourly_cost(self.monthly(usage))
 
     def missing(self, usage: Usage) -> str:
-        """Why a usage line has no price: 'no list price for Windows m5.xlarge in eu-west-3: ...'."""
-        what = _describe(usage)
+        """Why a usage line has no price: 'no list price for RHEL m5.xlarge in eu-west-3: ...'."""
+        where = f"no list price for {tables.describe(usage)} in {usage.region}"
         prices = self.regions.get(usage.region)
         if prices is None:
-            return f"no list price for {what} in {usage.region}: the snapshot has no prices for this region"
-        table = _table_of(usage)
-        reason = prices.unpriced.get(table)
-        if reason is None and usage.sku == "ec2.instance":
-            os_name = usage.attributes.get("os", "linux")
-            if usage.attributes.get("instanceType", "") in prices.ec2_absent_types.get(os_name, ()):
-                reason = prices.ec2_absent.get(os_name)
-        if reason is None:
-            basis = prices.tables.get(table)
-            reason = f"the {table} table ({basis.source if basis else prices.source}) has no entry for it"
-        return f"no list price for {what} in {usage.region}: {reason}"
+            return f"{where}: the snapshot has no prices for this region"
+        return f"{where}: {_reason(prices, usage)}"
+
+    def basis_of(self, usage: Usage) -> str | None:
+        """The recorded basis of the table that prices a usage line, in words; None when unpriced."""
+        prices = self.regions.get(usage.region)
+        if prices is None or self.unit_price(usage) is None:
+            return None
+        table = tables.table_of(usage)
+        basis = prices.tables.get(table) or prices.tables.get(table.split(".")[0])
+        if basis is None:
+            return f"{table}: {prices.source}"
+        dated = f", {basis.date}" if basis.date else ""
+        return f"{table}: {basis.kind}, {basis.source}{dated}"
+
+
+def _reason(prices: RegionPrices, usage: Usage) -> str:
+    """Why a region's tables have no price for a usage line."""
+    special = _rds_reason(prices, usage.attributes) if usage.sku == "rds.instance" else None
+    if special is not None:
+        return special
+    table = tables.table_of(usage)
+    family = table.split(".")[0]
+    # Snapshots written before per-engine tables record the rds table whole.
+    legacy = family if family == "rds" else table
+    reason = prices.unpriced.get(table) or prices.unpriced.get(legacy)
+    if reason is None and usage.sku == "ec2.instance":
+        key = tables.ec2_key(usage.attributes)
+        if usage.attributes.get("instanceType", "") in prices.ec2_absent_types.get(key, ()):
+            reason = prices.ec2_absent.get(key)
+    if reason is not None:
+        return reason
+    basis = prices.tables.get(table) or prices.tables.get(legacy)
+    known = sorted(t for t in (*prices.tables, *prices.unpriced) if t.startswith(f"{family}."))
+    if basis is None and known:
+        return f"the snapshot has no {table} table (its {family} tables: {', '.join(known)})"
+    return f"the {table} table ({basis.source if basis else prices.source}) has no entry for it"
+
+
+def _rds_reason(prices: RegionPrices, a: dict[str, str]) -> str | None:
+    """The RDS-specific reasons: an attribute the price depends on is missing, or Multi-AZ."""
+    key = tables.rds_key(a)
+    if key is None:
+        return f"the RDS price depends on {tables.rds_needs(a)}, and the finding does not say which"
+    single = prices.rds.get(key, {}).get(a.get("dbInstanceClass", ""))
+    if single is not None and _truthy(a.get("multiAz")) and key not in tables.MULTI_AZ_ENGINES:
+        return (
+            f"the snapshot holds Single-AZ prices of {key}; Multi-AZ is priced as twice Single-AZ "
+            f"only for {', '.join(sorted(tables.MULTI_AZ_ENGINES))}, where that rule is recorded"
+        )
+    return None
 
 
 PriceOf = Callable[[RegionPrices, dict[str, str]], Decimal | None]
-
-OS_NAMES = {"linux": "Linux", "windows": "Windows", "rhel": "RHEL", "suse": "SUSE"}
-_TABLE_OF_SKU = {
-    "ebs.volume": "ebs",
-    "ebs.iops": "ebs",
-    "ebs.throughput": "ebs",
-    "ebs.snapshot": "snapshot",
-    "ec2.eip": "publicIpv4",
-    "elb": "elb",
-    "nat.gateway": "nat",
-    "rds.instance": "rds",
-    "rds.storage": "rdsStorage",
-}
-
-
-def _table_of(usage: Usage) -> str:
-    """The snapshot table a usage line is priced from (ec2.<os> for instances)."""
-    if usage.sku == "ec2.instance":
-        return f"ec2.{usage.attributes.get('os', 'linux')}"
-    return _TABLE_OF_SKU.get(usage.sku, usage.sku)
-
-
-def _describe(usage: Usage) -> str:
-    """A usage line in words: 'Windows m5.xlarge', 'io2 EBS IOPS', 'RDS mysql db.m5.large'."""
-    a = usage.attributes
-    if usage.sku == "ec2.instance":
-        os_name = a.get("os", "linux")
-        return f"{OS_NAMES.get(os_name, os_name)} {a.get('instanceType', '?')}"
-    if usage.sku.startswith("ebs.") and usage.sku != "ebs.snapshot":
-        return f"{a.get('volumeType', '?')} EBS {usage.sku.removeprefix('ebs.')}"
-    if usage.sku == "rds.instance":
-        return f"RDS {a.get('engine', '?')} {a.get('dbInstanceClass', '?')}"
-    if usage.sku == "rds.storage":
-        return f"RDS {a.get('storageType', '?')} storage"
-    if usage.sku == "elb":
-        return f"{a.get('type', '?')} load balancer"
-    return usage.sku
 
 
 def _truthy(value: str | None) -> bool:
@@ -211,7 +243,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def _ec2(p: RegionPrices, a: dict[str, str]) -> Decimal | None:
-    return p.ec2.get(a.get("os", "linux"), {}).get(a.get("instanceType", ""))
+    return p.ec2.get(tables.ec2_key(a), {}).get(a.get("instanceType", ""))
 
 
 def _ebs(field: str) -> PriceOf:
@@ -236,10 +268,11 @@ def _elb(p: RegionPrices, a: dict[str, str]) -> Decimal | None:
 
 
 def _rds_instance(p: RegionPrices, a: dict[str, str]) -> Decimal | None:
-    price = p.rds.get(a.get("engine", ""), {}).get(a.get("dbInstanceClass", ""))
-    if price is None:
-        return None
-    return price * MULTI_AZ_FACTOR if _truthy(a.get("multiAz")) else price
+    key = tables.rds_key(a)
+    price = None if key is None else p.rds.get(key, {}).get(a.get("dbInstanceClass", ""))
+    if price is None or not _truthy(a.get("multiAz")):
+        return price
+    return price * MULTI_AZ_FACTOR if key in tables.MULTI_AZ_ENGINES else None
 
 
 def _rds_storage(p: RegionPrices, a: dict[str, str]) -> Decimal | None:
@@ -268,13 +301,13 @@ SKUS = tuple(_PRICE_OF)
 
 def parse_book(text: str) -> AwsPriceBook:
     """A price book from its JSON text; numbers are read as Decimal, never float."""
-    return AwsPriceBook.model_validate(json.loads(text, parse_float=Decimal))
+    return AwsPriceBook.model_validate(codec.share_prices(json.loads(text, parse_float=Decimal)))
 
 
 def dump_book(book: AwsPriceBook) -> str:
-    """The JSON text of a price book (Decimal prices as strings)."""
+    """The JSON text of a price book (Decimal prices as strings, shared bases named by key)."""
     data = book.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return json.dumps(data, indent=1) + "\n"
+    return _jsontext.encode(codec.share(data)) + "\n"
 
 
 @cache

@@ -18,6 +18,7 @@ from typing import Any
 
 from cloudios.pricing._jsonstream import JsonStream
 from cloudios.pricing.aws.book import AwsPriceBook, RegionPrices
+from cloudios.pricing.aws.tables import ec2_table_key
 
 OFFERS = ("AmazonEC2", "AmazonRDS", "AWSELB", "AmazonVPC")
 DEFAULT_REGIONS = (
@@ -31,7 +32,7 @@ DEFAULT_REGIONS = (
 )
 OFFER_URL = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/current/{region}/index.json"
 EBS_TYPES = frozenset({"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"})
-RDS_ENGINES = {"MySQL": "mysql", "PostgreSQL": "postgres"}
+RDS_ENGINES = {"MySQL": "mysql", "PostgreSQL": "postgres"}  # -> rds.mysql, rds.postgres
 RDS_STORAGE = {"General Purpose": "gp2", "General Purpose-GP3": "gp3"}
 LB_TYPES = {
     "Load Balancer-Application": "application",
@@ -84,29 +85,32 @@ def _region(attrs: dict[str, Any]) -> str | None:
 
 # The offer files' operatingSystem -> the snapshot's OS key (the license is included in the price).
 OPERATING_SYSTEMS = {"Linux": "linux", "Windows": "windows", "RHEL": "rhel", "SUSE": "suse"}
+# preInstalledSw -> the SQL Server edition of the ec2.<os>-sql-<edition> tables (NA: no software).
+PRE_INSTALLED = {"NA": None, "SQL Web": "web", "SQL Std": "standard", "SQL Ent": "enterprise"}
 _LICENSES = frozenset({"No License required", "License Included"})
-# Snapshot section -> the table name a region's ``tables``/``unpriced`` use for it.
+# Snapshot section -> the table name a region's ``tables``/``unpriced`` use for it (ec2 and rds
+# hold one table per key: ec2.<platform>, rds.<engine>).
 _TABLE_OF_SECTION = {
     "ebs": "ebs",
     "snapshotGbMonth": "snapshot",
     "publicIpv4Hourly": "publicIpv4",
     "elbHourly": "elb",
     "natGatewayHourly": "nat",
-    "rds": "rds",
     "rdsStorageGbMonth": "rdsStorage",
 }
+_PER_KEY = ("ec2", "rds")
 _META = frozenset({"source", "tables", "unpriced", "ec2Absent", "ec2AbsentTypes"})
 
 
 def _is_plain(a: dict[str, Any]) -> bool:
-    """A priced OS, shared tenancy, no pre-installed software, capacity actually used, on demand."""
-    required = {"tenancy": "Shared", "preInstalledSw": "NA"}
+    """A priced OS, shared tenancy, no or SQL Server software, capacity actually used, on demand."""
     optional = {"capacitystatus": "Used", "marketoption": "OnDemand"}
     return (
         a.get("operatingSystem") in OPERATING_SYSTEMS
+        and a.get("preInstalledSw") in PRE_INSTALLED
+        and a.get("tenancy") == "Shared"
         and a.get("licenseModel", "No License required") in _LICENSES
         and str(a.get("operation", "RunInstances")).startswith("RunInstances")
-        and all(a.get(k) == v for k, v in required.items())
         and all(a.get(k, v) == v for k, v in optional.items())
     )
 
@@ -114,7 +118,10 @@ def _is_plain(a: dict[str, Any]) -> bool:
 def _ec2(a: dict[str, Any]) -> tuple[str, tuple[str, ...], frozenset[str]] | None:
     if not _is_plain(a) or not a.get("instanceType"):
         return None
-    return "ec2", (OPERATING_SYSTEMS[str(a["operatingSystem"])], str(a["instanceType"])), HOURS
+    platform = ec2_table_key(
+        OPERATING_SYSTEMS[str(a["operatingSystem"])], PRE_INSTALLED[str(a["preInstalledSw"])]
+    )
+    return "ec2", (platform, str(a["instanceType"])), HOURS
 
 
 def _storage(a: dict[str, Any]) -> tuple[str, tuple[str, ...], frozenset[str]] | None:
@@ -297,6 +304,7 @@ class Collector:
             "entries missing from the offer files keep the previous snapshot's price (see each "
             "region's source).",
             notes=fallback.notes,
+            bases=fallback.bases,
             regions=regions,
         )
 
@@ -315,11 +323,13 @@ class Collector:
             for key in keys[:-1]:
                 node = node.setdefault(key, {})
             node[keys[-1]] = price
-        # A refreshed section replaces the old one whole, so no stale entry survives in it.
-        data.update(fresh)
-        refreshed = set(fresh)
-        _record_tables(data, fresh, f"AWS Price List bulk API ({offers})")
-        kept = sorted(k for k in data if k not in _META and k not in refreshed)
+        # A refreshed table replaces the old one whole, so no stale entry survives in it; ec2 and rds
+        # hold one table per platform or engine, and the ones the files lacked stay as they were.
+        for section, found in fresh.items():
+            data[section] = {**data.get(section, {}), **found} if section in _PER_KEY else found
+        refreshed = _table_names(fresh)
+        _record_tables(data, fresh, refreshed, f"AWS Price List bulk API ({offers})")
+        kept = sorted(t for t in _table_names(data) if t not in refreshed)
         carried = ""
         if kept:
             previous = base.source if base is not None else "-"
@@ -328,24 +338,33 @@ class Collector:
                 f"(its source: {previous})"
             )
         data["source"] = (
-            f"AWS Price List bulk API ({offers}); refreshed: {', '.join(sorted(refreshed)) or '-'}{carried}"
+            f"AWS Price List bulk API ({offers}); refreshed: {', '.join(refreshed) or '-'}{carried}"
         )
         return RegionPrices.model_validate(data)
 
 
-def _record_tables(data: dict[str, Any], fresh: dict[str, Any], source: str) -> None:
+def _table_names(sections: dict[str, Any]) -> list[str]:
+    """The table names of a region's price sections: ec2.<platform>, rds.<engine>, ebs, ..."""
+    names = [f"{section}.{key}" for section in _PER_KEY for key in sections.get(section, {})]
+    names += [_TABLE_OF_SECTION[k] for k in sections if k in _TABLE_OF_SECTION]
+    return sorted(names)
+
+
+def _record_tables(data: dict[str, Any], fresh: dict[str, Any], names: list[str], source: str) -> None:
     """Mark each refreshed table's basis and drop the reasons it was unpriced."""
-    names = [f"ec2.{os}" for os in fresh.get("ec2", {})]
-    names += [_TABLE_OF_SECTION[k] for k in fresh if k in _TABLE_OF_SECTION]
     tables = dict(data.get("tables", {}))
     unpriced = dict(data.get("unpriced", {}))
     for name in names:
         tables[name] = {"kind": "refreshed", "source": source}
         unpriced.pop(name, None)
     data["tables"], data["unpriced"] = tables, unpriced
-    if "ec2" in fresh:  # absences were explained against the old table
-        data.pop("ec2Absent", None)
-        data.pop("ec2AbsentTypes", None)
+    # Absences were explained against the old tables of the platforms refreshed.
+    for absent in ("ec2Absent", "ec2AbsentTypes"):
+        kept = {k: v for k, v in data.get(absent, {}).items() if k not in fresh.get("ec2", {})}
+        if kept:
+            data[absent] = kept
+        else:
+            data.pop(absent, None)
 
 
 def build_book(

@@ -15,7 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from cloudios.domain import Money, Usage
 from cloudios.domain.money import DecimalStr
-from cloudios.pricing import base
+from cloudios.pricing import _jsontext, base
 
 BUNDLED = "data/azure-prices.json"
 GLOBAL = "global"  # the Retail Prices API lists Standard load balancer meters under 'Global'
@@ -31,6 +31,17 @@ class TableSource(_PriceModel):
 
     source: str
     date: date
+    module: str | None = Field(default=None, description="Go module path of a sourced module's data.")
+    version: str | None = Field(default=None, description="Version of ``module``.")
+    download: str | None = Field(
+        default=None, description="Where ``module`` was fetched: the Go module proxy path of its zip."
+    )
+    sha256: str | None = Field(default=None, description="SHA-256 of the downloaded zip (hex).")
+    dirhash: str | None = Field(
+        default=None, description="Go's h1: hash of the module's files (as in go.sum), checked on use."
+    )
+    path: str | None = Field(default=None, description="The data file inside the source.")
+    method: str | None = Field(default=None, description="How the source's keys were mapped to ours.")
 
 
 class AzureRegionPrices(_PriceModel):
@@ -54,6 +65,10 @@ class AzureRegionPrices(_PriceModel):
     )
     lb_rule_hourly: DecimalStr | None = Field(
         default=None, description="Standard load balancer, each rule beyond five, USD per hour."
+    )
+    unpriced: dict[str, str] = Field(
+        default_factory=dict,
+        description="table (vm.windows, ...) -> why the snapshot has no prices for it in this region.",
     )
 
     def count(self) -> int:
@@ -123,10 +138,11 @@ class AzurePriceBook(_PriceModel):
         where = f"no list price for {what} in {usage.region}"
         if usage.sku not in _PRICE_OF:
             return f"{where}: the Azure price book does not price {usage.sku}"
-        table = _TABLE_OF.get(usage.sku, usage.sku)
-        if usage.sku == "azure.vm":
-            table = f"vm.{usage.attributes.get('os', 'linux')}"
+        table = _table(usage)
         known = self.tables.get(table)
+        region = self.regions.get(usage.region)
+        if region is not None and table in region.unpriced:
+            return f"{where}: {region.unpriced[table]}"
         if known is None:
             return (
                 f"{where}: the bundled snapshot has no {table} table "
@@ -135,6 +151,25 @@ class AzurePriceBook(_PriceModel):
         if usage.region not in self.regions:
             return f"{where}: the {table} table ({known.source}, {known.date}) has no prices there"
         return f"{where}: not in the {table} table ({known.source}, {known.date})"
+
+    def basis_of(self, usage: Usage) -> str | None:
+        """The recorded source of the table that prices a usage line, in words; None when unpriced."""
+        if self.unit_price(usage) is None:
+            return None
+        table = _table(usage)
+        known = self.tables.get(table)
+        return (
+            f"{table}: {known.source.rstrip('.')}, {known.date}"
+            if known is not None
+            else f"{table}: {self.source}"
+        )
+
+
+def _table(usage: Usage) -> str:
+    """The name of the table that prices a usage line (VMs: vm.<os>)."""
+    if usage.sku == "azure.vm":
+        return f"vm.{usage.attributes.get('os', 'linux')}"
+    return _TABLE_OF.get(usage.sku, usage.sku)
 
 
 PriceOf = Callable[[AzureRegionPrices, dict[str, str]], Decimal | None]
@@ -174,13 +209,21 @@ SKUS = tuple(_PRICE_OF)
 
 def parse_book(text: str) -> AzurePriceBook:
     """A price book from its JSON text; numbers are read as Decimal, never float."""
-    return AzurePriceBook.model_validate(json.loads(text, parse_float=Decimal))
+    data = json.loads(text, parse_float=Decimal)
+    if isinstance(data, dict) and isinstance(data.get("regions"), dict):
+        _jsontext.share_decimals(
+            table
+            for region in data["regions"].values()
+            if isinstance(region, dict)
+            for table in (region.get("vm") or {}).values()
+        )
+    return AzurePriceBook.model_validate(data)
 
 
 def dump_book(book: AzurePriceBook) -> str:
     """The JSON text of a price book (Decimal prices as strings)."""
     data = book.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return json.dumps(data, indent=1, sort_keys=False) + "\n"
+    return _jsontext.encode(data) + "\n"
 
 
 @cache

@@ -139,6 +139,8 @@ class Collector:
                 public_ip_hourly=found["public_ip_hourly"] or old.public_ip_hourly,
                 lb_hourly=found.get("lb_hourly", old.lb_hourly),
                 lb_rule_hourly=found.get("lb_rule_hourly", old.lb_rule_hourly),
+                # A table refreshed here has prices now; the others keep their reason.
+                unpriced={t: why for t, why in old.unpriced.items() if not _refreshed(t, found)},
             )
         tables = dict(previous.tables)
         for table in sorted(self.seen_tables):
@@ -155,6 +157,16 @@ class Collector:
                 "regions": dict(sorted(regions.items())),
             }
         )
+
+
+def _refreshed(table: str, found: Mapping[str, Any]) -> bool:
+    """Whether a region's refreshed records hold prices of a table."""
+    if table.startswith("vm."):
+        return bool(found["vm"].get(table.removeprefix("vm.")))
+    section = {"disk": "disk", "snapshot": "snapshot_gb_month", "publicIp": "public_ip_hourly"}.get(table)
+    if section is not None:
+        return bool(found[section])
+    return table == "loadBalancer" and "lb_hourly" in found
 
 
 def pages(documents: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
