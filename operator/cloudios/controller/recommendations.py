@@ -12,6 +12,8 @@ from cloudios.controller import handling
 from cloudios.services import recommendations
 from cloudios.services.context import Services
 
+EVENT_HANDLER = "follow-decision"
+
 
 def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     """Bind the Recommendation handler to ``registry``.
@@ -20,7 +22,7 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     annotation, no progress), and the initial listing after a restart re-checks every object.
     """
 
-    @kopf.on.event(GROUP, VERSION, PLURALS[RECOMMENDATION], id="follow-decision", registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURALS[RECOMMENDATION], id=EVENT_HANDLER, registry=registry)
     async def follow_decision(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         if event.get("type") == "DELETED" or not body.get("metadata", {}).get("name"):
             return

@@ -15,7 +15,15 @@ from typing import Any
 
 import kopf
 
-from cloudios.controller import accounts, decisions, peering, policies, policy_admission, recommendations
+from cloudios.controller import (
+    accounts,
+    decisions,
+    log_noise,
+    peering,
+    policies,
+    policy_admission,
+    recommendations,
+)
 from cloudios.ingest import data_rights as ingest
 from cloudios.providers import registry as providers
 from cloudios.security import tls
@@ -51,6 +59,9 @@ def configure_logging(settings: OperatorSettings) -> None:
     if not any(isinstance(f, RedactingFilter) for f in objects.filters):
         objects.addFilter(RedactingFilter())
     install_log_redaction(objects)
+    # Every watch event, and every ScanPolicy write through its schedule webhook, succeeds routinely.
+    routine = [recommendations.EVENT_HANDLER, policy_admission.VALIDATE_ID]
+    log_noise.install(objects, routine, debug=settings.log.level == "DEBUG")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     quiet_wire_loggers()
