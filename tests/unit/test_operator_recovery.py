@@ -1,10 +1,49 @@
-"""How the operator comes back and stays readable: routine successes out of the INFO log."""
+"""How the operator comes back and stays readable: transient failures re-checked with backoff, and
+routine successes out of the INFO log."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cloudios.controller import log_noise
+from cloudios.services import policy_status, reprobe
+from cloudios.services.account_scans import AccountRun
+from cloudios.sinks import notices
+from cloudios.sinks.conditions import Observation, merge
+
+
+def test_a_transient_failure_is_rechecked_with_backoff_up_to_the_interval() -> None:
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def check(reason: str, *, ok: bool = False, at: datetime = now) -> dict[str, Any]:
+        return {"time": at.isoformat(), "ok": ok, "reason": reason, "message": ""}
+
+    def due(last: dict[str, Any] | None, failures: int) -> float:
+        later = now + timedelta(hours=1)
+        at = reprobe.due_at(last, failures=failures, interval=900, retry=10, fallback=later)
+        return (at - now).total_seconds()
+
+    assert [due(check("EndpointUnreachable"), n) for n in (0, 1, 2, 3, 4, 10)] == [10, 10, 20, 40, 80, 900]
+    assert due(check("ProbeTimedOut"), 2) == 20
+    assert due(check("GcpUnreachable"), 1) == 10
+    for lasting in ("AssumeRoleDenied", "AccountMismatch", "SecretNotFound", "UnknownRegion"):
+        assert due(check(lasting), 3) == 900, lasting
+    assert due(check("CredentialsVerified", ok=True), 0) == 900
+    assert due(None, 0) == 3600  # never checked: the first check's delay
+    newer = check("CredentialsVerified", ok=True, at=now + timedelta(seconds=5))
+    assert reprobe.newer(check("EndpointUnreachable"), newer) is newer
+
+
+def test_a_degraded_policy_is_a_warning_and_its_recovery_good_news() -> None:
+    body = {"apiVersion": "cloudios.io/v1alpha1", "kind": "ScanPolicy", "metadata": {"name": "daily"}}
+    skipped = Observation("Degraded", "True", "AccountsSkipped", "prod: not Ready")
+    recovered = Observation("Degraded", "False", "AccountsReady", "every account can be scanned")
+    merged, first = merge([], [skipped], generation=1)
+    _, second = merge(merged, [recovered], generation=1)
+    events = [(n.type, n.reason) for n in notices.from_transitions(body, [*first, *second])]
+    assert events == [("Warning", "AccountsSkipped"), ("Normal", "AccountsReady")]
 
 
 def test_routine_successes_are_not_logged_at_info() -> None:
@@ -22,3 +61,23 @@ def test_routine_successes_are_not_logged_at_info() -> None:
                  "Timer 'scheduler' failed temporarily: boom"):  # fmt: skip
         assert quiet.filter(record(kept)), kept
     assert quiet.filter(record("Timer 'scheduler' succeeded.", logging.WARNING))
+
+
+def test_only_accounts_skipped_as_not_ready_degrade_a_policy() -> None:
+    runs = [
+        AccountRun("paused", "Skipped", "Suspended", "spec.suspend is true"),
+        AccountRun("fine", "Succeeded", "ScanSucceeded", "3 finding(s)"),
+    ]
+    assert (policy_status.degraded(runs).status, policy_status.degraded(runs).reason) == (
+        "False",
+        "AccountsReady",
+    )
+    assert policy_status.nothing_scanned(runs) is None
+    runs.append(AccountRun("down", "Skipped", "EndpointUnreachable", "not Ready (EndpointUnreachable): ..."))
+    degraded = policy_status.degraded(runs)
+    assert (degraded.status, degraded.reason) == ("True", "AccountsSkipped")
+    assert "down: not Ready (EndpointUnreachable)" in degraded.message
+    assert "paused" not in degraded.message
+    nothing = policy_status.nothing_scanned(runs)
+    assert nothing is not None
+    assert (nothing.type, nothing.status, nothing.reason) == ("Ready", "False", "NoAccountReady")

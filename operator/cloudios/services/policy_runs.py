@@ -98,14 +98,19 @@ async def reconcile(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
 
 
 async def _publish_schedule(
-    svc: PolicyRuns, body: Mapping[str, Any], policy: ScanPolicy, extra: Mapping[str, Any] | None = None
+    svc: PolicyRuns,
+    body: Mapping[str, Any],
+    policy: ScanPolicy,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    also: Sequence[Observation] = (),
 ) -> list[Notice]:
     now = svc.clock()
     status = body.get("status") or {}
     found = _next_run(policy, now)
     next_run = _time(found) if found is not None else None
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
-    observations = []
+    observations = [o for o in also if policy_status.differs(body, o)]
     if ready is None or ready.get("reason") in _INVALID:
         observations.append(
             Observation(
@@ -155,7 +160,13 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
             # Nothing to scan; still record why accounts are skipped (suspended, not Ready).
             entries = [_entry(e) for e in _complete(runs, selected, previous)]
             changed = entries != list(previous.values())
-            return await _publish_schedule(svc, latest, policy, {"accounts": entries} if changed else None)
+            return await _publish_schedule(
+                svc,
+                latest,
+                policy,
+                {"accounts": entries} if changed else None,
+                also=[policy_status.degraded(runs.values())],
+            )
         if republish:
             log.info("policy %s/%s: publishing the last run's findings again", namespace, name)
         else:
@@ -173,6 +184,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                     "policy %s/%s: recording the scan on CloudAccount %s failed: %s",
                     namespace, name, run.name, policy_status.describe(exc),
                 )  # fmt: skip
+        left_out = policy_status.not_ready(runs.values())
         runs = {r.name: r for r in _complete(runs, selected, previous)}
         notices.extend(
             await _publish(
@@ -184,6 +196,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 scanned=scanned,
                 now=now,
                 run_now=run_now,
+                skipped=left_out,
             )
         )
         return notices
@@ -235,6 +248,7 @@ async def _publish(
     scanned: Sequence[AccountRun],
     now: datetime,
     run_now: str | None,
+    skipped: Sequence[AccountRun] = (),
 ) -> list[Notice]:
     namespace, name = policy.metadata.namespace, policy.metadata.name
     names = sorted(runs)
@@ -275,7 +289,9 @@ async def _publish(
     failed = [r for r in scanned if r.outcome == "Failed"]
     next_run = _next_run(policy, now)
     summary = (
-        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s); {savings.findings} open "
+        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s)"
+        + (f", {len(skipped)} skipped (not Ready)" if skipped else "")
+        + f"; {savings.findings} open "
         f"finding(s) worth {savings.money}/month; {report.created} recommendation(s) created, "
         f"{report.updated} updated, {report.deleted} removed; "
         + (f"next run at {_time(next_run)}." if next_run else "no next run within a year.")
@@ -286,6 +302,8 @@ async def _publish(
         ready = policy_status.publish_failed(summary + failures, failure)
     elif failed:
         ready = Observation(READY, "False", "ScanFailed", f"{len(failed)} account(s) failed: {detail}")
+    elif not scanned and skipped:
+        ready = policy_status.nothing_scanned(skipped) or Observation(READY, "True", "ScanSucceeded", summary)
     else:
         ready = Observation(READY, "True", "ScanSucceeded", summary)
     # Publishing again after a failure is not a new run: lastRunTime stays the scans' start.
@@ -302,7 +320,7 @@ async def _publish(
             accounts=[runs[n].entry() for n in names],
         )
     )
-    notices = await _write(svc, body, [ready], status)
+    notices = await _write(svc, body, [ready, policy_status.degraded(skipped)], status)
     notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}
