@@ -1,4 +1,5 @@
-"""Recommendation handler: status.state follows the user's spec.decision (level-based, every event)."""
+"""Recommendation handler: status follows the store and spec.decision; objects the operator did not
+publish are deleted (level-based, on every event)."""
 
 from __future__ import annotations
 
@@ -26,5 +27,5 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     async def follow_decision(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         if event.get("type") == "DELETED" or not body.get("metadata", {}).get("name"):
             return
-        work = recommendations.follow_decision(services.kube, services.locks, body)
+        work = recommendations.reconcile(services.kube, services.store, services.locks, body)
         await handling.tick(work, what="Recommendation state")

@@ -59,8 +59,8 @@ def configure_logging(settings: OperatorSettings) -> None:
     if not any(isinstance(f, RedactingFilter) for f in objects.filters):
         objects.addFilter(RedactingFilter())
     install_log_redaction(objects)
-    # Every watch event, and every ScanPolicy write through its schedule webhook, succeeds routinely.
-    routine = [recommendations.EVENT_HANDLER, policy_admission.VALIDATE_ID]
+    # Every watch event, and every write through the schedule and status webhooks, succeeds routinely.
+    routine = [recommendations.EVENT_HANDLER, policy_admission.VALIDATE_ID, decisions.STATUS_ID]
     log_noise.install(objects, routine, debug=settings.log.level == "DEBUG")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
