@@ -1,13 +1,14 @@
-"""How the operator comes back and stays readable: transient failures re-checked with backoff, and
-routine successes out of the INFO log."""
+"""How the operator comes back and stays readable: transient failures re-checked with backoff, its
+dead predecessors' peering records recognised, routine successes out of the INFO log."""
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudios.controller import log_noise
+from cloudios.controller import log_noise, peering
 from cloudios.services import policy_status, reprobe
 from cloudios.services.account_scans import AccountRun
 from cloudios.sinks import notices
@@ -81,3 +82,20 @@ def test_only_accounts_skipped_as_not_ready_degrade_a_policy() -> None:
     nothing = policy_status.nothing_scanned(runs)
     assert nothing is not None
     assert (nothing.type, nothing.status, nothing.reason) == ("Ready", "False", "NoAccountReady")
+
+
+def test_records_of_our_dead_predecessors_on_this_host_are_stale() -> None:
+    me = peering.process_identity()
+    who = me.split("/", 1)[0]
+    dead, alive = 4_000_001, 4_000_002
+    records = [
+        me,
+        f"{who}/pid-{dead}/20261129000000",
+        f"{who}/pid-{alive}/20261129000000",
+        f"{who}/pid-{os.getpid()}/20261128000000",  # our pid, an earlier start: a container restart
+        f"someone@elsewhere/pid-{dead}/20261129000000",
+        "cloudios-7d9f8b6c5-abcde",  # a pod's name: kopf knows its own
+    ]
+    found = peering.stale(records, me, alive=lambda pid: pid == alive)
+    assert found == [records[1], records[3]]
+    assert peering.stale(records, "cloudios-7d9f8b6c5-abcde") == []
