@@ -1,14 +1,18 @@
-"""CloudAccount checks that need the API server: one object per cloud account."""
+"""CloudAccount checks that need the API server: one object per cloud account, known regions."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudios.api.names import CLOUD_ACCOUNT, PLURALS, RECOMMENDATION, SCAN_POLICY
-from tests.e2e.harness import Cluster, OperatorFactory, eventually
+from cloudios.services import accounts
+from tests.e2e.harness import Cluster, OperatorFactory, eventually, in_process_services
 from tests.e2e.manifests import SECRET_NAME, account, base_secret, policy
+from tests.support.controlplane import ControlPlane
 
 pytestmark = [pytest.mark.cluster, pytest.mark.aws]
 
@@ -65,3 +69,23 @@ def test_a_second_account_object_waits_and_takes_over_when_the_first_goes(
     assert ready["reason"] == "ScanSucceeded", ready
     recs = eventually(lambda: cluster.items(RECOMMENDATIONS), what="recommendations of prod-v2")
     assert {r["spec"]["accountRef"]["name"] for r in recs} == {"prod-v2"}
+
+
+def test_an_unknown_region_makes_the_account_not_ready(
+    control_plane: ControlPlane, cluster: Cluster, e2e_setup: dict[str, Any], tmp_path: Path
+) -> None:
+    body = account("nowhere")
+    body["spec"]["aws"]["regions"] = ["us-east-1", "zz-nowhere-9"]  # fits the CRD's pattern
+    cluster.secret(SECRET_NAME, base_secret())
+    cluster.create(ACCOUNTS, body)
+    services = in_process_services(control_plane.api_client(), tmp_path)
+    try:
+        # Checked before any AWS call: no endpoint is configured in this process at all.
+        asyncio.run(accounts.reconcile(services.accounts, cluster.get(ACCOUNTS, "nowhere")))
+    finally:
+        services.close()
+    for type_ in ("CredentialsValid", "Ready"):
+        condition = cluster.condition(ACCOUNTS, "nowhere", type_)
+        assert condition is not None
+        assert (condition["status"], condition["reason"]) == ("False", "UnknownRegion")
+        assert "spec.aws.regions[1]: 'zz-nowhere-9' is not an AWS region" in condition["message"]

@@ -186,6 +186,7 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
         ],
         "ValidatingWebhookConfiguration": [
             ("/validate-recommendation-decision", "recommendations", "NoneOnDryRun", "Fail", publishing),
+            ("/validate-recommendation-status", "recommendations/status", "None", "Fail", "not-the-operator"),
             ("/validate-scanpolicy-schedule", "scanpolicies", "None", "Ignore", "not-the-operator"),
         ],
     }
@@ -204,6 +205,10 @@ def test_default_render_shape(control_plane: ControlPlane) -> None:
         assert found == hooks
         for hook in config["webhooks"]:
             assert hook["clientConfig"]["caBundle"] == tls["data"]["ca.crt"]
+    # Only the operator writes a Recommendation's status (the status subresource has no CREATE).
+    (validating,) = by_kind["ValidatingWebhookConfiguration"]
+    hooks = {h["name"]: h for h in validating["webhooks"]}
+    assert hooks["recommendation-status.validate.cloudios.io"]["rules"][0]["operations"] == ["UPDATE"]
     assert {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}.isdisjoint(by_kind)
     without_crds = render(control_plane, *KEY, "--set", "crds.install=false", "--set", "crds.keep=false")
     assert not [d for d in without_crds if d["kind"] == "CustomResourceDefinition"]

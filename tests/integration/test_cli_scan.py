@@ -192,3 +192,18 @@ def test_wrong_account_is_reported_with_reason_and_no_secret(
     assert report["summary"]["errors"][0]["reason"] == "AccountMismatch"
     assert "CloudAccount/unseen" in captured.err
     assert BASE_SECRET not in captured.out + captured.err
+
+
+def test_an_unknown_region_is_an_input_error_naming_the_field(
+    aws_env: AwsEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto answers in any region; botocore's endpoint data says which regions exist."""
+    path = tmp_path / "nowhere.yaml"
+    path.write_text(manifests(tmp_path).read_text().replace("eu-west-3", "zz-nowhere-9"))
+    code = main(["scan", "-f", str(path), "--no-store", "-o", "json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    error = json.loads(captured.out)["summary"]["errors"][0]
+    assert error["reason"] == "UnknownRegion"
+    assert "spec.aws.regions[1]: 'zz-nowhere-9' is not an AWS region" in captured.err
+    assert "Traceback" not in captured.err

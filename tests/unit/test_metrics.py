@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider, SavingsSummary
-from cloudios.services import policy_runs
+from cloudios.services import policy_metrics
 from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.metrics import CATEGORIES, STATES, Metrics
 from cloudios.store import ScanRecord, SqlRepository
@@ -311,7 +311,7 @@ def test_namespace_savings_and_last_success_from_the_store(tmp_path: Path) -> No
         )
         store.mark_account_deleted(tenant="team-a", name="old", now=T0)
 
-        totals = policy_runs.namespace_savings(store, "team-a")
+        totals = policy_metrics.namespace_savings(store, "team-a")
         assert set(totals) == {"USD"}
         assert totals["USD"].by_category == {"idle": Decimal("10.30"), "orphaned": Decimal("3.33")}
         assert totals["USD"].total == Decimal("13.63")
@@ -319,8 +319,8 @@ def test_namespace_savings_and_last_success_from_the_store(tmp_path: Path) -> No
         status = {
             "accounts": [{"name": "prod", "outcome": "Succeeded", "lastRunTime": "2026-11-02T06:00:00+00:00"}]
         }
-        assert policy_runs._last_success(store, "team-a", "daily", {}) == T0
-        assert policy_runs._last_success(store, "team-a", "daily", status) == T0 + timedelta(days=1)
-        assert policy_runs._last_success(store, "team-a", "never", {}) is None
+        assert policy_metrics.last_success(store, "team-a", "daily", {}) == T0
+        assert policy_metrics.last_success(store, "team-a", "daily", status) == T0 + timedelta(days=1)
+        assert policy_metrics.last_success(store, "team-a", "never", {}) is None
     finally:
         store.close()

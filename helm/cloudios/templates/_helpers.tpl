@@ -155,12 +155,13 @@ timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
 rules:
   - apiGroups: ["cloudios.io"]
     apiVersions: ["v1alpha1"]
-    operations: ["CREATE", "UPDATE"]
+    operations: {{ if eq $resource "recommendations/status" }}["UPDATE"]{{ else }}["CREATE", "UPDATE"]{{ end }}
     resources: [{{ $resource | quote }}]
     scope: Namespaced
 matchConditions:
-{{- if eq $resource "scanpolicies" }}
-  # The operator never changes a ScanPolicy's schedule; its own writes never wait on its webhook.
+{{- if or (eq $resource "scanpolicies") (eq $resource "recommendations/status") }}
+  # The operator never changes a ScanPolicy's schedule, and a Recommendation's status is its own:
+  # its own writes never wait on its webhook.
   - name: not-the-operator
     expression: >-
       request.userInfo.username != 'system:serviceaccount:{{ $root.Release.Namespace }}:{{ include "cloudios.serviceAccountName" $root }}'

@@ -130,7 +130,8 @@ class ScanPolicyStatus(ApiModel):
 
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready: the schedule and modules are valid and the last run succeeded.",
+        description="Ready: the schedule and modules are valid and the last run succeeded; "
+        "Degraded: selected accounts are skipped because they are not Ready.",
     )
     last_run_time: datetime | None = Field(default=None, description="When the last run started.")
     next_run_time: datetime | None = Field(default=None, description="When the next run is due.")

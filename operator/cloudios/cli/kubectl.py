@@ -20,7 +20,8 @@ from cloudios.cli.terminal import cell
 from cloudios.domain.text import printable
 
 PLURAL = "recommendations"
-OPEN_STATES = {"Proposed", "Approved", "Applied", None}
+OPEN_STATES = {"Proposed", "Approved", "Applied"}
+MANAGED_BY = ("app.kubernetes.io/managed-by", "cloudios")
 NOT_FOUND, FORBIDDEN = 404, 403
 
 
@@ -162,7 +163,11 @@ def summary(args: argparse.Namespace) -> int:
         "category": defaultdict(Decimal),
     }
     total = Decimal(0)
+    unconfirmed = 0
     for obj in items.get("items", []):
+        if not _published(obj):
+            unconfirmed += 1
+            continue
         if (obj.get("status") or {}).get("state") not in OPEN_STATES:
             continue
         amount = _amount(obj)
@@ -183,7 +188,21 @@ def summary(args: argparse.Namespace) -> int:
             table.add_row(cell(key), f"{value:.2f}")  # keys come from objects' fields
         console.print(table)
     console.print(f"[bold]Total open savings: {total:.2f} USD per month[/]")
+    if unconfirmed:
+        console.print(
+            f"{unconfirmed} recommendation(s) not (yet) confirmed by the operator are not counted "
+            "(no status written from its store); the operator deletes those it did not publish."
+        )
     return 0
+
+
+def _published(obj: dict[str, Any]) -> bool:
+    """Counted only when the operator published it and wrote its status from its store (status is
+    the operator's alone: the webhook refuses anyone else, and the operator replaces foreign states)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    status = obj.get("status") or {}
+    confirmed = bool(status.get("state")) and bool(status.get("firstSeen"))
+    return labels.get(MANAGED_BY[0]) == MANAGED_BY[1] and confirmed
 
 
 def explain(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""CloudAccount handlers: one reconcile on create/update/resume, a health-check timer, a finalizer."""
+"""CloudAccount handlers: one reconcile on create/update/resume, a health-check daemon, a finalizer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import kopf
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import CLOUD_ACCOUNT, PLURALS
 from cloudios.controller import handling
-from cloudios.services import account_identity, accounts
+from cloudios.services import account_identity, accounts, reprobe
 from cloudios.services.context import Services
 
 PLURAL = PLURALS[CLOUD_ACCOUNT]
@@ -29,7 +29,7 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     interval = services.accounts.settings.interval_seconds
 
     def first_check_delay(**_: Any) -> float:
-        # Spread the timers of accounts created together (reconcile already checked them once).
+        # Spread the checks of accounts created together (reconcile already checked them once).
         return interval * (1 + random.random() / 10)  # noqa: S311 - jitter, not cryptography
 
     @kopf.index(GROUP, VERSION, PLURAL, id=INDEX, registry=registry)
@@ -47,14 +47,18 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
             accounts.reconcile(services.accounts, body, others), what="CloudAccount reconcile"
         )
 
-    @kopf.timer(
-        GROUP, VERSION, PLURAL, id="health-check", interval=interval, initial_delay=first_check_delay,
-        registry=registry,
-    )  # fmt: skip
-    async def health_check(body: kopf.Body, **kwargs: Any) -> None:
-        others = _claims_in(kwargs[INDEX], body)
-        await handling.tick(
-            accounts.reconcile(services.accounts, body, others), what="CloudAccount health check"
+    @kopf.daemon(GROUP, VERSION, PLURAL, id="health-check", registry=registry)
+    async def health_check(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+        index = kwargs[INDEX]  # kopf keeps it current; read it anew for each check
+
+        async def check() -> None:
+            others = _claims_in(index, body)
+            await handling.tick(
+                accounts.reconcile(services.accounts, body, others), what="CloudAccount health check"
+            )
+
+        await reprobe.check_periodically(
+            services.accounts, body, stopped, first_delay=first_check_delay(), check=check
         )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)

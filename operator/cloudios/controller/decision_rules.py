@@ -26,6 +26,10 @@ STAMPS_ARE_SERVER_SIDE = (
     "request and cannot be written by hand"
 )
 FORGED_STAMP_WARNING = "spec.decision.{field} is set by Cloudios; the value sent was replaced"
+STATUS_IS_THE_OPERATORS = (
+    "a Recommendation's status is written by the Cloudios operator only (from its store and the "
+    "decision); decide with spec.decision, e.g. kubectl cloudios approve"
+)
 FORBIDDEN, BAD_REQUEST = 403, 400
 
 
@@ -176,6 +180,21 @@ def review(
     if not decision_changed(old, new):
         return Review(allowed=True)
     return Review(allowed=True, decides=True, action=action_for(new))
+
+
+def status_review(
+    *,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    requester: Requester,
+    operator_identities: Collection[str],
+) -> Review:
+    """Writes to recommendations/status: the operator's alone (a state set by hand would stick)."""
+    if new is None or requester.username in operator_identities:
+        return Review(allowed=True)
+    if (old or {}).get("status") != new.get("status"):
+        return Review(allowed=False, message=STATUS_IS_THE_OPERATORS, code=FORBIDDEN)
+    return Review(allowed=True)
 
 
 def _decision_problem(

@@ -1,4 +1,4 @@
-"""Admission webhooks for Recommendation decisions: stamp who decided, enforce `approve`, audit it."""
+"""Admission webhooks for Recommendations: stamp who decided, enforce `approve`, audit it; status is ours."""
 
 # API for the operator (runner.py): call register(registry, store_factory=..., operator_identities=...)
 # once on the kopf.OperatorRegistry it runs. store_factory returns the audit log (SqlAuditLog) and is
@@ -13,7 +13,9 @@
 # ``validate-recommendation-decision`` lets users change only spec.decision, requires the `approve`
 # verb (SubjectAccessReview) to decide, and appends every accepted, non-dry-run decision to the audit
 # log (declare it sideEffects: NoneOnDryRun). Both are persistent and fail closed: while the operator
-# is down nobody decides unrecorded. The rules themselves are pure, in decision_rules.
+# is down nobody decides unrecorded. A third, ``validate-recommendation-status`` on the status
+# subresource (UPDATE), refuses status changes by anyone but the operator. The rules themselves are
+# pure, in decision_rules.
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from cloudios.controller.decision_rules import (
     decide_role_message,
     review,
     stamp_changes,
+    status_review,
     target_of,
 )
 from cloudios.security import tls
@@ -48,6 +51,7 @@ PLURAL = PLURALS[RECOMMENDATION]
 # Handler ids are also the URL paths kopf serves (/<id>).
 MUTATE_ID = "mutate-recommendation-decision"
 VALIDATE_ID = "validate-recommendation-decision"
+STATUS_ID = "validate-recommendation-status"
 SAR_TIMEOUT_SECONDS = 10.0
 UNAVAILABLE, INTERNAL = 503, 500
 
@@ -229,6 +233,36 @@ def register(
             ) from None
         # Not who: a username is personal data, and the audit entry (seq) already holds it.
         logger.info("%s recorded as audit seq %d", verdict.action, entry.seq)
+
+    _register_status_guard(registry, identities, persistent=persistent)
+
+
+def _register_status_guard(
+    registry: kopf.OperatorRegistry, identities: frozenset[str], *, persistent: bool
+) -> None:
+    """Only the operator writes recommendations/status (kopf: the status subresource, UPDATE)."""
+
+    @kopf.on.validate(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=STATUS_ID,
+        operations=["UPDATE"],
+        subresource="status",
+        persistent=persistent,
+        registry=registry,
+    )
+    def guard_status(
+        *, userinfo: kopf.UserInfo, old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any
+    ) -> None:
+        verdict = status_review(
+            old=_raw(old),
+            new=_raw(new),
+            requester=Requester.from_userinfo(userinfo),
+            operator_identities=identities,
+        )
+        if not verdict.allowed:
+            raise kopf.AdmissionError(verdict.message, code=verdict.code)
 
 
 def _raw(body: kopf.Body | None) -> dict[str, Any] | None:

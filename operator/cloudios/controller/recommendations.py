@@ -1,4 +1,5 @@
-"""Recommendation handler: status.state follows the user's spec.decision (level-based, every event)."""
+"""Recommendation handler: status follows the store and spec.decision; objects the operator did not
+publish are deleted (level-based, on every event)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cloudios.controller import handling
 from cloudios.services import recommendations
 from cloudios.services.context import Services
 
+EVENT_HANDLER = "follow-decision"
+
 
 def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     """Bind the Recommendation handler to ``registry``.
@@ -20,9 +23,9 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     annotation, no progress), and the initial listing after a restart re-checks every object.
     """
 
-    @kopf.on.event(GROUP, VERSION, PLURALS[RECOMMENDATION], id="follow-decision", registry=registry)
+    @kopf.on.event(GROUP, VERSION, PLURALS[RECOMMENDATION], id=EVENT_HANDLER, registry=registry)
     async def follow_decision(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         if event.get("type") == "DELETED" or not body.get("metadata", {}).get("name"):
             return
-        work = recommendations.follow_decision(services.kube, services.locks, body)
+        work = recommendations.reconcile(services.kube, services.store, services.locks, body)
         await handling.tick(work, what="Recommendation state")

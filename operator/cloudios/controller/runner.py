@@ -11,11 +11,19 @@ import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
-from cloudios.controller import accounts, decisions, peering, policies, policy_admission, recommendations
+from cloudios.controller import (
+    accounts,
+    decisions,
+    log_noise,
+    peering,
+    policies,
+    policy_admission,
+    recommendations,
+)
 from cloudios.ingest import data_rights as ingest
 from cloudios.providers import registry as providers
 from cloudios.security import tls
@@ -51,6 +59,9 @@ def configure_logging(settings: OperatorSettings) -> None:
     if not any(isinstance(f, RedactingFilter) for f in objects.filters):
         objects.addFilter(RedactingFilter())
     install_log_redaction(objects)
+    # Every watch event, and every write through the schedule and status webhooks, succeeds routinely.
+    routine = [recommendations.EVENT_HANDLER, policy_admission.VALIDATE_ID, decisions.STATUS_ID]
+    log_noise.install(objects, routine, debug=settings.log.level == "DEBUG")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     quiet_wire_loggers()
@@ -159,6 +170,7 @@ async def _serve(
     registry: kopf.OperatorRegistry,
     *,
     heartbeat: Heartbeat,
+    peer: str,
     trail: AuditTrail | None = None,
     backup: backups.Backups | None = None,
 ) -> None:
@@ -196,7 +208,7 @@ async def _serve(
             settings=config,
             clusterwide=settings.clusterwide,
             namespaces=list(settings.namespaces),
-            identity=kopf_identity(settings),
+            identity=cast("Any", peer),  # kopf's Identity: a NewType of str it does not export
         )
     finally:
         for task in (*background, beating):
@@ -286,11 +298,6 @@ def serve_data_rights(
     return endpoint
 
 
-def kopf_identity(settings: OperatorSettings) -> Any:
-    """The peering identity: the pod name in a cluster, else kopf's user@host/time/random."""
-    return settings.pod.pod_name  # None lets kopf generate one
-
-
 def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
     """Configure, connect, and run until SIGTERM/SIGINT; scan Jobs get ``job_environment``
     (``scan_jobs.inherited_environment``, checked before start-up)."""
@@ -308,8 +315,11 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
         endpoint = serve_endpoint(settings, services, heartbeat)
         rights = serve_data_rights(settings, services, trail)
         peered = peering.available(services.kube, settings)
+        peer = peering.identity(settings)
         if peered:
             peering.ensure_objects(services.kube, settings)
+            # A predecessor killed on this host would otherwise pause us for its whole lifetime.
+            peering.clear_stale(services.kube, settings, peer)
         else:
             log.warning(
                 "kopf peering %s: running standalone; never run two replicas like this",
@@ -330,7 +340,16 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
             settings.scan.scheduler_interval_seconds,
         )
         asyncio.run(
-            _serve(settings, services, config, registry, heartbeat=heartbeat, trail=trail, backup=backup)
+            _serve(
+                settings,
+                services,
+                config,
+                registry,
+                heartbeat=heartbeat,
+                peer=peer,
+                trail=trail,
+                backup=backup,
+            )
         )
     finally:
         for listener in (endpoint, rights):

@@ -16,7 +16,7 @@ from cloudios.pipeline import health
 from cloudios.pipeline.health import ProbeResult
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import redact
-from cloudios.services import account_identity, credentials, policy_runs
+from cloudios.services import account_identity, credentials, policy_metrics
 from cloudios.services.account_identity import Claim
 from cloudios.services.context import AccountChecks
 from cloudios.sinks import conditions
@@ -179,7 +179,9 @@ async def _cleanup_once(checks: AccountChecks, namespace: str, name: str) -> Non
     deleted = await asyncio.to_thread(
         checks.kube.delete_labelled, RECOMMENDATION, namespace, f"{LABEL_ACCOUNT}={label_value(name)}"
     )
-    await policy_runs.refresh_savings(checks.store, checks.metrics, namespace)  # its findings no longer count
+    await policy_metrics.refresh_savings(
+        checks.store, checks.metrics, namespace
+    )  # its findings no longer count
     log.info(
         "CloudAccount %s/%s deleted: data marked for purge, %d recommendation(s) removed",
         namespace,

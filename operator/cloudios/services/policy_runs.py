@@ -16,14 +16,13 @@ from pydantic import ValidationError
 from cloudios.api import ScanPolicy, ScanPolicyStatus, schedules
 from cloudios.api.names import CLOUD_ACCOUNT, SCAN_POLICY
 from cloudios.api.objects import name_of, parse, status_patch, validation_message
-from cloudios.domain import Finding, Provider, SavingsSummary, StoredFinding
+from cloudios.domain import Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
-from cloudios.services import account_scans, policy_status, schedule, tenant_preferences
+from cloudios.services import account_scans, policy_metrics, policy_status, schedule, tenant_preferences
 from cloudios.services.account_scans import AccountRun
 from cloudios.services.context import PolicyRuns
 from cloudios.sinks import recommendation_sync
 from cloudios.sinks.conditions import Observation
-from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.notices import Notice, reference
 from cloudios.sinks.recommendation_objects import PolicyRef
 from cloudios.store.repository import Repository
@@ -91,7 +90,7 @@ async def reconcile(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
         if latest is None:
             return []
         validity = validate(latest)
-        await seed_metrics(svc, latest)
+        await policy_metrics.seed(svc, latest)
         if validity.policy is None:
             assert validity.problem is not None
             return await _write(svc, latest, [validity.problem], {})
@@ -99,14 +98,19 @@ async def reconcile(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
 
 
 async def _publish_schedule(
-    svc: PolicyRuns, body: Mapping[str, Any], policy: ScanPolicy, extra: Mapping[str, Any] | None = None
+    svc: PolicyRuns,
+    body: Mapping[str, Any],
+    policy: ScanPolicy,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    also: Sequence[Observation] = (),
 ) -> list[Notice]:
     now = svc.clock()
     status = body.get("status") or {}
     found = _next_run(policy, now)
     next_run = _time(found) if found is not None else None
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
-    observations = []
+    observations = [o for o in also if policy_status.differs(body, o)]
     if ready is None or ready.get("reason") in _INVALID:
         observations.append(
             Observation(
@@ -156,7 +160,13 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
             # Nothing to scan; still record why accounts are skipped (suspended, not Ready).
             entries = [_entry(e) for e in _complete(runs, selected, previous)]
             changed = entries != list(previous.values())
-            return await _publish_schedule(svc, latest, policy, {"accounts": entries} if changed else None)
+            return await _publish_schedule(
+                svc,
+                latest,
+                policy,
+                {"accounts": entries} if changed else None,
+                also=[policy_status.degraded(runs.values())],
+            )
         if republish:
             log.info("policy %s/%s: publishing the last run's findings again", namespace, name)
         else:
@@ -165,7 +175,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
         scanned = [run for run, _ in timed]
         notices: list[Notice] = []
         for account_body, (run, seconds) in zip(due, timed, strict=True):
-            _record_metrics(svc, name, account_body, run, seconds)
+            policy_metrics.record_scan(svc, name, account_body, run, seconds)
             runs[run.name] = run
             try:
                 notices.extend(await account_scans.record_on_account(svc, policy, account_body, run))
@@ -174,6 +184,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                     "policy %s/%s: recording the scan on CloudAccount %s failed: %s",
                     namespace, name, run.name, policy_status.describe(exc),
                 )  # fmt: skip
+        left_out = policy_status.not_ready(runs.values())
         runs = {r.name: r for r in _complete(runs, selected, previous)}
         notices.extend(
             await _publish(
@@ -185,6 +196,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 scanned=scanned,
                 now=now,
                 run_now=run_now,
+                skipped=left_out,
             )
         )
         return notices
@@ -197,70 +209,6 @@ async def _timed_scan(
     began = time.monotonic()
     run = await account_scans.scan_account(svc, policy, body, now)
     return run, time.monotonic() - began
-
-
-def _record_metrics(
-    svc: PolicyRuns, policy: str, body: Mapping[str, Any], run: AccountRun, seconds: float
-) -> None:
-    result = run.result
-    svc.metrics.record_scan(
-        str(body["metadata"]["namespace"]),
-        policy,
-        ok=run.outcome == "Succeeded",
-        duration_seconds=seconds,
-        api_calls=result.api_calls if result is not None else {},
-        finished_at=result.finished_at if result is not None else None,
-        provider=str((body.get("spec") or {}).get("provider") or "unknown"),
-    )
-
-
-def namespace_savings(store: Repository, namespace: str) -> dict[str, SavingsSummary]:
-    """Open findings' monthly savings of the namespace's live accounts, by currency.
-
-    Every open finding counts once, whichever policy found it; the policies' minMonthlySavings and
-    Recommendation caps do not apply (findings below a policy's floor are never stored anyway).
-    """
-    live = {a.name for a in store.accounts(namespace)}
-    by_currency: dict[str, list[Finding]] = {}
-    for stored in store.findings(namespace):
-        money = stored.finding.monthly_savings
-        if stored.account_name in live and money is not None:
-            by_currency.setdefault(money.currency, []).append(stored.finding)
-    return {currency: SavingsSummary.of(found, currency=currency) for currency, found in by_currency.items()}
-
-
-async def refresh_savings(store: Repository, metrics: Metrics, namespace: str) -> None:
-    """Set the namespace's savings gauges from the store (after a run, or an account's deletion)."""
-    totals = await asyncio.to_thread(namespace_savings, store, namespace)
-    metrics.replace_savings(namespace, totals)
-
-
-def _last_success(
-    store: Repository, namespace: str, policy: str, status: Mapping[str, Any]
-) -> datetime | None:
-    """When an account scan of the policy last succeeded: the store's scans (only successful scans are
-    recorded), else the status' Succeeded entries (a fresh store after a pod moved)."""
-    times = [s.finished_at for s in store.scans(namespace) if s.policy_name == policy]
-    times += [
-        t
-        for entry in status.get("accounts") or []
-        if entry.get("outcome") == "Succeeded" and (t := schedule.parse_time(entry.get("lastRunTime")))
-    ]
-    return max(times, default=None)
-
-
-async def seed_metrics(svc: PolicyRuns, body: Mapping[str, Any]) -> None:
-    """After a restart the gauges come from history, before the next run: the savings from the
-    store, and the last success so a staleness alert still fires when every scan since fails."""
-    meta = body.get("metadata", {})
-    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    await refresh_savings(svc.store, svc.metrics, namespace)
-    if svc.metrics.last_success_of(namespace, name) is not None:
-        return
-    status = body.get("status") or {}
-    found = await asyncio.to_thread(_last_success, svc.store, namespace, name, status)
-    if found is not None:
-        svc.metrics.mark_last_success(namespace, name, found)
 
 
 def _complete(
@@ -300,6 +248,7 @@ async def _publish(
     scanned: Sequence[AccountRun],
     now: datetime,
     run_now: str | None,
+    skipped: Sequence[AccountRun] = (),
 ) -> list[Notice]:
     namespace, name = policy.metadata.namespace, policy.metadata.name
     names = sorted(runs)
@@ -324,7 +273,7 @@ async def _publish(
     failure: str | None = None
     try:
         report, found = await asyncio.to_thread(publish)
-        await refresh_savings(svc.store, svc.metrics, namespace)
+        await policy_metrics.refresh_savings(svc.store, svc.metrics, namespace)
     except Exception as exc:  # noqa: BLE001 - the scans are recorded; say so, and publish next tick
         failure = policy_status.describe(exc)
         log.warning("policy %s/%s: publishing failed: %s", namespace, name, failure)
@@ -340,7 +289,9 @@ async def _publish(
     failed = [r for r in scanned if r.outcome == "Failed"]
     next_run = _next_run(policy, now)
     summary = (
-        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s); {savings.findings} open "
+        f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s)"
+        + (f", {len(skipped)} skipped (not Ready)" if skipped else "")
+        + f"; {savings.findings} open "
         f"finding(s) worth {savings.money}/month; {report.created} recommendation(s) created, "
         f"{report.updated} updated, {report.deleted} removed; "
         + (f"next run at {_time(next_run)}." if next_run else "no next run within a year.")
@@ -351,6 +302,8 @@ async def _publish(
         ready = policy_status.publish_failed(summary + failures, failure)
     elif failed:
         ready = Observation(READY, "False", "ScanFailed", f"{len(failed)} account(s) failed: {detail}")
+    elif not scanned and skipped:
+        ready = policy_status.nothing_scanned(skipped) or Observation(READY, "True", "ScanSucceeded", summary)
     else:
         ready = Observation(READY, "True", "ScanSucceeded", summary)
     # Publishing again after a failure is not a new run: lastRunTime stays the scans' start.
@@ -367,7 +320,7 @@ async def _publish(
             accounts=[runs[n].entry() for n in names],
         )
     )
-    notices = await _write(svc, body, [ready], status)
+    notices = await _write(svc, body, [ready, policy_status.degraded(skipped)], status)
     notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}

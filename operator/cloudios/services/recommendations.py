@@ -1,33 +1,65 @@
-"""Recommendation state: status.state follows the user's spec.decision (level-based, every event)."""
+"""Recommendation objects: status follows the store and spec.decision; objects the operator did not
+publish are deleted (level-based, on every event)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from cloudios.api.names import RECOMMENDATION
+from cloudios.api.names import CLOUD_ACCOUNT, RECOMMENDATION
 from cloudios.api.objects import name_of
+from cloudios.services import recommendation_ownership as ownership
 from cloudios.services.context import ObjectLocks
 from cloudios.sinks import recommendation_objects
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.notices import Notice, reference
+from cloudios.store.repository import Repository
+
+log = logging.getLogger(__name__)
 
 
-async def follow_decision(kube: Kube, locks: ObjectLocks, body: Mapping[str, Any]) -> list[Notice]:
-    """Set status.state from the decision when it differs; Resolved and later states stay."""
+async def reconcile(
+    kube: Kube, store: Repository, locks: ObjectLocks, body: Mapping[str, Any]
+) -> list[Notice]:
+    """Delete an object the operator did not publish; set the others' status from the store and the
+    decision (a state written by anyone else is replaced), and restore a tampered spec."""
+    namespace, name = name_of(body)
+
+    def account_exists(account: str) -> bool:
+        return kube.get(CLOUD_ACCOUNT, namespace, account) is not None
+
+    owned = await asyncio.to_thread(ownership.judge, body, store, account_exists)
+    if owned.foreign is not None:
+        return await _delete_foreign(kube, locks, body, owned.foreign)
     status = body.get("status") or {}
-    resolved = status.get("state") == "Resolved"
-    wanted = recommendation_objects.state_for(body, resolved=resolved)
-    if status.get("state") == wanted:
+    wanted = ownership.desired_status(body, owned.stored)
+    repairs = ownership.spec_repairs(body, owned.stored) if owned.stored is not None else []
+    patch = recommendation_objects.status_patch(body, wanted)
+    if patch is None and not repairs:
         return []
+    async with locks.hold(RECOMMENDATION, namespace, name):
+        if repairs:
+            log.warning("recommendation %s/%s: restoring its spec from the store", namespace, name)
+            await asyncio.to_thread(kube.patch, RECOMMENDATION, namespace, name, repairs)
+        if patch is not None:
+            patch["observedGeneration"] = body.get("metadata", {}).get("generation")
+            if not await asyncio.to_thread(kube.patch_status, RECOMMENDATION, namespace, name, patch):
+                return []
+    state = wanted["state"]
+    if state != status.get("state") and state in ("Approved", "Dismissed"):
+        who = ((body.get("spec") or {}).get("decision") or {}).get("decidedBy") or "a user"
+        return [Notice(reference(body), "Normal", f"Recommendation{state}", f"{state.lower()} by {who}")]
+    return []
+
+
+async def _delete_foreign(kube: Kube, locks: ObjectLocks, body: Mapping[str, Any], why: str) -> list[Notice]:
     namespace, name = name_of(body)
     async with locks.hold(RECOMMENDATION, namespace, name):
-        patch = {"state": wanted, "observedGeneration": body.get("metadata", {}).get("generation")}
-        if not await asyncio.to_thread(kube.patch_status, RECOMMENDATION, namespace, name, patch):
-            return []
-    decision = (body.get("spec") or {}).get("decision") or {}
-    if wanted in ("Approved", "Dismissed"):
-        who = decision.get("decidedBy") or "a user"
-        return [Notice(reference(body), "Normal", f"Recommendation{wanted}", f"{wanted.lower()} by {who}")]
-    return []
+        deleted = await asyncio.to_thread(kube.delete, RECOMMENDATION, namespace, name)
+    if not deleted:
+        return []
+    message = f"deleted: not published by the Cloudios operator ({why})"
+    log.warning("recommendation %s/%s %s", namespace, name, message)
+    return [Notice(reference(body), "Warning", "UnpublishedRecommendationDeleted", message)]

@@ -151,6 +151,11 @@ class ProbeSettings(_Group):
         default=900, gt=0, validation_alias=_alias("CLOUDIOS_HEALTH_INTERVAL_SECONDS"),
         description="Credential check interval.",
     )  # fmt: skip
+    retry_seconds: float = Field(
+        default=10, gt=0, validation_alias=_alias("CLOUDIOS_HEALTH_RETRY_SECONDS"),
+        description="First re-check after a check that failed for a transient reason; doubles with "
+        "each further failure, up to the check interval.",
+    )  # fmt: skip
     timeout_seconds: float = Field(default=30, gt=0, description="Limit of one credential check.")
     concurrency: int = Field(
         default=4,

@@ -269,25 +269,47 @@ class Kube:
             raise
         return any(r.name == plural for r in (resources.resources or []))
 
-    def create_cluster_object(self, group: str, version: str, plural: str, body: dict[str, Any]) -> bool:
-        """Create a cluster-scoped custom object; False when it exists already."""
-        custom = self._custom
-        return _created(
-            lambda: custom.create_cluster_custom_object(
-                group, version, plural, body, _request_timeout=self.timeout
-            )
-        )
+    def _scoped(self, verb: str, namespace: str | None) -> Callable[..., Any]:
+        """``<verb>_cluster_custom_object``, or ``<verb>_namespaced_custom_object`` in ``namespace``."""
+        if namespace is None:
+            return cast("Callable[..., Any]", getattr(self._custom, f"{verb}_cluster_custom_object"))
+        method = getattr(self._custom, f"{verb}_namespaced_custom_object")
+        return lambda group, version, *rest, **kw: method(group, version, namespace, *rest, **kw)
 
-    def create_namespaced_object(
-        self, group: str, version: str, namespace: str, plural: str, body: dict[str, Any]
+    def create_object(
+        self, group: str, version: str, plural: str, body: dict[str, Any], *, namespace: str | None = None
     ) -> bool:
-        """Create a namespaced custom object of any group; False when it exists already."""
-        custom = self._custom
-        return _created(
-            lambda: custom.create_namespaced_custom_object(
-                group, version, namespace, plural, body, _request_timeout=self.timeout
+        """Create a custom object of any group (cluster-scoped without ``namespace``); False when it
+        exists already."""
+        create = self._scoped("create", namespace)
+        return _created(lambda: create(group, version, plural, body, _request_timeout=self.timeout))
+
+    def get_object(
+        self, group: str, version: str, plural: str, name: str, *, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """A custom object of any group (cluster-scoped without ``namespace``); None when missing."""
+        try:
+            found = self._scoped("get", namespace)(
+                group, version, plural, name, _request_timeout=self.timeout
             )
-        )
+        except ApiException as exc:
+            if exc.status == NOT_FOUND:
+                return None
+            raise
+        return cast("dict[str, Any]", found)
+
+    def patch_object(
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        """Merge-patch a custom object of any group (cluster-scoped without ``namespace``)."""
+        self._scoped("patch", namespace)(group, version, plural, name, body, _request_timeout=self.timeout)
 
     def whoami(self) -> str | None:
         """The username our requests carry (SelfSubjectReview), or None when the server does not say."""

@@ -12,7 +12,9 @@ from cloudios.sinks.conditions import Transition
 
 EventType = Literal["Normal", "Warning"]
 # Reasons that are good news, or a user's own choice, even when a condition turns False.
-_NORMAL_WHEN_FALSE = frozenset({"Suspended"})
+_NORMAL_WHEN_FALSE = frozenset({"Suspended", "AccountsReady"})
+# Reasons of conditions whose True is bad news (Degraded).
+_WARNING_WHEN_TRUE = frozenset({"AccountsSkipped"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ def from_transitions(body: Mapping[str, Any], transitions: Iterable[Transition])
         if t.new.status == "Unknown" or t.new.reason in seen:
             continue
         seen.add(t.new.reason)
-        normal = t.new.status == "True" or t.new.reason in _NORMAL_WHEN_FALSE
+        normal = (t.new.status == "True" and t.new.reason not in _WARNING_WHEN_TRUE) or (
+            t.new.reason in _NORMAL_WHEN_FALSE
+        )
         notices.append(
             Notice(
                 obj=reference(body),

@@ -23,8 +23,10 @@ from cloudios.api.names import (
 from cloudios.domain import StoredFinding
 
 KIND = RECOMMENDATION
-# States other parts of the system own; a scan never overwrites them unless the finding resolves.
-_KEPT_STATES = frozenset({"Applied", "Verified", "Expired"})
+# The states the operator derives (from the store and spec.decision). Applied, Verified and Expired
+# would come from an applier or verifier that records them in the store; none exists yet, so such
+# a state in status was written by someone else and is replaced.
+OPERATOR_STATES = frozenset({"Proposed", "Approved", "Dismissed", "Resolved"})
 
 
 def object_name(module: str, finding_id: str) -> str:
@@ -120,12 +122,9 @@ def desired_object(stored: StoredFinding, policy: PolicyRef) -> dict[str, Any]:
 
 
 def state_for(existing: Mapping[str, Any] | None, *, resolved: bool) -> str:
-    """Resolved wins; then states owned elsewhere; then the user's decision; else Proposed."""
+    """Resolved wins; then the user's decision; else Proposed (never a state found in status)."""
     if resolved:
         return "Resolved"
-    current = ((existing or {}).get("status") or {}).get("state")
-    if current in _KEPT_STATES:
-        return str(current)
     decision = (((existing or {}).get("spec") or {}).get("decision") or {}).get("type")
     return str(decision) if decision in ("Approved", "Dismissed") else "Proposed"
 
@@ -135,8 +134,10 @@ def desired_status(stored: StoredFinding, existing: Mapping[str, Any] | None) ->
     old = (existing or {}).get("status") or {}
     was_resolved = old.get("state") == "Resolved"
     # A scan sets the state only for new objects and when resolution changes; decisions move it
-    # otherwise (the Recommendation handler), so a scan never races a user's approval.
-    state = old.get("state") if existing is not None and resolved == was_resolved else None
+    # otherwise (the Recommendation handler), so a scan never races a user's approval. A state the
+    # operator never derives (set by hand through the status subresource) is replaced.
+    keep = existing is not None and resolved == was_resolved and old.get("state") in OPERATOR_STATES
+    state = old.get("state") if keep else None
     return {
         "state": state or state_for(existing, resolved=resolved),
         "firstSeen": _time(stored.first_seen),

@@ -36,6 +36,14 @@ class Repository(Protocol):
         self, tenant: str, *, account_name: str | None = None, include_resolved: bool = False
     ) -> list[StoredFinding]: ...
 
+    def finding(self, tenant: str, account_name: str, finding_id: str) -> StoredFinding | None:
+        """One finding of one account, open or resolved; None when the store never had it."""
+        ...
+
+    def has_scans(self, tenant: str, account_name: str) -> bool:
+        """Whether any scan of the account is recorded."""
+        ...
+
     def scans(self, tenant: str, *, account_name: str | None = None) -> list[ScanRecord]: ...
 
     def upsert_account(

@@ -22,6 +22,7 @@ from cloudios.store import (
     backup,
     data_rights,
     engines,
+    finding_rows,
     health,
     migrations,
     rls,
@@ -218,18 +219,15 @@ class SqlRepository:
         query = query.order_by(t.c.monthly_savings.desc(), t.c.id)
         with self.tenant_transaction(tenant) as conn:
             rows = conn.execute(query).all()
-        return [
-            StoredFinding(
-                tenant=row.tenant,
-                account_name=row.account_name,
-                finding=Finding.model_validate(row.payload),
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                resolved_at=row.resolved_at,
-                last_scan_id=row.last_scan_id,
-            )
-            for row in rows
-        ]
+        return [finding_rows.stored(row) for row in rows]
+
+    def finding(self, tenant: str, account_name: str, finding_id: str) -> StoredFinding | None:
+        with self.tenant_transaction(tenant) as conn:
+            return finding_rows.one(conn, tenant, account_name, finding_id)
+
+    def has_scans(self, tenant: str, account_name: str) -> bool:
+        with self.tenant_transaction(tenant) as conn:
+            return finding_rows.has_scans(conn, tenant, account_name)
 
     def scans(self, tenant: str, *, account_name: str | None = None) -> list[ScanRecord]:
         s = schema.scans

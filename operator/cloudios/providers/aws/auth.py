@@ -29,6 +29,7 @@ from botocore.utils import parse_timestamp
 from cloudios.providers.aws.calls import CallCounter
 from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.errors import DENIED_CODES, error_code, translate
+from cloudios.providers.aws.regions import validate_regions
 from cloudios.providers.aws.tuning import AwsTuning
 from cloudios.providers.base import ProviderError
 
@@ -206,10 +207,11 @@ def probe(
 ) -> str:
     """The credential health check: AssumeRole + GetCallerIdentity; returns the caller ARN.
 
-    Raises ProviderError (AssumeRoleDenied, AccountMismatch, CredentialsInvalid, ...) like a scan
-    would. Few retries and short timeouts: a health check should answer quickly, not wait out
-    throttling.
+    Raises ProviderError (UnknownRegion, AssumeRoleDenied, AccountMismatch, CredentialsInvalid,
+    ...) like a scan would; regions are checked first, before any call. Few retries and short
+    timeouts: a health check should answer quickly, not wait out throttling.
     """
+    validate_regions(aws.regions)
     tuning = AwsTuning(
         max_attempts=3,
         connect_timeout=min(5.0, timeout),

@@ -30,6 +30,7 @@ from cloudios.providers.aws.metrics import (
     queries_per_call,
     window,
 )
+from cloudios.providers.aws.regions import validate_regions
 from cloudios.providers.aws.tuning import AwsTuning
 from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError
 
@@ -39,12 +40,13 @@ T = TypeVar("T")
 def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> CollectResult:
     """Inventory ``request.kinds`` and summarize ``request.metrics`` for one AWS account.
 
-    Raises ``ProviderError`` (AssumeRoleDenied, AccountMismatch, PermissionDenied, Throttled,
-    ...) instead of returning partial results.
+    Raises ``ProviderError`` (UnknownRegion, AssumeRoleDenied, AccountMismatch, PermissionDenied,
+    Throttled, ...) instead of returning partial results.
     """
     aws = request.account.aws
     if aws is None:
         raise ProviderError("InvalidAccount", "the CloudAccount has no spec.aws block")
+    validate_regions(aws.regions)
     tuning = tuning or AwsTuning()
     workers = max(1, request.max_concurrency)
     counter = CallCounter()

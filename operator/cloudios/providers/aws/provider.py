@@ -85,6 +85,7 @@ class AwsProvider:
 
     def shards(self, account: CloudAccountSpec) -> list[Shard]:
         aws = _block(account)
+        _sdk("regions").validate_regions(aws.regions)  # no Job for a region that does not exist
         return [
             Shard(
                 name=region,

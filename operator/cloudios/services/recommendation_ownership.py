@@ -1,0 +1,69 @@
+"""Whether the operator published a Recommendation object (its store knows the finding), and the status
+and spec it must have; nothing in a Recommendation but the user's decision belongs to anyone else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cloudios.api.names import LABEL_MANAGED_BY, MANAGED_BY
+from cloudios.domain import StoredFinding
+from cloudios.sinks import recommendation_objects as objects
+from cloudios.sinks.recommendation_objects import PolicyRef
+from cloudios.store.repository import Repository
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """``foreign`` says why the object is not the operator's (then it is deleted); ``stored`` is its
+    finding when the store knows it (None also when the store has no history of the account)."""
+
+    foreign: str | None = None
+    stored: StoredFinding | None = None
+
+
+def judge(body: Mapping[str, Any], store: Repository, account_exists: Callable[[str], bool]) -> Ownership:
+    """Published by the operator, or not (created by hand, even by an identity the webhooks exempt).
+
+    The operator publishes only findings it recorded, under its label, for an existing account. An
+    account the store has no scans of (a fresh store after the pod moved) cannot be judged by
+    finding: its objects are kept until a scan of that account is recorded.
+    """
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    namespace = str(meta.get("namespace"))
+    ref = spec.get("accountRef")
+    account = ref.get("name") if isinstance(ref, Mapping) else None
+    finding_id = spec.get("findingId")
+    if (meta.get("labels") or {}).get(LABEL_MANAGED_BY) != MANAGED_BY:
+        return Ownership(foreign=f"it lacks the label {LABEL_MANAGED_BY}={MANAGED_BY}")
+    if not isinstance(account, str) or not account or not isinstance(finding_id, str):
+        return Ownership(foreign="it names no account or finding")
+    stored = store.finding(namespace, account, finding_id)
+    if stored is not None:
+        return Ownership(stored=stored)
+    if store.has_scans(namespace, account):
+        return Ownership(foreign=f"no scan of CloudAccount {account} found finding {finding_id}")
+    if not account_exists(account):
+        return Ownership(foreign=f"CloudAccount {account} does not exist")
+    return Ownership()
+
+
+def desired_status(body: Mapping[str, Any], stored: StoredFinding | None) -> dict[str, Any]:
+    """The status the operator owns: from the store and spec.decision; without the store's record,
+    the state follows the decision (Resolved stays) and nothing else is touched."""
+    if stored is None:
+        resolved = (body.get("status") or {}).get("state") == "Resolved"
+        return {"state": objects.state_for(body, resolved=resolved)}
+    status = objects.desired_status(stored, None)
+    status["state"] = objects.state_for(body, resolved=stored.resolved_at is not None)
+    return status
+
+
+def spec_repairs(body: Mapping[str, Any], stored: StoredFinding) -> list[dict[str, Any]]:
+    """JSON patch restoring the operator-owned spec (all but the decision) from the store."""
+    meta = body.get("metadata") or {}
+    policy = ((body.get("spec") or {}).get("policyRef") or {}).get("name") or ""
+    want = objects.desired_object(stored, PolicyRef(str(meta.get("namespace")), str(policy), ""))
+    return [op for op in objects.spec_patch(body, want) if op["path"].startswith("/spec/")]
