@@ -9,12 +9,14 @@ import math
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cloudios.cli.main import main
 from cloudios.emulators.aws.sample_estate import seed_estate
 from cloudios.modules import registry
+from cloudios.pricing import aws as aws_prices
 from cloudios.store import SqlRepository
 from tests.support.manifests import ACCOUNT, aws_manifests
 from tests.support.moto import BASE_SECRET, AwsEnv
@@ -94,8 +96,10 @@ def test_unseen_estate_precision_recall_pricing_and_batching(
         assert " in eu-west-3: " in r["unpricedReason"], r
         no_source = "no public source on this machine gives these prices for eu-west-3" in r["unpricedReason"]
         assert no_source or "the ec2.linux table (ec2instances.info data" in r["unpricedReason"], r
-    # Idle instances in Paris, Linux and Windows, are priced now.
+    # Idle instances in Paris, Linux and Windows, are priced now; Windows ones at the Windows price
+    # (the emulator launches them from an AMI whose platform is windows, as AWS reports it).
     assert all(r["monthlySavings"] is not None for r in recs if r["module"] == "aws.ec2.idle")
+    _assert_windows_priced_as_windows(recs, windows)
 
     # One finding per resource; the total is the sum of the priced parts.
     assert len({r["resourceId"] for r in recs}) == len(recs)
@@ -110,6 +114,20 @@ def test_unseen_estate_precision_recall_pricing_and_batching(
     queries_per_region = _metric_queries(recs_kinds=_kinds_by_region(truth))
     bound = sum(math.ceil(q / 500) for q in queries_per_region.values())
     assert 0 < report["apiCalls"]["cloudwatch.GetMetricData"] <= bound + len(REGIONS)
+
+
+def _assert_windows_priced_as_windows(recs: list[dict[str, Any]], windows: set[str]) -> None:
+    book = aws_prices.bundled()
+    checked = 0
+    for r in recs:
+        if r["resourceId"] in windows and r["module"] == "aws.ec2.idle":
+            itype = r["current"]["instanceType"]
+            hourly = book.instance_hourly(r["region"], itype, "windows")
+            assert hourly is not None, r
+            assert hourly > (book.instance_hourly(r["region"], itype) or 0), r
+            assert Decimal(r["monthlySavings"]["amount"]) >= (hourly * 730).quantize(Decimal("0.01")), r
+            checked += 1
+    assert checked == len(windows)
 
 
 def _kinds_by_region(truth: object) -> dict[str, Counter[str]]:

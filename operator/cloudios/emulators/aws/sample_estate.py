@@ -61,7 +61,7 @@ from cloudios.domain.resource import (
     RDS_INSTANCE,
 )
 from cloudios.emulators.aws import series as ts
-from cloudios.emulators.aws.server import is_in_process
+from cloudios.emulators.aws.server import is_in_process, windows_ami
 from cloudios.emulators.aws.truth import (
     EIP_IDLE,
     ELB_IDLE,
@@ -184,6 +184,7 @@ class _Region:
         self.elb: Any = session.client("elbv2", endpoint_url=url)
         self.rds: Any = session.client("rds", endpoint_url=url)
         self.cw: Any = session.client("cloudwatch", endpoint_url=url)
+        self.url = url
         self.region, self.rng, self.truth, self.scale, self.now = region, rng, truth, scale, now
         self.series: list[ts.Series] = []
         self.by_profile: dict[str, list[str]] = {}
@@ -217,12 +218,16 @@ class _Region:
 
     def instances(self) -> None:
         found = self.ec2.describe_images(Filters=[{"Name": "platform", "Values": ["windows"]}])["Images"]
-        windows_ami = found[0]["ImageId"] if found else WINDOWS_AMI
+        windows_image = (
+            found[0]["ImageId"]
+            if found
+            else windows_ami(self.url, self.truth.account_id, self.region) or WINDOWS_AMI
+        )
         for profile, types, cpu, network, root, expected, n, windows in ts.INSTANCE_FLEETS:
             for k in range(_count(n, self.scale)):
                 itype = types[k % len(types)]
                 iid = self.ec2.run_instances(
-                    ImageId=windows_ami if windows else SAMPLE_AMI,
+                    ImageId=windows_image if windows else SAMPLE_AMI,
                     MinCount=1,
                     MaxCount=1,
                     InstanceType=itype,
