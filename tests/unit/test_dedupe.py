@@ -68,6 +68,21 @@ def test_removal_still_beats_any_declared_precedence() -> None:
     assert [f.module for f in dedupe([newer, idle], yields)] == ["aws.ec2.idle"]
 
 
+def test_orphaned_snapshot_finding_wins_over_the_old_snapshot_one() -> None:
+    old = finding("snap-1", "aws.ebs.snapshot_old", Action.DELETE, "5", Category.ORPHANED)
+    orphaned = finding("snap-1", "aws.ebs.snapshot_orphaned", Action.DELETE, "5", Category.ORPHANED)
+    for order in ([old, orphaned], [orphaned, old]):
+        kept = dedupe(order)
+        assert [f.module for f in kept] == ["aws.ebs.snapshot_orphaned"]
+        assert kept[0].evidence["supersedes"] == ["aws.ebs.snapshot_old"]
+
+
+def test_a_low_activity_volume_is_deleted_not_converted() -> None:
+    low = finding("vol-1", "aws.ebs.low_activity", Action.DELETE, "40")
+    io = finding("vol-1", "aws.ebs.io_to_gp3", Action.MODIFY, "250", Category.MODERNIZE)
+    assert [f.module for f in dedupe([io, low])] == ["aws.ebs.low_activity"]
+
+
 def test_different_resources_are_kept_and_sorted_by_savings() -> None:
     a = finding("i-1", "aws.ec2.idle", Action.STOP, "5")
     b = finding("i-2", "aws.ec2.idle", Action.STOP, "9")

@@ -7,7 +7,10 @@ from typing import Any
 from cloudios.domain import Provider
 from cloudios.modules.aws import (
     ebs_gp2_to_gp3,
+    ebs_io_to_gp3,
+    ebs_low_activity,
     ebs_snapshot_old,
+    ebs_snapshot_orphaned,
     ebs_stopped_instance,
     ebs_unattached,
     ec2_idle,
@@ -44,8 +47,11 @@ MODULES: tuple[Module[Any], ...] = (
     ec2_previous_generation.MODULE,
     ebs_unattached.MODULE,
     ebs_stopped_instance.MODULE,
+    ebs_low_activity.MODULE,
     ebs_gp2_to_gp3.MODULE,
+    ebs_io_to_gp3.MODULE,
     ebs_snapshot_old.MODULE,
+    ebs_snapshot_orphaned.MODULE,
     eip_unassociated.MODULE,
     elb_idle.MODULE,
     rds_idle.MODULE,
