@@ -55,17 +55,21 @@ def test_between_two_changes_without_declared_precedence_the_larger_saving_wins(
 def test_declared_precedence_beats_a_larger_saving_between_changes() -> None:
     rightsize = finding("i-1", "aws.ec2.rightsize", Action.RESIZE, "30", Category.RIGHTSIZE)
     newer = finding("i-1", "aws.ec2.previous_generation", Action.MODIFY, "40", Category.MODERNIZE)
-    kept = dedupe([newer, rightsize])
+    graviton = finding("i-1", "aws.ec2.graviton", Action.MODIFY, "50", Category.MODERNIZE)
+    kept = dedupe([graviton, newer, rightsize])
     assert [f.module for f in kept] == ["aws.ec2.rightsize"]
-    assert kept[0].evidence["supersedes"] == ["aws.ec2.previous_generation"]
+    assert kept[0].evidence["supersedes"] == ["aws.ec2.graviton", "aws.ec2.previous_generation"]
+    assert [f.module for f in dedupe([graviton, newer])] == ["aws.ec2.previous_generation"]
 
 
-def test_removal_still_beats_any_declared_precedence() -> None:
+def test_idle_beats_graviton_and_removal_still_beats_any_declared_precedence() -> None:
     idle = finding("i-1", "aws.ec2.idle", Action.STOP, "10")
-    newer = finding("i-1", "aws.ec2.previous_generation", Action.MODIFY, "50", Category.MODERNIZE)
+    graviton = finding("i-1", "aws.ec2.graviton", Action.MODIFY, "50", Category.MODERNIZE)
+    assert [f.module for f in dedupe([graviton, idle])] == ["aws.ec2.idle"]
     # A yield declared between a removal and a change cannot make the change win.
-    yields = {"aws.ec2.idle": frozenset({"aws.ec2.previous_generation"})}
-    assert [f.module for f in dedupe([newer, idle], yields)] == ["aws.ec2.idle"]
+    assert [
+        f.module for f in dedupe([graviton, idle], {"aws.ec2.idle": frozenset({"aws.ec2.graviton"})})
+    ] == ["aws.ec2.idle"]
 
 
 def test_orphaned_snapshot_finding_wins_over_the_old_snapshot_one() -> None:

@@ -1,4 +1,4 @@
-"""The bundled EC2 instance-type catalogue: shape, spot-checked specs, successors, prices."""
+"""The bundled EC2 instance-type catalogue: specs, successors, Graviton equivalents, prices."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from cloudios.modules.aws import catalog
+from cloudios.modules.aws import catalog, ec2_graviton
 from cloudios.pricing import aws as aws_pricing
 
 TYPES = catalog.load().types
@@ -70,3 +70,30 @@ def test_every_catalogued_type_has_a_us_east_1_price() -> None:
     book = aws_pricing.bundled()
     missing = [n for n in TYPES if book.instance_hourly("us-east-1", n) is None]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("x86", "arm"),
+    [
+        ("m5.xlarge", ["m6g.xlarge", "m7g.xlarge"]),
+        ("m5a.2xlarge", ["m6g.2xlarge", "m7g.2xlarge"]),
+        ("c5.large", ["c6g.large", "c7g.large"]),
+        ("r5.4xlarge", ["r6g.4xlarge", "r7g.4xlarge"]),
+        ("t3.medium", ["t4g.medium"]),
+        ("t2.micro", []),  # 1 vCPU: t4g.micro has 2
+        ("m5.24xlarge", []),
+        ("i3.large", []),
+        ("m6g.large", []),
+    ],
+)
+def test_graviton_equivalents_keep_class_shape_and_burstability(x86: str, arm: list[str]) -> None:
+    current = TYPES[x86]
+    found = ec2_graviton.equivalents(current)
+    assert [t.name for t in found] == arm
+    for t in found:
+        assert (t.architecture, t.family_class, t.burstable) == (
+            "arm64",
+            current.family_class,
+            current.burstable,
+        )
+        assert (t.vcpu, t.memory_gib) == (current.vcpu, current.memory_gib)

@@ -104,6 +104,7 @@ def test_thin_data_never_gives_high_or_medium(n_days: int, min_days: int, level:
     cases = [
         ("aws.ec2.idle", instance("m5.large"), [Metric.CPU_UTILIZATION]),
         ("aws.ec2.rightsize", instance("m5.2xlarge"), [Metric.CPU_UTILIZATION]),
+        ("aws.ec2.graviton", instance("m5.xlarge"), [Metric.CPU_UTILIZATION]),
         (
             "aws.rds.idle",
             Resource(
