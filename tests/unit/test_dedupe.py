@@ -87,6 +87,13 @@ def test_a_low_activity_volume_is_deleted_not_converted() -> None:
     assert [f.module for f in dedupe([io, low])] == ["aws.ebs.low_activity"]
 
 
+def test_rds_rightsize_wins_over_its_previous_generation_move_even_unpriced() -> None:
+    rightsize = finding("db-1", "aws.rds.rightsize", Action.RESIZE, "0", Category.RIGHTSIZE)
+    rightsize = rightsize.model_copy(update={"monthly_savings": None})
+    newer = finding("db-1", "aws.rds.previous_generation", Action.MODIFY, "30", Category.MODERNIZE)
+    assert [f.module for f in dedupe([newer, rightsize])] == ["aws.rds.rightsize"]
+
+
 def test_different_resources_are_kept_and_sorted_by_savings() -> None:
     a = finding("i-1", "aws.ec2.idle", Action.STOP, "5")
     b = finding("i-2", "aws.ec2.idle", Action.STOP, "9")

@@ -37,8 +37,8 @@ ACTIONS = {
 
 def test_registry_lists_each_module_once_by_provider() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 28
-    assert len(registry.for_provider(Provider.AWS)) == 15
+    assert len(names) == len(set(names)) == 31
+    assert len(registry.for_provider(Provider.AWS)) == 18
     assert len(registry.for_provider(Provider.GCP)) == 6
     assert len(registry.for_provider(Provider.AZURE)) == 7
     every = {m for p in (Provider.AWS, Provider.GCP, Provider.AZURE) for m in registry.for_provider(p)}

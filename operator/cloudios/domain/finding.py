@@ -26,6 +26,7 @@ class Usage(BaseModel):
     - ``nat.gateway`` {}: 1 per gateway (hourly x 730)
     - ``rds.instance`` {dbInstanceClass, engine, multiAz}: 1 per instance (hourly x 730)
     - ``rds.storage`` {storageType, multiAz}: GB-month
+    - ``rds.snapshot`` {engine}: GB-month of manual snapshot (backup) storage
     """
 
     model_config = ConfigDict(frozen=True)

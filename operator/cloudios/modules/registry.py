@@ -21,6 +21,9 @@ from cloudios.modules.aws import (
     elb_idle,
     nat_idle,
     rds_idle,
+    rds_previous_generation,
+    rds_rightsize,
+    rds_snapshot_old,
 )
 from cloudios.modules.azure import disk_unattached as azure_disk_unattached
 from cloudios.modules.azure import (
@@ -57,6 +60,9 @@ MODULES: tuple[Module[Any], ...] = (
     eip_unassociated.MODULE,
     elb_idle.MODULE,
     rds_idle.MODULE,
+    rds_rightsize.MODULE,
+    rds_previous_generation.MODULE,
+    rds_snapshot_old.MODULE,
     nat_idle.MODULE,
     compute_idle.MODULE,
     compute_rightsize.MODULE,

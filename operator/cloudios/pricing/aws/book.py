@@ -154,6 +154,8 @@ class AwsPriceBook(_PriceModel):
         prices = self.regions.get(usage.region)
         if prices is None:
             return f"no list price for {what} in {usage.region}: the snapshot has no prices for this region"
+        if usage.sku not in _PRICE_OF:
+            return f"no list price for {what} in {usage.region}: the price book has no {usage.sku} table"
         table = _table_of(usage)
         reason = prices.unpriced.get(table)
         if reason is None and usage.sku == "ec2.instance":
