@@ -59,6 +59,9 @@ from cloudios.emulators.aws.truth import (
     EstateTruth,
     Label,
     Score,
+    VolumeSeen,
+    snapshot_label,
+    volume_label,
 )
 
 __all__ = [
@@ -151,16 +154,6 @@ def _account_session(url: str, account_id: str, region: str) -> boto3.session.Se
         aws_session_token=creds["SessionToken"],
         region_name=region,
     )
-
-
-def _snapshot_label(used: bool, gone: bool, age: int) -> tuple[str | None, str]:
-    """(expected module, profile) of an EBS snapshot: AMI's, orphaned, old or neither."""
-    if used:
-        return None, "ami"
-    profile = f"{age}d{'-orphan' if gone else ''}"
-    if gone and age > ORPHAN_MIN_DAYS:
-        return SNAP_ORPHAN, profile
-    return (SNAP_OLD if age > OLD_SNAPSHOT_DAYS else None), profile
 
 
 def _count(n: int, scale: float) -> int:
@@ -365,22 +358,17 @@ class _Region:
     def _volume_label(self, vol: dict[str, Any]) -> tuple[str | None, str]:
         """(expected module, profile) of a volume as the API reports it."""
         owner = vol["Attachments"][0].get("InstanceId") if vol["Attachments"] else None
-        stopped_days = self.stop_age.get(owner or "", 0) if self.truth.backdated else 0
-        io = self.volume_io.get(vol["VolumeId"], "attached" if owner else "unattached")
-        vtype, iops, multi = vol["VolumeType"], vol.get("Iops") or 0, bool(vol.get("MultiAttachEnabled"))
-        profile = f"{vtype}-{iops}{'-multi-attach' if multi else ''}-{io}" if vtype in ts.IO_TYPES else io
-        running = owner is not None and owner not in self.stop_age
-        if vol["State"] == "available":
-            return UNATTACHED, profile
-        if stopped_days >= STOPPED_DAYS:
-            return STOPPED_VOLUME, profile
-        if running and io == "quiet":  # non-root, >= 7 days at <= 100 operations a day
-            return LOW_IO, profile
-        if vtype == "gp2":
-            return GP2, profile
-        if vtype in ts.IO_TYPES and iops <= ts.GP3_MAX_IOPS and not multi:
-            return IO_GP3, profile
-        return None, profile
+        return volume_label(
+            VolumeSeen(
+                state=vol["State"],
+                volume_type=vol["VolumeType"],
+                iops=vol.get("Iops") or 0,
+                multi_attach=bool(vol.get("MultiAttachEnabled")),
+                io=self.volume_io.get(vol["VolumeId"], "attached" if owner else "unattached"),
+                owner_running=owner is not None and owner not in self.stop_age,
+                owner_stopped_days=self.stop_age.get(owner or "", 0) if self.truth.backdated else 0,
+            )
+        )
 
     def label_storage(self) -> None:
         """Volumes, snapshots and addresses are labelled from what the API now reports."""
@@ -402,7 +390,7 @@ class _Region:
             age = (self.now - snap["StartTime"].astimezone(UTC)).days
             gone = snap.get("VolumeId") not in existing
             self.label(
-                snap["SnapshotId"], EBS_SNAPSHOT, *_snapshot_label(snap["SnapshotId"] in used, gone, age)
+                snap["SnapshotId"], EBS_SNAPSHOT, *snapshot_label(snap["SnapshotId"] in used, gone, age)
             )
         for addr in self.ec2.describe_addresses()["Addresses"]:
             associated = bool(addr.get("AssociationId"))

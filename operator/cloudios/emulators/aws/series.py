@@ -309,8 +309,6 @@ VOLUME_PLAN: tuple[tuple[str, str | None, int | None, bool], ...] = (
     ("gp3", "moderate", None, False),  # 500-1,400 operations a day: in use
     ("gp3", "quiet-thin", None, False),  # 3 days of data: no finding
 )
-IO_TYPES = frozenset({"io1", "io2"})
-GP3_MAX_IOPS = 16_000
 IO_RATES: dict[str, Hourly] = {
     "busy": rate(1e4, 2e5),
     "quiet": rate(0, 1.5),  # at most 72 read+write operations a day

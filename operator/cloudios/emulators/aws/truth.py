@@ -63,6 +63,8 @@ STOPPED_VOLUME = "aws.ebs.stopped_instance"
 STOPPED_DAYS = 30
 ORPHAN_MIN_DAYS = 30
 LOW_IO_OPS_PER_DAY = 100
+GP3_MAX_IOPS = 16_000
+IO_TYPES = frozenset({"io1", "io2"})
 RDS_RIGHTSIZE, RDS_PREVGEN, RDS_SNAP_OLD = (
     "aws.rds.rightsize",
     "aws.rds.previous_generation",
@@ -74,6 +76,46 @@ EIP_IDLE, ELB_IDLE, RDS_IDLE, NAT_IDLE = (
     "aws.rds.idle",
     "aws.nat.idle",
 )
+
+
+@dataclass(frozen=True)
+class VolumeSeen:
+    """What the API reports of a volume (and its instance), plus the I/O profile seeded for it."""
+
+    state: str
+    volume_type: str
+    iops: int
+    multi_attach: bool
+    io: str  # busy | quiet | quiet-thin | moderate | root-quiet | attached | unattached
+    owner_running: bool
+    owner_stopped_days: int
+
+
+def volume_label(vol: VolumeSeen) -> tuple[str | None, str]:
+    """(expected module, profile) of an EBS volume; removals first, as dedupe keeps them."""
+    multi = "-multi-attach" if vol.multi_attach else ""
+    profile = f"{vol.volume_type}-{vol.iops}{multi}-{vol.io}" if vol.volume_type in IO_TYPES else vol.io
+    if vol.state == "available":
+        return UNATTACHED, profile
+    if vol.owner_stopped_days >= STOPPED_DAYS:
+        return STOPPED_VOLUME, profile
+    if vol.owner_running and vol.io == "quiet":  # non-root, >= 7 days at <= 100 operations a day
+        return LOW_IO, profile
+    if vol.volume_type == "gp2":
+        return GP2, profile
+    if vol.volume_type in IO_TYPES and vol.iops <= GP3_MAX_IOPS and not vol.multi_attach:
+        return IO_GP3, profile
+    return None, profile
+
+
+def snapshot_label(used: bool, gone: bool, age: int) -> tuple[str | None, str]:
+    """(expected module, profile) of an EBS snapshot: an AMI's, orphaned, old or neither."""
+    if used:
+        return None, "ami"
+    profile = f"{age}d{'-orphan' if gone else ''}"
+    if gone and age > ORPHAN_MIN_DAYS:
+        return SNAP_ORPHAN, profile
+    return (SNAP_OLD if age > OLD_SNAPSHOT_DAYS else None), profile
 
 
 @dataclass(frozen=True)
