@@ -78,8 +78,14 @@ def _section(module: Module[Any]) -> list[str]:
         f"- Metrics: {metrics}",
         f"- Minimum days of data: {spec.min_days or 'none (inventory only)'}",
         f"- {_permission_label(module)}: {', '.join(f'`{p}`' for p in spec.permissions)}",
-        "",
     ]
+    if spec.yields_to:
+        lines.append(
+            "- Dedupe: on the same resource, yields to "
+            + ", ".join(f"`{m}`" for m in spec.yields_to)
+            + " whatever the savings (removals still beat changes)"
+        )
+    lines.append("")
     details = _details(module)
     if details:
         lines += [*[line for p in details for line in (p, "")]]

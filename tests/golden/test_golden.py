@@ -4,6 +4,10 @@ A case is tests/golden/<module>/<case>/{snapshot.yaml, expected.yaml}. snapshot.
 ``provider`` defaults to aws; per resource, metrics are given per statistic either as a list (one
 value per day, the last being the day before ``collectedAt``) or as a scalar repeated over ``days``.
 UPDATE_GOLDEN=1 rewrites expected.yaml from the current output; review the diff before committing it.
+
+A case with ``dedupeWith: [module, ...]`` runs those modules too (with their defaults), prices every
+finding and passes them through the pipeline's dedupe: expected.yaml then lists the findings kept,
+with their module and what each superseded (one finding per resource, no dollar counted twice).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import yaml
 from cloudios import pricing
 from cloudios.domain import DailyStat, Finding, Metric, MetricSummary, Provider, Resource, Snapshot
 from cloudios.modules import registry
+from cloudios.pipeline.dedupe import dedupe
 from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing import azure as azure_pricing
 from cloudios.pricing import gcp as gcp_pricing
@@ -121,12 +126,17 @@ def _amount(value: Decimal) -> str:
 
 
 def render(
-    findings: list[Finding], evidence_keys: tuple[str, ...] = (), *, price_basis: bool = False
+    findings: list[Finding],
+    evidence_keys: tuple[str, ...] = (),
+    *,
+    price_basis: bool = False,
+    deduped: bool = False,
 ) -> dict[str, Any]:
     """The compared view of findings.
 
     ``evidence_keys`` (a case's ``evidenceKeys``) adds those evidence keys; ``price_basis`` (a case's
-    ``priceBasis: true``) adds, for a priced finding, the recorded basis of each usage line's table.
+    ``priceBasis: true``) adds, for a priced finding, the recorded basis of each usage line's table;
+    ``deduped`` (a case with ``dedupeWith``) adds the module and what it superseded.
     """
     out = []
     for f in sorted(findings, key=lambda f: f.resource_id):
@@ -140,6 +150,7 @@ def render(
         out.append(
             {
                 "resourceId": f.resource_id,
+                **({"module": f.module, "supersedes": f.evidence.get("supersedes", [])} if deduped else {}),
                 "id": f.id,
                 "action": f.action.value,
                 "category": f.category.value,
@@ -154,6 +165,15 @@ def render(
     return {"findings": out}
 
 
+def _priced_and_deduped(snapshot: Snapshot, findings: list[Finding], others: list[str]) -> list[Finding]:
+    """``findings`` plus those of ``others`` (defaults), priced as the pipeline does, then deduped."""
+    everything = [*findings, *(f for name in others for f in registry.get(name).run(snapshot))]
+    priced = [
+        f.model_copy(update={"monthly_savings": pricing.savings(f, BOOKS[f.provider]())}) for f in everything
+    ]
+    return dedupe(priced)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])
 def test_golden(case: Path) -> None:
     snapshot, settings, name = load_snapshot(case)
@@ -166,7 +186,11 @@ def test_golden(case: Path) -> None:
         assert "thresholds" in f.evidence
         assert json.loads(f.model_dump_json())["id"] == f.id  # evidence is JSON-serializable
     raw = yaml.safe_load((case / "snapshot.yaml").read_text())
-    actual = render(findings, tuple(raw.get("evidenceKeys", ())), price_basis=bool(raw.get("priceBasis")))
+    keys = tuple(raw.get("evidenceKeys", ()))
+    others = list(raw.get("dedupeWith", ()))
+    if others:
+        findings = _priced_and_deduped(snapshot, findings, others)
+    actual = render(findings, keys, price_basis=bool(raw.get("priceBasis")), deduped=bool(others))
     expected_file = case / "expected.yaml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         expected_file.write_text(yaml.safe_dump(actual, sort_keys=False))
@@ -176,6 +200,12 @@ def test_golden(case: Path) -> None:
 def test_every_module_has_a_positive_and_a_negative_case() -> None:
     for module in registry.all_modules():
         cases = [c for c in CASES if c.parent.name == module.name]
-        outcomes = {bool(yaml.safe_load((c / "expected.yaml").read_text())["findings"]) for c in cases}
+        outcomes = {
+            any(
+                f.get("module", module.name) == module.name
+                for f in yaml.safe_load((c / "expected.yaml").read_text())["findings"]
+            )
+            for c in cases
+        }
         assert len(cases) >= 2, module.name
         assert outcomes == {True, False}, f"{module.name} needs a positive and a negative case"

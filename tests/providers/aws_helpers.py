@@ -15,9 +15,10 @@ from cloudios.domain.resource import (
     ELB,
     NAT_GATEWAY,
     RDS_INSTANCE,
+    RDS_SNAPSHOT,
 )
 
-ALL_KINDS = (EC2_INSTANCE, EBS_VOLUME, EBS_SNAPSHOT, EIP, ELB, RDS_INSTANCE, NAT_GATEWAY)
+ALL_KINDS = (EC2_INSTANCE, EBS_VOLUME, EBS_SNAPSHOT, EIP, ELB, RDS_INSTANCE, RDS_SNAPSHOT, NAT_GATEWAY)
 EC2_METRICS = (
     (EC2_INSTANCE, Metric.CPU_UTILIZATION),
     (EC2_INSTANCE, Metric.NETWORK_IN_BYTES),
@@ -33,8 +34,19 @@ DOCUMENTED_KEYS = {
         "architecture",
         "autoScalingGroup",
         "stoppedAt",
+        "rootDeviceName",
     },
-    EBS_VOLUME: {"volumeType", "sizeGb", "iops", "throughput", "state", "attachedTo", "createTime"},
+    EBS_VOLUME: {
+        "volumeType",
+        "sizeGb",
+        "iops",
+        "throughput",
+        "state",
+        "attachedTo",
+        "device",
+        "multiAttach",
+        "createTime",
+    },
     EBS_SNAPSHOT: {"sizeGb", "startTime", "volumeId", "description", "sourceVolumeExists", "usedByImage"},
     EIP: {"publicIp", "allocationId", "associationId", "instanceId", "networkInterfaceId"},
     ELB: {
@@ -48,6 +60,17 @@ DOCUMENTED_KEYS = {
         "createdTime",
     },
     RDS_INSTANCE: {"dbInstanceClass", "engine", "multiAz", "allocatedStorageGb", "storageType", "status"},
+    RDS_SNAPSHOT: {
+        "identifier",
+        "cluster",
+        "snapshotType",
+        "status",
+        "engine",
+        "allocatedStorageGb",
+        "createTime",
+        "sourceId",
+        "sourceExists",
+    },
     NAT_GATEWAY: {"state", "vpcId", "subnetId", "connectivityType"},
 }
 

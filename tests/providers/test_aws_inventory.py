@@ -15,6 +15,7 @@ from cloudios.domain.resource import (
     ELB,
     NAT_GATEWAY,
     RDS_INSTANCE,
+    RDS_SNAPSHOT,
 )
 from cloudios.providers.aws.collect import collect
 from cloudios.providers.aws.tuning import AwsTuning
@@ -71,6 +72,28 @@ def _seed_region(env: AwsEnv, region: str) -> dict[str, set[str]]:
         MasterUsername="admin",
         MasterUserPassword="not-a-real-password",
     )
+    # Manual snapshots: of the live database, of a deleted one, of an Aurora cluster (moto also
+    # takes automated snapshots, which are not inventoried).
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"gone-{region}",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=30,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+    )
+    live = rds.create_db_snapshot(DBInstanceIdentifier=f"db-{region}", DBSnapshotIdentifier="live-manual")
+    dead = rds.create_db_snapshot(DBInstanceIdentifier=f"gone-{region}", DBSnapshotIdentifier="gone-manual")
+    rds.delete_db_instance(DBInstanceIdentifier=f"gone-{region}", SkipFinalSnapshot=True)
+    rds.create_db_cluster(
+        DBClusterIdentifier=f"cluster-{region}",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+    )
+    cluster = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier=f"cluster-{region}", DBClusterSnapshotIdentifier="cluster-manual"
+    )
     volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
     return {
         EC2_INSTANCE: {running, stopped},
@@ -80,6 +103,11 @@ def _seed_region(env: AwsEnv, region: str) -> dict[str, set[str]]:
         NAT_GATEWAY: {nat["NatGateway"]["NatGatewayId"]},
         ELB: {lb},
         RDS_INSTANCE: {f"db-{region}"},
+        RDS_SNAPSHOT: {
+            live["DBSnapshot"]["DBSnapshotArn"],
+            dead["DBSnapshot"]["DBSnapshotArn"],
+            cluster["DBClusterSnapshot"]["DBClusterSnapshotArn"],
+        },
         "_details": {running, stopped, spare, kept, orphan, free, bound, image, *image_snaps},
     }
 
@@ -141,6 +169,22 @@ def test_attributes_describe_state_and_relations(aws_env: AwsEnv) -> None:
     )
     nat = by_id[next(iter(seeded[NAT_GATEWAY]))]
     assert nat.attr("connectivityType") == "private"
+    rds_snaps = {by_id[s].attr("identifier"): by_id[s] for s in seeded[RDS_SNAPSHOT]}
+    assert {k: (s.attr("cluster"), s.attr("sourceExists")) for k, s in rds_snaps.items()} == {
+        "live-manual": (False, True),
+        "gone-manual": (False, False),
+        "cluster-manual": (True, True),
+    }
+    assert {s.attr("snapshotType") for s in rds_snaps.values()} == {"manual"}
+    assert rds_snaps["gone-manual"].attr("sourceId") == "gone-us-east-1"
+    assert (rds_snaps["gone-manual"].attr("engine"), rds_snaps["gone-manual"].attr("allocatedStorageGb")) == (
+        "postgres",
+        30,
+    )
+    root = by_id[next(iter(seeded["_details"] & seeded[EC2_INSTANCE]))].attr("rootDeviceName")
+    assert root
+    assert any(v.attr("device") == root for v in volumes)  # the running instance's root volume
+    assert {v.attr("multiAttach") for v in volumes} == {False}
 
 
 def test_every_page_is_read(aws_env: AwsEnv) -> None:

@@ -250,6 +250,75 @@ def test_a_naive_end_is_utc() -> None:
     )
 
 
+def test_rds_freeable_memory_keeps_the_daily_minimum(aws_env: AwsEnv) -> None:
+    rds, cw = aws_env.clients(ACCOUNT_A, "us-east-1", "rds", "cloudwatch")
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders",
+        DBInstanceClass="db.r5.large",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+    )
+    gib = 1024**3
+    put_hourly(
+        cw,
+        "AWS/RDS",
+        "FreeableMemory",
+        dimension="DBInstanceIdentifier",
+        value="orders",
+        start=DAY1,
+        values=[2 * gib, 3 * gib, 1 * gib, 4 * gib],
+    )
+
+    snapshot = collect(
+        aws_env.request(
+            ACCOUNT_A,
+            kinds=[RDS_INSTANCE],
+            metrics=[(RDS_INSTANCE, Metric.MEMORY_AVAILABLE_BYTES)],
+            lookback_days=7,
+            end=END,
+        )
+    ).snapshot
+
+    (day,) = snapshot.metric("orders", Metric.MEMORY_AVAILABLE_BYTES).daily
+    assert (day.minimum, day.average, day.maximum, day.samples) == (1 * gib, 2.5 * gib, 4 * gib, 4)
+
+
+def test_rds_and_ebs_metrics_ride_the_same_batches_at_the_lower_bound(aws_env: AwsEnv) -> None:
+    ec2, rds = aws_env.clients(ACCOUNT_A, "us-east-1", "ec2", "rds")
+    instances = launch(ec2, 40, separate=False)  # each with a root volume
+    for i in range(5):
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"db-{i}",
+            DBInstanceClass="db.r5.large",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="not-a-real-password",
+        )
+    needs = [
+        *EC2_METRICS,
+        (EBS_VOLUME, Metric.VOLUME_READ_OPS),
+        (EBS_VOLUME, Metric.VOLUME_WRITE_OPS),
+        (RDS_INSTANCE, Metric.CPU_UTILIZATION),
+        (RDS_INSTANCE, Metric.MEMORY_AVAILABLE_BYTES),
+        (RDS_INSTANCE, Metric.DB_CONNECTIONS),
+    ]
+    result = collect(
+        aws_env.request(
+            ACCOUNT_A, kinds=[EC2_INSTANCE, EBS_VOLUME, RDS_INSTANCE], metrics=needs, lookback_days=90
+        )
+    )
+
+    volumes = len(result.snapshot.of_kind(EBS_VOLUME))
+    assert volumes >= len(instances)
+    # EC2: 4 (CPU with p99) + 3 + 3; EBS: 3 + 3; RDS: 4 (CPU) + 4 (FreeableMemory with Minimum) + 3.
+    queries = len(instances) * 10 + volumes * 6 + 5 * 11
+    assert queries > 500
+    assert result.api_calls["cloudwatch.GetMetricData"] == math.ceil(queries / 500)
+
+
 def test_agent_memory_rides_in_the_same_batches(aws_env: AwsEnv) -> None:
     with_agent, without = launch(aws_env.client("ec2", ACCOUNT_A), 2)
     cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)

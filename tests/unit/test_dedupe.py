@@ -44,10 +44,54 @@ def test_deleting_an_orphan_wins_over_modernizing_it() -> None:
     assert [f.module for f in dedupe([gp3, orphan])] == ["aws.ebs.unattached"]
 
 
-def test_between_two_changes_the_larger_saving_wins() -> None:
-    rightsize = finding("i-1", "aws.ec2.rightsize", Action.RESIZE, "70", Category.RIGHTSIZE)
-    newer = finding("i-1", "aws.ec2.previous_generation", Action.MODIFY, "20", Category.MODERNIZE)
-    assert [f.module for f in dedupe([newer, rightsize])] == ["aws.ec2.rightsize"]
+def test_between_two_changes_without_declared_precedence_the_larger_saving_wins() -> None:
+    smaller = finding("i-1", "aws.test.resize", Action.RESIZE, "70", Category.RIGHTSIZE)
+    newer = finding("i-1", "aws.test.modernize", Action.MODIFY, "20", Category.MODERNIZE)
+    assert [f.module for f in dedupe([newer, smaller])] == ["aws.test.resize"]
+    larger = newer.model_copy(update={"monthly_savings": Money(amount=Decimal(90))})
+    assert [f.module for f in dedupe([larger, smaller])] == ["aws.test.modernize"]
+
+
+def test_declared_precedence_beats_a_larger_saving_between_changes() -> None:
+    rightsize = finding("i-1", "aws.ec2.rightsize", Action.RESIZE, "30", Category.RIGHTSIZE)
+    newer = finding("i-1", "aws.ec2.previous_generation", Action.MODIFY, "40", Category.MODERNIZE)
+    graviton = finding("i-1", "aws.ec2.graviton", Action.MODIFY, "50", Category.MODERNIZE)
+    kept = dedupe([graviton, newer, rightsize])
+    assert [f.module for f in kept] == ["aws.ec2.rightsize"]
+    assert kept[0].evidence["supersedes"] == ["aws.ec2.graviton", "aws.ec2.previous_generation"]
+    assert [f.module for f in dedupe([graviton, newer])] == ["aws.ec2.previous_generation"]
+
+
+def test_idle_beats_graviton_and_removal_still_beats_any_declared_precedence() -> None:
+    idle = finding("i-1", "aws.ec2.idle", Action.STOP, "10")
+    graviton = finding("i-1", "aws.ec2.graviton", Action.MODIFY, "50", Category.MODERNIZE)
+    assert [f.module for f in dedupe([graviton, idle])] == ["aws.ec2.idle"]
+    # A yield declared between a removal and a change cannot make the change win.
+    assert [
+        f.module for f in dedupe([graviton, idle], {"aws.ec2.idle": frozenset({"aws.ec2.graviton"})})
+    ] == ["aws.ec2.idle"]
+
+
+def test_orphaned_snapshot_finding_wins_over_the_old_snapshot_one() -> None:
+    old = finding("snap-1", "aws.ebs.snapshot_old", Action.DELETE, "5", Category.ORPHANED)
+    orphaned = finding("snap-1", "aws.ebs.snapshot_orphaned", Action.DELETE, "5", Category.ORPHANED)
+    for order in ([old, orphaned], [orphaned, old]):
+        kept = dedupe(order)
+        assert [f.module for f in kept] == ["aws.ebs.snapshot_orphaned"]
+        assert kept[0].evidence["supersedes"] == ["aws.ebs.snapshot_old"]
+
+
+def test_a_low_activity_volume_is_deleted_not_converted() -> None:
+    low = finding("vol-1", "aws.ebs.low_activity", Action.DELETE, "40")
+    io = finding("vol-1", "aws.ebs.io_to_gp3", Action.MODIFY, "250", Category.MODERNIZE)
+    assert [f.module for f in dedupe([io, low])] == ["aws.ebs.low_activity"]
+
+
+def test_rds_rightsize_wins_over_its_previous_generation_move_even_unpriced() -> None:
+    rightsize = finding("db-1", "aws.rds.rightsize", Action.RESIZE, "0", Category.RIGHTSIZE)
+    rightsize = rightsize.model_copy(update={"monthly_savings": None})
+    newer = finding("db-1", "aws.rds.previous_generation", Action.MODIFY, "30", Category.MODERNIZE)
+    assert [f.module for f in dedupe([newer, rightsize])] == ["aws.rds.rightsize"]
 
 
 def test_different_resources_are_kept_and_sorted_by_savings() -> None:
@@ -57,7 +101,9 @@ def test_different_resources_are_kept_and_sorted_by_savings() -> None:
 
 
 _actions = st.sampled_from(list(Action))
-_modules = st.sampled_from(["aws.ec2.idle", "aws.ec2.rightsize", "aws.ec2.previous_generation"])
+_modules = st.sampled_from(
+    ["aws.ec2.idle", "aws.ec2.rightsize", "aws.ec2.previous_generation", "aws.ec2.graviton"]
+)
 
 
 @given(

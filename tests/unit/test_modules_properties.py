@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from cloudios import pricing
 from cloudios.domain import Confidence, DailyStat, Metric, MetricSummary, Provider, Resource, Snapshot
-from cloudios.domain.resource import EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
+from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
 from cloudios.modules import confidence, registry
 from cloudios.modules.aws import catalog
 from cloudios.modules.aws.ebs_gp2_to_gp3 import gp3_equivalent
+from cloudios.modules.aws.ebs_io_to_gp3 import io_throughput
 from cloudios.modules.aws.ec2_idle import Ec2IdleSettings
 from cloudios.modules.aws.ec2_rightsize import Ec2RightsizeSettings
 from cloudios.pricing import aws as aws_pricing
@@ -103,6 +104,7 @@ def test_thin_data_never_gives_high_or_medium(n_days: int, min_days: int, level:
     cases = [
         ("aws.ec2.idle", instance("m5.large"), [Metric.CPU_UTILIZATION]),
         ("aws.ec2.rightsize", instance("m5.2xlarge"), [Metric.CPU_UTILIZATION]),
+        ("aws.ec2.graviton", instance("m5.xlarge"), [Metric.CPU_UTILIZATION]),
         (
             "aws.rds.idle",
             Resource(
@@ -213,3 +215,39 @@ def test_gp3_proposal_keeps_gp2_performance(size: int) -> None:
     assert iops >= 3000  # gp2 burst
     # Above 170 GB gp2 reaches 250 MiB/s; up to 170 GB it peaks at 128, gp3 sustains 125.
     assert throughput == (250 if size > 170 else 125)
+
+
+@settings(max_examples=300)
+@given(
+    volume_type=st.sampled_from(["io1", "io2"]),
+    size=st.integers(4, 16_384),
+    iops=st.integers(100, 64_000),
+    max_iops=st.integers(1, 16_000),
+)
+def test_io_to_gp3_keeps_the_performance_and_always_saves(
+    volume_type: str, size: int, iops: int, max_iops: int
+) -> None:
+    volume = Resource(
+        provider=Provider.AWS,
+        account_id="123456789012",
+        region="us-east-1",
+        kind=EBS_VOLUME,
+        id="vol-1",
+        attributes={"volumeType": volume_type, "sizeGb": size, "iops": iops, "state": "in-use"},
+    )
+    module = registry.get("aws.ebs.io_to_gp3")
+    found = module.run(snapshot(volume, {}), module.spec.settings.model_validate({"maxIops": max_iops}))
+    if iops > max_iops:
+        assert found == []
+        return
+    if not found:  # only gp3's own limits may refuse it
+        assert iops > 3000
+        assert iops > 500 * size
+        return
+    proposed = found[0].proposed
+    assert proposed["iops"] == max(3000, iops)
+    assert proposed["throughputMiBps"] >= io_throughput(iops)
+    assert proposed["throughputMiBps"] <= min(1000, proposed["iops"] / 4)
+    saving = pricing.savings(found[0], aws_pricing.bundled())
+    assert saving is not None
+    assert saving.amount > 0

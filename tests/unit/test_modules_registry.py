@@ -41,8 +41,8 @@ PREFIXES = {Provider.KUBERNETES: "k8s"}
 
 def test_registry_lists_each_module_once_by_provider() -> None:
     names = [m.name for m in MODULES]
-    assert len(names) == len(set(names)) == 29
-    assert len(registry.for_provider(Provider.AWS)) == 11
+    assert len(names) == len(set(names)) == 36
+    assert len(registry.for_provider(Provider.AWS)) == 18
     assert len(registry.for_provider(Provider.GCP)) == 6
     assert len(registry.for_provider(Provider.AZURE)) == 7
     assert len(registry.for_provider(Provider.KUBERNETES)) == 5
@@ -77,6 +77,9 @@ def test_module_declares_a_consistent_contract(module: Module[Any]) -> None:
     if spec.metrics:
         assert metrics_read in spec.permissions
     assert spec.min_days >= 0
+    for other in spec.yields_to:
+        assert registry.get(other).spec.provider == spec.provider, (spec.name, other)
+        assert other != spec.name
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.name)
@@ -133,3 +136,14 @@ def test_a_provider_module_that_cannot_be_imported_says_what_to_install() -> Non
         sdk_module("gcp", "no_such_module")
     assert missing.value.reason == "ProviderSdkMissing"
     assert "install cloudios[gcp]" in missing.value.message
+
+
+def test_declared_precedence_has_no_cycle() -> None:
+    yields = {m.name: set(m.spec.yields_to) for m in MODULES}
+
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(
+            nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in yields[start]
+        )
+
+    assert not [name for name in yields if reaches(name, name)]

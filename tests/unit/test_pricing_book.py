@@ -247,6 +247,13 @@ def test_a_missing_price_says_which_and_why() -> None:
     assert BOOK.instance_hourly("us-east-1", "m5.large", "windows") == Decimal("0.188")
     assert BOOK.regions["us-east-1"].tables["ec2.windows"].kind == "sourced"
     assert BOOK.instance_hourly("us-east-1", "m6g.large", "windows") is None  # arm64: no Windows
+    # A usage line the book has no table for is named as such, not as a missing table entry.
+    unknown = Usage(sku="rds.unknown", region="us-east-1", attributes={"engine": "postgres"}, quantity=100)
+    assert BOOK.monthly(unknown) is None
+    assert (
+        BOOK.missing(unknown)
+        == "no list price for rds.unknown in us-east-1: the price book has no rds.unknown table"
+    )
 
 
 def test_karpenter_table_parser_reads_regions_and_skips_zero_prices() -> None:

@@ -28,6 +28,7 @@ class Usage(BaseModel):
     - ``rds.instance`` {dbInstanceClass, engine, multiAz, licenseModel?, storageType?}: 1 per instance
       (hourly x 730); Oracle and Db2 need licenseModel, Aurora storageType (aurora|aurora-iopt1)
     - ``rds.storage`` {storageType, multiAz}: GB-month
+    - ``rds.snapshot`` {engine}: GB-month of manual snapshot (backup) storage
     """
 
     model_config = ConfigDict(frozen=True)

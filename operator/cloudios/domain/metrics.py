@@ -27,7 +27,7 @@ class Metric(StrEnum):
     NAT_BYTES_IN = "nat_bytes_in"  # from destination
     VOLUME_READ_OPS = "volume_read_ops"
     VOLUME_WRITE_OPS = "volume_write_ops"
-    MEMORY_AVAILABLE_BYTES = "memory_available_bytes"  # free memory, where the cloud measures it
+    MEMORY_AVAILABLE_BYTES = "memory_available_bytes"  # free memory, where the cloud measures it (RDS)
     MEMORY_USED_PERCENT = "memory_used_percent"  # percent 0-100, CloudWatch agent (CWAgent)
     CPU_MILLICORES = "cpu_millicores"  # Kubernetes container CPU use, agent-sampled
     MEMORY_WORKING_SET_BYTES = "memory_working_set_bytes"  # Kubernetes container working set

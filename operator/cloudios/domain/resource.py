@@ -14,10 +14,11 @@ from cloudios.domain.text import UntrustedText, printable
 EC2_INSTANCE = "ec2.instance"
 """attributes: instanceType, state (running|stopped|...), platform (linux|windows), launchTime,
 architecture, autoScalingGroup (name or None), stoppedAt (when a stopped instance stopped, from
-its state transition reason, or None)."""
+its state transition reason, or None), rootDeviceName (e.g. /dev/xvda, or None)."""
 EBS_VOLUME = "ebs.volume"
 """attributes: volumeType (gp2|gp3|io1|io2|st1|sc1|standard), sizeGb, iops, throughput, state
-(available|in-use), attachedTo (instance id or None), createTime."""
+(available|in-use), attachedTo (instance id or None), device (the attachment's device name, or
+None), multiAttach (bool), createTime."""
 EBS_SNAPSHOT = "ebs.snapshot"
 """attributes: sizeGb, startTime, volumeId, description, sourceVolumeExists (bool),
 usedByImage (AMI id or None)."""
@@ -28,6 +29,10 @@ ELB = "elbv2.loadbalancer"
 targetGroups (count), registeredTargets (count), healthyTargets (count), createdTime."""
 RDS_INSTANCE = "rds.instance"
 """attributes: dbInstanceClass, engine, multiAz (bool), allocatedStorageGb, storageType, status."""
+RDS_SNAPSHOT = "rds.snapshot"
+"""A manual RDS DB snapshot or DB cluster snapshot; the id is its ARN. attributes: identifier,
+cluster (bool: a DB cluster snapshot), snapshotType (manual), status, engine, allocatedStorageGb,
+createTime, sourceId (DB instance or DB cluster identifier), sourceExists (bool)."""
 NAT_GATEWAY = "ec2.natgateway"
 """attributes: state, vpcId, subnetId, connectivityType (public|private)."""
 

@@ -65,6 +65,10 @@ class ModuleSpec(Generic[SettingsT]):
     metrics: tuple[MetricNeed, ...] = ()
     min_days: int = 0
     permissions: tuple[str, ...] = ()
+    yields_to: tuple[str, ...] = ()
+    """Modules whose finding on the same resource wins over this module's, whatever the savings,
+    when both propose the same kind of action (both remove, or both change, the resource): e.g.
+    a Graviton move yields to rightsizing the instance. Dedupe applies it (pipeline/dedupe.py)."""
     settings: type[SettingsT]
 
 

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from cloudios.emulators.aws.truth import IDLE, PREVGEN, RIGHTSIZE
+from cloudios.emulators.aws.truth import GRAVITON, IDLE, PREVGEN, RIGHTSIZE
 
 HOURS = 24
 MAX_DATUMS_PER_CALL = 1000
 KB = 1024.0
 MB = 1024.0 * KB
+GIB = 1024.0 * MB
 
 Granularity = Literal["daily-stats", "daily-values", "hourly"]
 Hourly = Callable[[random.Random, int], float]
@@ -206,7 +207,7 @@ class Fleet(NamedTuple):
     windows: bool = False  # launched from a Windows AMI (platform windows)
 
 
-# Per region at scale 1; labels follow the expectations in sample_estate's docstring.
+# Per region at scale 1; labels follow the expectations in truth's docstring.
 INSTANCE_FLEETS = (
     Fleet(
         "busy",
@@ -214,8 +215,21 @@ INSTANCE_FLEETS = (
         cpu_busy,
         rate(50 * MB, 500 * MB),
         "gp3",
-        None,
+        GRAVITON,
         3,
+    ),
+    Fleet(
+        "busy-arm", ("m6g.xlarge", "c7g.large", "i3.large"), cpu_busy, rate(50 * MB, 500 * MB), "gp3", None, 3
+    ),
+    Fleet(
+        "busy-windows",
+        ("m5.xlarge", "c5.xlarge"),
+        cpu_busy,
+        rate(50 * MB, 500 * MB),
+        "gp3",
+        None,
+        2,
+        windows=True,
     ),
     Fleet(
         "idle",
@@ -232,7 +246,7 @@ INSTANCE_FLEETS = (
         cpu_bursty,
         bursty_rate(10 * KB, 80 * MB),
         "gp3",
-        None,
+        GRAVITON,
         2,
     ),
     Fleet(
@@ -269,10 +283,35 @@ INSTANCE_FLEETS = (
         cpu_daily_batch,
         rate(5 * MB, 50 * MB),
         "gp3",
-        None,
+        GRAVITON,
         2,
     ),
     Fleet("thin", ("m5.large",), cpu_idle, rate(1 * KB, 5 * KB), "gp3", None, 1),
     Fleet("stopped", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),  # for 35-200 days
     Fleet("stopped-recently", ("m5.large",), cpu_idle, rate(0, 0), "gp3", None, 1),  # 5 days ago
 )
+
+# Extra volumes per region at scale 1: (type, I/O profile or None = unattached, IOPS, Multi-Attach).
+VOLUME_PLAN: tuple[tuple[str, str | None, int | None, bool], ...] = (
+    ("gp2", "busy", None, False),
+    ("gp2", "busy", None, False),
+    ("gp3", "busy", None, False),
+    ("gp2", None, None, False),
+    ("gp2", None, None, False),
+    ("gp3", None, None, False),
+    ("io1", "busy", 4000, False),
+    ("io2", "busy", 8000, False),
+    ("io2", "busy", 20000, False),  # above gp3's 16,000 IOPS: stays io2
+    ("io2", "busy", 5000, True),  # Multi-Attach: gp3 has none
+    ("io1", None, 3000, False),  # unattached: deleted, not converted
+    ("gp3", "quiet", None, False),
+    ("gp2", "quiet", None, False),  # deleted, not converted
+    ("gp3", "moderate", None, False),  # 500-1,400 operations a day: in use
+    ("gp3", "quiet-thin", None, False),  # 3 days of data: no finding
+)
+IO_RATES: dict[str, Hourly] = {
+    "busy": rate(1e4, 2e5),
+    "quiet": rate(0, 1.5),  # at most 72 read+write operations a day
+    "quiet-thin": rate(0, 1.5),
+    "moderate": rate(20, 60),
+}

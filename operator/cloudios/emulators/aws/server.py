@@ -80,40 +80,6 @@ def start_moto_server(port: int = 0, *, quiet: bool = True, default_amis: bool =
     return MotoServer(url, stop)
 
 
-WINDOWS_AMI_ID = "ami-0c10d0a5e0e1f2a3b"
-"""A Windows Server AMI the in-process emulator registers on request (see ``windows_ami``)."""
-
-
-def windows_ami(url: str, account_id: str, region: str) -> str | None:
-    """Register a Windows Server AMI (``Platform: windows``) in one account-region of the in-process
-    server at ``url`` and return its id; None when that server is not in this process.
-
-    The server skips moto's bundled public AMIs (``default_amis=False``), the only Windows images
-    moto has, so without this every instance launched "from a Windows AMI" is a Linux instance and
-    the sample estate's Windows fleet would be priced as Linux.
-    """
-    if not is_in_process(url):
-        return None
-    from moto.ec2.models import ec2_backends  # noqa: PLC0415 - moto is a dev/demo dependency
-    from moto.ec2.models.amis import Ami  # noqa: PLC0415
-
-    backend = ec2_backends[account_id][region]
-    if WINDOWS_AMI_ID not in backend.amis:
-        backend.amis[WINDOWS_AMI_ID] = Ami(
-            backend,
-            WINDOWS_AMI_ID,
-            name="Windows_Server-2022-English-Full-Base (Cloudios emulator)",
-            owner_id="801119661308",
-            owner_alias="amazon",
-            public=True,
-            virtualization_type="hvm",
-            architecture="x86_64",
-            platform="windows",
-            region_name=region,
-        )
-    return WINDOWS_AMI_ID
-
-
 def is_in_process(url: str) -> bool:
     """Whether ``url`` is a server started by this process (its backends are reachable here)."""
     return url.rstrip("/") in _in_process_urls

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cloudios.domain import Resource, Snapshot, Usage
 from cloudios.modules.shared import (
     CamelSettings,
@@ -38,6 +40,8 @@ __all__ = [
 CLOUDWATCH_READ = "cloudwatch:GetMetricData"
 GP3_INCLUDED_IOPS = 3000
 GP3_INCLUDED_THROUGHPUT = 125  # MiB/s
+MANAGED_TAG_PREFIXES = ("aws:dlm:", "aws:backup:")  # snapshots whose lifecycle policy expires them
+UNKNOWN_VOLUME = "vol-ffffffff"  # the VolumeId AWS gives copied snapshots and AMI-registered ones
 
 
 class AwsSettings(CamelSettings):
@@ -97,3 +101,40 @@ def volume_billing(volume: Resource) -> tuple[str, int, list[Usage]]:
     iops = as_int(volume.attr("iops")) or None
     throughput = as_int(volume.attr("throughput")) or None
     return volume_type, size, volume_usage(volume.region, volume_type, size, iops, throughput)
+
+
+def recurring_peak(maxima: Sequence[float], days: int) -> float:
+    """The daily maximum reached on at least ``days`` days (0.0 with fewer days of data)."""
+    ranked = sorted(maxima, reverse=True)
+    return ranked[days - 1] if len(ranked) >= days else (ranked[-1] if ranked else 0.0)
+
+
+def managed_snapshot(snap: Resource) -> bool:
+    """A snapshot Data Lifecycle Manager or AWS Backup created: its policy already expires it."""
+    return any(key.startswith(MANAGED_TAG_PREFIXES) for key in snap.tags)
+
+
+def source_volume_gone(snap: Resource) -> bool | None:
+    """True when the snapshot's source volume no longer exists, None when that is unknown.
+
+    Copied and AMI-registered snapshots carry the placeholder vol-ffffffff: their source is not
+    a deleted volume but unknown.
+    """
+    volume_id = snap.attr("volumeId")
+    exists = snap.attr("sourceVolumeExists")
+    if not volume_id or volume_id == UNKNOWN_VOLUME or exists is None:
+        return None
+    return not as_bool(exists)
+
+
+def rds_usage(db: Resource, db_class: str) -> Usage:
+    """The instance line of an RDS DB instance of ``db_class`` (engine and Multi-AZ price it)."""
+    return Usage(
+        sku="rds.instance",
+        region=db.region,
+        attributes={
+            "dbInstanceClass": db_class,
+            "engine": str(db.attr("engine") or ""),
+            "multiAz": str(as_bool(db.attr("multiAz"))).lower(),
+        },
+    )

@@ -2,9 +2,11 @@
 
 Snapshots managed by Data Lifecycle Manager or AWS Backup (their ``aws:dlm:``/``aws:backup:``
 tags) are skipped: their policy already expires them. Confidence is high when the source volume
-no longer exists, medium otherwise. The saving prices the full snapshot size: AWS bills only the
-blocks the snapshot holds that no other snapshot shares, so the figure is an upper bound
-(``upperBound: true`` in the evidence).
+no longer exists, medium otherwise (also when the source is unknown: copied snapshots carry the
+placeholder vol-ffffffff). The saving prices the full snapshot size: AWS bills only the blocks the
+snapshot holds that no other snapshot shares, so the figure is an upper bound (``upperBound: true``
+in the evidence). Dedupe: on a snapshot aws.ebs.snapshot_orphaned also reports (its source volume
+is gone), the orphaned finding is kept; both price the same bytes.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from cloudios.domain import Action, Category, Confidence, Finding, Provider, Sna
 from cloudios.domain.resource import EBS_SNAPSHOT
 from cloudios.modules.aws import _common as common
 from cloudios.modules.base import Module, ModuleSpec
-
-MANAGED_TAG_PREFIXES = ("aws:dlm:", "aws:backup:")
 
 
 class SnapshotOldSettings(common.AwsSettings):
@@ -41,6 +41,7 @@ SPEC = ModuleSpec(
     "AWS bills.",
     resource_kinds=(EBS_SNAPSHOT,),
     permissions=("ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeVolumes"),
+    yields_to=("aws.ebs.snapshot_orphaned",),
     settings=SnapshotOldSettings,
 )
 
@@ -50,14 +51,14 @@ def evaluate(snapshot: Snapshot, settings: SnapshotOldSettings) -> Sequence[Find
     for snap in snapshot.of_kind(EBS_SNAPSHOT):
         if snap.attr("usedByImage"):
             continue
-        if any(key.startswith(MANAGED_TAG_PREFIXES) for key in snap.tags):
+        if common.managed_snapshot(snap):
             continue
         age = common.age_days(common.created_at(snap, "startTime"), snapshot.collected_at)
         if age is None or age <= settings.max_age_days:
             continue
         size = common.as_int(snap.attr("sizeGb"))
         source_exists = snap.attr("sourceVolumeExists")
-        confidence = Confidence.HIGH if source_exists is False else Confidence.MEDIUM
+        confidence = Confidence.HIGH if common.source_volume_gone(snap) else Confidence.MEDIUM
         findings.append(
             common.build_finding(
                 SPEC,

@@ -6,6 +6,8 @@ current vCPUs and memory, priced in the instance's region. No finding when no su
 cheaper. Where the region has no price for the current type, the target is the smallest fitting
 type of the first successor family (medium confidence) and the finding is published unpriced.
 Cheapest may be an older current family (m5a before m7i); restrict with ``targetFamilies``.
+Dedupe: rightsizing the same instance wins over this move (it saves more: one size down halves the
+price), and this move wins over aws.ec2.graviton (no change of architecture).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ SPEC = ModuleSpec(
     "architecture with at least the same vCPUs and memory. No finding when none is cheaper.",
     resource_kinds=(EC2_INSTANCE,),
     permissions=("ec2:DescribeInstances",),
+    yields_to=("aws.ec2.rightsize",),
     settings=PreviousGenerationSettings,
 )
 

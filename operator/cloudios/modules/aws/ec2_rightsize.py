@@ -113,12 +113,6 @@ def _smaller_fit(
     return fits[0] if fits else None
 
 
-def recurring_peak(maxima: Sequence[float], days: int) -> float:
-    """The daily maximum reached on at least ``days`` days (0.0 with fewer days of data)."""
-    ranked = sorted(maxima, reverse=True)
-    return ranked[days - 1] if len(ranked) >= days else (ranked[-1] if ranked else 0.0)
-
-
 def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Finding]:
     findings: list[Finding] = []
     for instance in snapshot.of_kind(EC2_INSTANCE):
@@ -133,7 +127,7 @@ def evaluate(snapshot: Snapshot, settings: Ec2RightsizeSettings) -> Sequence[Fin
             continue
         need_pct = cpu.percentile_of_daily(settings.percentile, "high")
         needed_vcpu = current.vcpu * need_pct / 100 * (1 + settings.headroom)
-        peak_pct = recurring_peak(
+        peak_pct = common.recurring_peak(
             [d.maximum for d in common.days_with_data(cpu)], settings.recurring_peak_days
         )
         memory = snapshot.metric(instance.id, Metric.MEMORY_USED_PERCENT)

@@ -2,20 +2,19 @@
 
 Attribute keys are exactly those documented in ``cloudios.domain.resource``. Account and region
 come from the scan request, never from a response. Terminated instances and deleted NAT gateways
-are left out: they cost nothing.
+are left out: they cost nothing. RDS lives in ``databases``; where calls go, in ``scope``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloudios.domain import Provider, Resource
+from cloudios.domain import Resource
 from cloudios.domain.resource import (
     EBS_SNAPSHOT,
     EBS_VOLUME,
@@ -24,8 +23,14 @@ from cloudios.domain.resource import (
     ELB,
     NAT_GATEWAY,
     RDS_INSTANCE,
+    RDS_SNAPSHOT,
 )
+from cloudios.providers.aws import databases
 from cloudios.providers.aws.errors import translate
+from cloudios.providers.aws.scope import RegionScope, or_none, utc
+from cloudios.providers.aws.scope import tags as tag_dict
+
+__all__ = ["IAM_PREFIX", "KNOWN_KINDS", "SERVICE_OF_KIND", "RegionScope", "region_tasks"]
 
 # Which client each kind needs, and the IAM service prefix of its calls (for error messages).
 SERVICE_OF_KIND: Mapping[str, str] = {
@@ -36,6 +41,7 @@ SERVICE_OF_KIND: Mapping[str, str] = {
     NAT_GATEWAY: "ec2",
     ELB: "elbv2",
     RDS_INSTANCE: "rds",
+    RDS_SNAPSHOT: "rds",
 }
 IAM_PREFIX: Mapping[str, str] = {
     "ec2": "ec2",
@@ -44,58 +50,8 @@ IAM_PREFIX: Mapping[str, str] = {
     "cloudwatch": "cloudwatch",
     "sts": "sts",
 }
-# Largest page each API accepts.
-_MAX_PAGE = {
-    "describe_instances": 1000,
-    "describe_volumes": 500,
-    "describe_snapshots": 1000,
-    "describe_images": 1000,
-    "describe_nat_gateways": 1000,
-    "describe_load_balancers": 400,
-    "describe_target_groups": 400,
-    "describe_db_instances": 100,
-}
 _GONE_INSTANCE_STATES = frozenset({"terminated", "shutting-down"})
 _GONE_NAT_STATES = frozenset({"deleted", "deleting", "failed"})
-
-
-@dataclass(frozen=True)
-class RegionScope:
-    """Where the describe calls go and how results are tagged."""
-
-    account_id: str
-    region: str
-    clients: Mapping[str, Any]
-    page_size: int | None = None
-
-    def client(self, service: str) -> Any:
-        return self.clients[service]
-
-    def pages(self, service: str, operation: str, result_key: str, **kwargs: Any) -> Iterator[Any]:
-        """Every item of every page of ``operation``."""
-        size = min(self.page_size or _MAX_PAGE[operation], _MAX_PAGE[operation])
-        paginator = self.client(service).get_paginator(operation)
-        for page in paginator.paginate(PaginationConfig={"PageSize": size}, **kwargs):
-            yield from page.get(result_key, [])
-
-    def resource(self, kind: str, rid: str, **fields: Any) -> Resource:
-        return Resource(
-            provider=Provider.AWS, account_id=self.account_id, region=self.region, kind=kind, id=rid, **fields
-        )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _tags(tag_list: Sequence[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t.get("Value", "") for t in tag_list or [] if "Key" in t}
-
-
-def _or_none(value: Any) -> Any:
-    return value if value not in ("", None) else None
 
 
 def instances(scope: RegionScope) -> list[Resource]:
@@ -105,8 +61,8 @@ def instances(scope: RegionScope) -> list[Resource]:
             state = inst.get("State", {}).get("Name", "unknown")
             if state in _GONE_INSTANCE_STATES:
                 continue
-            tags = _tags(inst.get("Tags"))
-            launched = _utc(inst.get("LaunchTime"))
+            tags = tag_dict(inst.get("Tags"))
+            launched = utc(inst.get("LaunchTime"))
             found.append(
                 scope.resource(
                     EC2_INSTANCE,
@@ -122,6 +78,7 @@ def instances(scope: RegionScope) -> list[Resource]:
                         "architecture": inst.get("Architecture"),
                         "autoScalingGroup": tags.get("aws:autoscaling:groupName"),
                         "stoppedAt": stopped_at(inst) if state == "stopped" else None,
+                        "rootDeviceName": inst.get("RootDeviceName"),
                     },
                 )
             )
@@ -142,9 +99,9 @@ def stopped_at(inst: Mapping[str, Any]) -> datetime | None:
 def volumes(scope: RegionScope) -> list[Resource]:
     found = []
     for vol in scope.pages("ec2", "describe_volumes", "Volumes"):
-        tags = _tags(vol.get("Tags"))
+        tags = tag_dict(vol.get("Tags"))
         attachments = vol.get("Attachments") or []
-        created = _utc(vol.get("CreateTime"))
+        created = utc(vol.get("CreateTime"))
         found.append(
             scope.resource(
                 EBS_VOLUME,
@@ -158,7 +115,9 @@ def volumes(scope: RegionScope) -> list[Resource]:
                     "iops": vol.get("Iops"),
                     "throughput": vol.get("Throughput"),
                     "state": vol.get("State"),
-                    "attachedTo": _or_none(attachments[0].get("InstanceId")) if attachments else None,
+                    "attachedTo": or_none(attachments[0].get("InstanceId")) if attachments else None,
+                    "device": or_none(attachments[0].get("Device")) if attachments else None,
+                    "multiAttach": bool(vol.get("MultiAttachEnabled", False)),
                     "createTime": created,
                 },
             )
@@ -182,8 +141,8 @@ def snapshots(scope: RegionScope, volume_ids: set[str]) -> list[Resource]:
         # The owner-id filter repeats OwnerIds for emulators that ignore it (moto); check again.
         if snap.get("OwnerId", scope.account_id) != scope.account_id:
             continue
-        tags = _tags(snap.get("Tags"))
-        started = _utc(snap.get("StartTime"))
+        tags = tag_dict(snap.get("Tags"))
+        started = utc(snap.get("StartTime"))
         found.append(
             scope.resource(
                 EBS_SNAPSHOT,
@@ -208,7 +167,7 @@ def elastic_ips(scope: RegionScope) -> list[Resource]:
     found = []
     # DescribeAddresses has no pagination: one call returns every address.
     for addr in scope.client("ec2").describe_addresses().get("Addresses", []):
-        tags = _tags(addr.get("Tags"))
+        tags = tag_dict(addr.get("Tags"))
         found.append(
             scope.resource(
                 EIP,
@@ -218,9 +177,9 @@ def elastic_ips(scope: RegionScope) -> list[Resource]:
                 attributes={
                     "publicIp": addr.get("PublicIp"),
                     "allocationId": addr.get("AllocationId"),
-                    "associationId": _or_none(addr.get("AssociationId")),
-                    "instanceId": _or_none(addr.get("InstanceId")),
-                    "networkInterfaceId": _or_none(addr.get("NetworkInterfaceId")),
+                    "associationId": or_none(addr.get("AssociationId")),
+                    "instanceId": or_none(addr.get("InstanceId")),
+                    "networkInterfaceId": or_none(addr.get("NetworkInterfaceId")),
                 },
             )
         )
@@ -248,7 +207,7 @@ def load_balancers(scope: RegionScope) -> list[Resource]:
     found = []
     for lb in lbs:
         arn = lb["LoadBalancerArn"]
-        created = _utc(lb.get("CreatedTime"))
+        created = utc(lb.get("CreatedTime"))
         found.append(
             scope.resource(
                 ELB,
@@ -270,44 +229,20 @@ def load_balancers(scope: RegionScope) -> list[Resource]:
     return found
 
 
-def db_instances(scope: RegionScope) -> list[Resource]:
-    found = []
-    for db in scope.pages("rds", "describe_db_instances", "DBInstances"):
-        tags = _tags(db.get("TagList"))
-        found.append(
-            scope.resource(
-                RDS_INSTANCE,
-                db["DBInstanceIdentifier"],
-                name=db["DBInstanceIdentifier"],
-                tags=tags,
-                created_at=_utc(db.get("InstanceCreateTime")),
-                attributes={
-                    "dbInstanceClass": db.get("DBInstanceClass"),
-                    "engine": db.get("Engine"),
-                    "multiAz": bool(db.get("MultiAZ", False)),
-                    "allocatedStorageGb": db.get("AllocatedStorage"),
-                    "storageType": db.get("StorageType"),
-                    "status": db.get("DBInstanceStatus"),
-                },
-            )
-        )
-    return found
-
-
 def nat_gateways(scope: RegionScope) -> list[Resource]:
     found = []
     for nat in scope.pages("ec2", "describe_nat_gateways", "NatGateways"):
         state = nat.get("State")
         if state in _GONE_NAT_STATES:
             continue
-        tags = _tags(nat.get("Tags"))
+        tags = tag_dict(nat.get("Tags"))
         found.append(
             scope.resource(
                 NAT_GATEWAY,
                 nat["NatGatewayId"],
                 name=tags.get("Name"),
                 tags=tags,
-                created_at=_utc(nat.get("CreateTime")),
+                created_at=utc(nat.get("CreateTime")),
                 attributes={
                     "state": state,
                     "vpcId": nat.get("VpcId"),
@@ -334,7 +269,7 @@ _TASKS: tuple[tuple[frozenset[str], Callable[[RegionScope, frozenset[str]], list
     (frozenset({EBS_VOLUME, EBS_SNAPSHOT}), _ebs),
     (frozenset({EIP}), lambda s, _k: elastic_ips(s)),
     (frozenset({ELB}), lambda s, _k: load_balancers(s)),
-    (frozenset({RDS_INSTANCE}), lambda s, _k: db_instances(s)),
+    (frozenset({RDS_INSTANCE, RDS_SNAPSHOT}), databases.rds),
     (frozenset({NAT_GATEWAY}), lambda s, _k: nat_gateways(s)),
 )
 KNOWN_KINDS = frozenset().union(*(kinds for kinds, _ in _TASKS))

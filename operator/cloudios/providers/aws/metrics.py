@@ -11,9 +11,10 @@ Memory comes from the CloudWatch agent when it runs (namespace ``CWAgent``, publ
 ``objectname=Memory`` on Windows); its queries ride in the same batches, and an instance without
 the agent simply returns no datapoints.
 
-Statistics: gauges ask Average, Maximum, SampleCount (+ p99 for CPU); counters ask Sum, Maximum,
-SampleCount and take ``Average = Sum / SampleCount``, which is CloudWatch's own definition, so
-one query per counter series is saved. Days without datapoints are omitted.
+Statistics: gauges ask Average, Maximum, SampleCount (+ p99 for CPU, + Minimum for RDS
+FreeableMemory, whose low point is what sizing needs); counters ask Sum, Maximum, SampleCount and
+take ``Average = Sum / SampleCount``, which is CloudWatch's own definition, so one query per counter
+series is saved. Days without datapoints are omitted.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PERIOD_SECONDS = 86_400
 PERCENTILE = "p99"  # sees a daily one-hour batch (4% of a day), which p95 hides
 GAUGE = ("Average", "Maximum", "SampleCount")
 GAUGE_PCT = (*GAUGE, PERCENTILE)
+GAUGE_LOW = (*GAUGE, "Minimum")
 COUNTER = ("Sum", "Maximum", "SampleCount")
 _SERVER_ERROR = 500
 
@@ -69,6 +71,9 @@ METRIC_MAP: Mapping[tuple[str, Metric], CloudWatchMetric] = {
     ),
     (RDS_INSTANCE, Metric.DB_CONNECTIONS): CloudWatchMetric(
         "AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", GAUGE
+    ),
+    (RDS_INSTANCE, Metric.MEMORY_AVAILABLE_BYTES): CloudWatchMetric(
+        "AWS/RDS", "FreeableMemory", "DBInstanceIdentifier", GAUGE_LOW
     ),
     (NAT_GATEWAY, Metric.NAT_BYTES_OUT): CloudWatchMetric(
         "AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", COUNTER
@@ -311,4 +316,5 @@ def _daily(day: date, stats: Mapping[str, float], *, counter: bool) -> DailyStat
         p99=stats.get(PERCENTILE),
         sum=total,
         samples=samples,
+        minimum=stats.get("Minimum"),
     )
