@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from cloudios import __version__
 from cloudios.security.keyset import MasterKeyset
 from cloudios.services.settings import (
+    AgentSettings,
     OperatorSettings,
     PodSettings,
     ProbeSettings,
@@ -85,6 +86,8 @@ class AccountChecks(_Collaborators):
     settings: ProbeSettings
     clock: Clock = utcnow
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    """Kubernetes accounts: their agent tokens and reporting window."""
 
 
 @dataclass
@@ -141,6 +144,7 @@ def build(
         settings=settings.probe,
         clock=clock,
         slots=asyncio.Semaphore(settings.probe.concurrency),
+        agents=settings.agent,
     )
     policies = PolicyRuns(
         **shared,  # type: ignore[arg-type]
