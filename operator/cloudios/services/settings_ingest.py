@@ -42,7 +42,7 @@ class IngestSettings(_Group):
         "token is refused at most this long after the store says so.",
     )  # fmt: skip
     max_concurrent_reports: int = Field(
-        default=8, ge=1, le=256, description="Reports parsed and stored at once; others wait (memory bound)."
+        default=4, ge=1, le=256, description="Reports parsed and stored at once; others wait (memory bound)."
     )
     body_timeout_seconds: float = Field(
         default=60, gt=0, description="Longest time a client may take to send one report's body."
