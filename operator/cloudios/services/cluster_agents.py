@@ -28,6 +28,7 @@ from cloudios.sinks.notices import Notice, reference
 from cloudios.store.agent_reports import AgentActivity
 from cloudios.store.cluster_tokens import LiveTokenExistsError, TokenRecord
 from cloudios.store.repository import Repository
+from cloudios.store.secrets import NoMasterKeyError
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,10 @@ def converge_token(
             return state
         token = _ensure_live(store, account, state, now=now, overlap=overlap)
         _sync_secret(store, kube, body, state, token)
-    except KeyringError as exc:
+    except NoMasterKeyError as exc:
         state.problem = failed("MasterKeyMissing", f"cannot keep the agent token encrypted: {exc}")
+    except KeyringError as exc:  # a stored token that no longer decrypts (another master key?)
+        state.problem = failed("TokenUnreadable", f"the stored agent token cannot be decrypted: {exc}")
     except ApiError as exc:
         state.problem = failed(
             "TokenSecretForbidden" if exc.status == FORBIDDEN else "TokenSecretFailed",
