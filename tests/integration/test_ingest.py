@@ -225,6 +225,8 @@ def test_oversize_and_unsized_bodies_are_refused_before_reading(ingest: Ingest) 
     assert answer.startswith("HTTP/1.1 413"), answer
     assert "Connection: close" in answer
     assert raw_request(ingest, head + "\r\n").startswith("HTTP/1.1 411")
+    assert raw_request(ingest, head + f"Content-Length: {'9' * 5000}\r\n\r\n").startswith("HTTP/1.1 413")
+    assert raw_request(ingest, head + "Content-Length: ١٢\r\n\r\n").startswith("HTTP/1.1 400")
     assert raw_request(ingest, head + "Transfer-Encoding: chunked\r\n\r\n").startswith("HTTP/1.1 411")
     assert ingest.batches("team-a") == 0
 

@@ -167,9 +167,11 @@ class ReportsApi:
         raw = headers.get("Content-Length")
         if raw is None:
             raise RefusedError(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
-        if not raw.strip().isdigit():
+        digits = raw.strip()
+        if not digits.isdigit() or not digits.isascii():
             raise RefusedError(HTTPStatus.BAD_REQUEST, "Content-Length must be a number of bytes")
-        length = int(raw)
+        # A huge number is refused by its length: int() of thousands of digits would raise.
+        length = int(digits) if len(digits) <= len(str(wire.MAX_BODY_BYTES)) else wire.MAX_BODY_BYTES + 1
         if length > wire.MAX_BODY_BYTES:
             raise RefusedError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {wire.MAX_BODY_BYTES} bytes"
