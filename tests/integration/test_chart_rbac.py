@@ -194,11 +194,15 @@ def test_owner_connects_accounts_with_their_secrets(control_plane: ControlPlane,
     )
 
 
-def test_operator_role_reads_secrets_only_by_name(control_plane: ControlPlane, namespace: str) -> None:
+def test_operator_role_reads_secrets_only_by_name_and_writes_token_secrets(
+    control_plane: ControlPlane, namespace: str
+) -> None:
     docs = render(control_plane, *KEY, "--show-only", "templates/rbac-operator.yaml", namespace=namespace)
     (cluster_role,) = [d for d in docs if d["kind"] == "ClusterRole"]
     secret_rules = [r for r in cluster_role["rules"] if "secrets" in r["resources"]]
-    assert secret_rules == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    assert secret_rules == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "patch"]}
+    ]
     name = f"cloudios-operator-{secrets.token_hex(3)}"
     cluster_role["metadata"]["name"] = name
     control_plane.kubectl("apply", "--server-side", "-f", "-", input=dump([cluster_role]))
@@ -219,6 +223,15 @@ def test_operator_role_reads_secrets_only_by_name(control_plane: ControlPlane, n
             lambda: as_operator.read_namespaced_secret("creds", namespace), what="operator reads a Secret"
         )
         assert status_of(lambda: as_operator.list_namespaced_secret(namespace)) == 403
+        # The agent token Secrets of kubernetes accounts: created once, patched on rotation; never
+        # deleted by the operator (the account's owner reference does that).
+        token = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="prod-agent-token"), string_data={"token": "x"})
+        as_operator.create_namespaced_secret(namespace, token)
+        as_operator.patch_namespaced_secret(
+            "prod-agent-token", namespace, {"data": {"token": None}},
+            _content_type="application/merge-patch+json",
+        )  # fmt: skip
+        assert status_of(lambda: as_operator.delete_namespaced_secret("creds", namespace)) == 403
     finally:
         control_plane.kubectl("delete", "clusterrole", name, "--ignore-not-found")
 

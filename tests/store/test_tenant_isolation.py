@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
-from cloudios.security import keyset
+from cloudios.security import cluster_tokens, keyset
 from cloudios.store import ScanRecord, SqlRepository, rls, schema
 from cloudios.store.health import HealthCheckRecord
+from tests.support import agent_payloads as sample
 from tests.support.pg_store import TenantDatabase, tenant_database
 from tests.support.postgres import Postgres
 from tests.unit.test_store import scan as unit_scan
@@ -49,7 +50,12 @@ def seed(repo: SqlRepository, tenant: str) -> None:
     repo.upsert_account(tenant=tenant, name="prod", provider="aws", account_id="1", now=T0)
     repo.record_health_check(HealthCheckRecord(tenant, "prod", T0, ok=True, reason="Ok", message="fine"))
     repo.record_scan(scan_of(tenant, f"{tenant}-s1"), [finding(tenant, "i-1")])
-    repo.record_workload_usage(tenant=tenant, cluster="c1", reported_at=T0, usage=[("ns", "w", "c", {})])
+    report = sample.report(1, inventory=sample.inventory(), usage=(sample.usage(),))
+    repo.record_report(tenant=tenant, cluster="c1", report=report, received_at=T0)
+    repo.add_cluster_token(
+        tenant=tenant, account_name="prod", cluster="c1", token=cluster_tokens.mint(), rotation="",
+        replaces=None, now=T0, overlap=timedelta(hours=24),
+    )  # fmt: skip
     repo.put_secret(tenant, "webhook", b"secret of " + tenant.encode())
     with repo.tenant_transaction(tenant) as conn:
         conn.execute(
@@ -121,8 +127,10 @@ def test_inserting_a_row_for_another_tenant_is_an_error(seeded: SqlRepository, n
     table = schema.metadata.tables[name]
     with seeded.tenant_transaction("team-a") as conn:
         row = conn.execute(sa.select(table)).mappings().one()
-    values = {k: v for k, v in row.items() if not (k == "id" and name in ("health_checks", "agent_usage"))}
+    values = {k: v for k, v in row.items() if not (k == "id" and name == "health_checks")}
     values |= {"tenant": "team-b"}
+    if name == "cluster_tokens":
+        values |= {"id": "another", "sha256": "0" * 64}
     if name == "audit_events":
         values |= {"seq": 99, "prev_hash": "p-x", "hash": "h-x"}
     elif "name" in values:

@@ -22,6 +22,7 @@ from cloudios.store import SqlRepository, schema
 from cloudios.store.audit import SqlAuditLog
 from cloudios.store.audit_identities import is_pseudonym
 from cloudios.store.health import HealthCheckRecord
+from tests.support import agent_payloads as sample
 from tests.unit.test_store import T0, f, scan
 
 CANARY_USER = "alice.canary@example.com"
@@ -59,8 +60,8 @@ def seed_tenant(repo: SqlRepository, log: SqlAuditLog, tenant: str) -> None:
     repo.record_health_check(HealthCheckRecord(tenant, "prod", T0, ok=True, reason="Valid", message="ok"))
     repo.record_scan(scan("s1", T0, tenant=tenant), [f("i-1"), f("i-2")])
     repo.record_scan(scan("s2", T0 + timedelta(days=1), tenant=tenant), [f("i-1")])  # i-2 resolved: history
-    repo.record_workload_usage(
-        tenant=tenant, cluster="c1", reported_at=T0, usage=[("default", "web", "app", {"cpu": "0.1"})]
+    repo.record_report(
+        tenant=tenant, cluster="c1", report=sample.report(1, usage=(sample.usage(),)), received_at=T0
     )
     repo.put_secret(tenant, "webhook", b"s3cret-canary")
     log.append(

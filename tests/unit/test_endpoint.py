@@ -7,6 +7,7 @@ API server's reviews.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import time
@@ -143,3 +144,28 @@ def test_plain_http_gets_no_metrics(running: tuple[Endpoint, StandInReviews, Hea
     endpoint, _, _ = running
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{endpoint.port}/metrics", timeout=3)
+
+
+def test_the_access_log_has_method_path_status_latency_never_a_token(
+    running: tuple[Endpoint, StandInReviews, Heartbeat],
+    certs: tls.CertificateFiles,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    endpoint, _, heartbeat = running
+    heartbeat.beat()
+    base = f"https://127.0.0.1:{endpoint.port}"
+    with caplog.at_level(logging.DEBUG, logger="cloudios.access"), client(certs) as http:
+        http.get(f"{base}/metrics?token={READER}", headers={"Authorization": f"Bearer {READER}"})
+        http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {STRANGER}"})
+        http.get(f"{base}/healthz")
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "cloudios.access"]
+    assert [line.split(" source=")[0] for _, line in lines] == [
+        "GET /metrics 200",
+        "GET /metrics 403",
+        "GET /healthz 200",
+    ]
+    assert all(" source=127.0.0.1 latency_ms=" in line for _, line in lines)
+    assert [level for level, _ in lines] == [logging.INFO, logging.INFO, logging.DEBUG]  # probes quietly
+    text = "\n".join(line for _, line in lines)
+    assert READER not in text
+    assert STRANGER not in text

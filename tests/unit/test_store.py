@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from alembic import command
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
-from cloudios.providers.base import AgentReports
 from cloudios.store import ScanRecord, SqlRepository, migrations, schema
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -148,7 +147,8 @@ def test_a_database_of_the_hand_written_runner_is_stamped_and_upgraded(tmp_path:
     repo = SqlRepository.sqlite(tmp_path)
     try:
         assert [a.name for a in repo.accounts("team-a")] == ["prod"]  # kept
-        repo.record_workload_usage(tenant="team-a", cluster="c", reported_at=T0, usage=[("n", "w", "c", {})])
+        # Revision 0010 replaced the old agent_usage table with the per-container one.
+        assert "workload_kind" in {c["name"] for c in sa.inspect(repo._engine).get_columns("agent_usage")}
         with repo.tenant_transaction("team-a") as conn:
             assert migrations.current(conn) == migrations.head()
             assert migrations.legacy_revision(conn) is None  # stamped once; the old table stays
@@ -199,27 +199,6 @@ def test_processes_migrating_a_new_database_at_once_do_not_collide(tmp_path: Pat
             assert sorted(sa.inspect(conn).get_table_names()) == sorted(
                 [*schema.metadata.tables, "alembic_version"]
             )
-
-
-def test_agent_reports_port_is_tenant_and_cluster_scoped(tmp_path: Path) -> None:
-    store = SqlRepository.sqlite(tmp_path)
-    try:
-        port: AgentReports = store  # the store implements the port the Kubernetes provider reads
-        t1 = datetime(2026, 11, 1, tzinfo=UTC)
-        usage = [("shop", "Deployment/web", "app", {"cpuP95": "0.2"})]
-        assert store.record_workload_usage(tenant="team-a", cluster="c1", reported_at=t1, usage=usage) == 1
-        store.record_workload_usage(tenant="team-b", cluster="c1", reported_at=t1, usage=usage)
-        store.record_workload_usage(tenant="team-a", cluster="c2", reported_at=t1, usage=usage)
-        old = t1 - timedelta(days=2)
-        store.record_workload_usage(tenant="team-a", cluster="c1", reported_at=old, usage=usage)
-        rows = port.workload_usage("team-a", "c1", since=t1 - timedelta(days=1))
-        assert [(r.cluster, r.namespace, r.workload, r.container) for r in rows] == [
-            ("c1", "shop", "Deployment/web", "app")
-        ]
-        assert rows[0].summary == {"cpuP95": "0.2"}
-        assert port.workload_usage("team-c", "c1", since=old) == []
-    finally:
-        store.close()
 
 
 def test_two_account_objects_for_one_cloud_account_keep_their_own_findings(tmp_path: Path) -> None:

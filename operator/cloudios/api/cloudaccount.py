@@ -185,6 +185,14 @@ class CloudAccountStatus(ApiModel):
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."
     )
+    agent_install_ref: str | None = Field(
+        default=None,
+        description="kubernetes: name of the Secret in this namespace whose key 'token' holds the cluster's "
+        "agent token, written once (and again on rotation) for the agent's helm install; never shown here.",
+    )
+    last_report_at: datetime | None = Field(
+        default=None, description="kubernetes: when the cluster's agent last reported to ingest."
+    )
 
 
 class CloudAccount(ApiModel):

@@ -24,6 +24,10 @@ def _claims_in(index: kopf.Index[str, Any], body: kopf.Body) -> list[account_ide
     return list(index.get(str(body.get("metadata", {}).get("namespace")), []))
 
 
+def _kubernetes(spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("provider") == "kubernetes"
+
+
 def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     """Bind the CloudAccount handlers to ``registry``, closing over ``services``."""
     interval = services.accounts.settings.interval_seconds
@@ -59,6 +63,18 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
 
         await reprobe.check_periodically(
             services.accounts, body, stopped, first_delay=first_check_delay(), check=check
+        )
+
+    # Kubernetes accounts: whether their agent still reports, and the rotate-token and revoke-token
+    # annotations (level-based: read at each tick, never through annotation-change handlers).
+    @kopf.timer(
+        GROUP, VERSION, PLURAL, id="agent-check", interval=services.accounts.agents.check_interval_seconds,
+        initial_delay=services.accounts.agents.check_interval_seconds, when=_kubernetes, registry=registry,
+    )  # fmt: skip
+    async def agent_check(body: kopf.Body, **kwargs: Any) -> None:
+        others = _claims_in(kwargs[INDEX], body)
+        await handling.tick(
+            accounts.reconcile(services.accounts, body, others), what="CloudAccount agent check"
         )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)

@@ -25,6 +25,8 @@ from cloudios.controller import (
     recommendations,
 )
 from cloudios.ingest import data_rights as ingest
+from cloudios.ingest import server as ingest_server
+from cloudios.ingest.reports import ReportsApi
 from cloudios.providers import registry as providers
 from cloudios.security import tls
 from cloudios.security.logs import quiet_wire_loggers
@@ -183,6 +185,7 @@ async def _serve(
             services.store,
             clock=services.accounts.clock,
             retention_days=settings.retention.days,
+            usage_days=settings.retention.usage_days,
             interval=settings.retention.interval_seconds,
         ),
         name="cloudios retention",
@@ -276,7 +279,8 @@ def backup_service(settings: OperatorSettings) -> backups.Backups:
 def serve_data_rights(
     settings: OperatorSettings, services: Services, trail: AuditTrail | None
 ) -> Endpoint | None:
-    """Start the data-rights API (CLOUDIOS_INGEST_PORT): export and erase, each audited through ``trail``."""
+    """Start the ingest listener (CLOUDIOS_INGEST_PORT): the data-rights API, export and erase, each
+    audited through ``trail``; and agent reports unless CLOUDIOS_INGEST_REPORTS=false."""
     if not settings.ingest.port:
         return None
     if trail is None:
@@ -286,14 +290,16 @@ def serve_data_rights(
         )
     cert, key, _ca = serving_files(settings)
     api = ingest.DataRightsApi(services.kube, data_rights.in_cluster(services.store, trail, services.kube))
-    endpoint = ingest.serve(
+    reports = ReportsApi(services.store, settings.ingest) if settings.ingest.reports else None
+    endpoint = ingest_server.serve(
         addr=settings.ingest.addr,
         port=settings.ingest.port,
         cert_file=settings.ingest.cert_file or cert,
         key_file=settings.ingest.key_file or key,
-        api=api,
+        rights=api,
+        reports=reports,
     )
-    log.info("serving the data-rights API on https://%s:%d (TokenReview + SubjectAccessReview)",
+    log.info("serving the data-rights API%s on https://%s:%d", " and agent reports" if reports else "",
              settings.ingest.addr, endpoint.port)  # fmt: skip
     return endpoint
 

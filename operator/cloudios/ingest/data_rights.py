@@ -6,23 +6,20 @@
 A bearer token is checked with a TokenReview, then a SubjectAccessReview for the custom verb
 `export` or `erase` on `tenantdata.cloudios.io` in that namespace (only the cloudios-owner role holds
 them). Every answer carries HSTS; the access log names method, path, status, user and address,
-never a token or a body. Errors are JSON: {"status": 4xx, "error": "..."}.
+never a token or a body. Errors are JSON: {"status": 4xx, "error": "..."}. Served by
+ingest/server.py, next to agent reports.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any, Protocol
 
-from cloudios.security import tls
 from cloudios.services.data_rights import DataRights, Operation
-from cloudios.sinks.endpoint import Endpoint, TlsHandler, TlsServer, bearer, start
+from cloudios.sinks.endpoint import bearer
 from cloudios.sinks.kube import Reviewer, describe
 
 RESOURCE = "tenantdata"
@@ -31,7 +28,6 @@ _ROUTES: dict[tuple[str, str], Operation] = {("GET", "export"): "export", ("DELE
 _PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<what>[^/]+)$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
-access_log = logging.getLogger("cloudios.ingest.access")
 log = logging.getLogger(__name__)
 
 
@@ -105,75 +101,3 @@ class DataRightsApi:
                 "the namespace must be a DNS label: lower-case letters, digits and '-', at most 63",
             )
         return operation, match["ns"]
-
-
-class _Server(TlsServer):
-    def __init__(self, address: tuple[str, int], *, context: ssl.SSLContext, api: DataRightsApi) -> None:
-        super().__init__(address, _Handler, context=context)
-        self.api = api
-
-
-class _Handler(TlsHandler):
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server names handlers by method
-        if self.path.split("?", 1)[0] in ("/healthz", "/readyz"):
-            self._answer(HTTPStatus.OK, {"status": "ok"}, user="")
-            return
-        self._serve("GET")
-
-    def do_DELETE(self) -> None:  # noqa: N802 - http.server names handlers by method
-        self._serve("DELETE")
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server names handlers by method
-        self._serve("POST")
-
-    def do_PUT(self) -> None:  # noqa: N802 - http.server names handlers by method
-        self._serve("PUT")
-
-    def _serve(self, method: str) -> None:
-        source = str(self.client_address[0])
-        user = ""
-        try:
-            body, user = self.server.api.handle(method, self.path, self.headers.get("Authorization"), source)
-        except ApiError as exc:
-            self._answer(exc.status, {"status": exc.status.value, "error": str(exc)}, user=user)
-            return
-        except Exception as exc:  # noqa: BLE001 - one line, no traceback with request data
-            log.error("data-rights request failed: %s", describe(exc))  # noqa: TRY400
-            status = HTTPStatus.INTERNAL_SERVER_ERROR
-            self._answer(
-                status, {"status": status.value, "error": "internal error, see the operator log"}, user=user
-            )
-            return
-        self._answer(HTTPStatus.OK, body, user=user)
-
-    def _answer(self, status: HTTPStatus, body: Any, *, user: str) -> None:
-        data = json.dumps(body, indent=None, separators=(",", ":")).encode() + b"\n"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        if status is HTTPStatus.UNAUTHORIZED:
-            self.send_header("WWW-Authenticate", 'Bearer realm="cloudios-data-rights"')
-        self.end_headers()
-        self.wfile.write(data)
-        # The access log: never the token, the query string or a body.
-        access_log.info(
-            "%s %s %d user=%s source=%s bytes=%d",
-            self.command,
-            self.path.split("?", 1)[0][:200],
-            status.value,
-            user or "-",
-            self.client_address[0],
-            len(data),
-        )
-
-    def log_message(self, *_: Any) -> None:
-        return  # replaced by the access log above
-
-
-def serve(*, addr: str, port: int, cert_file: Path, key_file: Path, api: DataRightsApi) -> Endpoint:
-    """Start the data-rights listener in a daemon thread (port 0 lets the OS choose)."""
-    server = _Server((addr, port), context=tls.server_context(cert_file, key_file), api=api)
-    return start(server, "cloudios-ingest")

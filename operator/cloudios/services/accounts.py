@@ -12,11 +12,12 @@ from pydantic import ValidationError
 from cloudios.api import CloudAccount, CloudAccountStatus, HealthCheck
 from cloudios.api.names import CLOUD_ACCOUNT, LABEL_ACCOUNT, RECOMMENDATION, label_value
 from cloudios.api.objects import name_of, parse, status_patch, validation_message
+from cloudios.domain import Provider
 from cloudios.pipeline import health
 from cloudios.pipeline.health import ProbeResult
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import redact
-from cloudios.services import account_identity, credentials, policy_metrics
+from cloudios.services import account_identity, cluster_agents, credentials, policy_metrics
 from cloudios.services.account_identity import Claim
 from cloudios.services.context import AccountChecks
 from cloudios.sinks import conditions
@@ -86,6 +87,15 @@ def _observations(
     ]
 
 
+def _news(body: Mapping[str, Any], result: ProbeResult) -> bool:
+    """Whether a check is worth a health-check row: a kubernetes account is checked every minute
+    (its agent timer), so only a changed outcome is recorded; every other check is recorded."""
+    if (body.get("spec") or {}).get("provider") != Provider.KUBERNETES.value:
+        return True
+    last = (body.get("status") or {}).get("lastHealthCheck") or {}
+    return (last.get("ok"), last.get("reason")) != (result.ok, result.reason)
+
+
 async def reconcile(
     checks: AccountChecks, body: Mapping[str, Any], others: Iterable[Claim] | None = None
 ) -> list[Notice]:
@@ -105,6 +115,7 @@ async def reconcile(
             error = validation_message(exc)
         now = checks.clock()
         status: dict[str, Any] = {}
+        notices: list[Notice] = []
         owner: str | None = None
         if account is not None and not account.spec.suspend:
             if others is None:
@@ -120,21 +131,32 @@ async def reconcile(
                 account_id=account.spec.account_id,
                 now=now,
             )
-            result = await probe(checks, account)
+            agent: dict[str, Any] = {}
+            if account.spec.provider is Provider.KUBERNETES:
+                checked = await cluster_agents.check(
+                    checks.store, checks.kube, body, account, now=now, settings=checks.agents
+                )
+                result, agent, notices = checked.result, checked.status, checked.notices
+            else:
+                result = await probe(checks, account)
             now = checks.clock()
-            await asyncio.to_thread(
-                checks.store.record_health_check,
-                HealthCheckRecord(namespace, name, now, result.ok, result.reason, result.message),
-            )
-            status = status_patch(
-                CloudAccountStatus(
-                    last_health_check=HealthCheck(
-                        time=now.replace(microsecond=0),
-                        ok=result.ok,
-                        reason=result.reason,
-                        message=redact(result.message),
+            if _news(body, result):
+                await asyncio.to_thread(
+                    checks.store.record_health_check,
+                    HealthCheckRecord(namespace, name, now, result.ok, result.reason, result.message),
+                )
+            status = (
+                status_patch(
+                    CloudAccountStatus(
+                        last_health_check=HealthCheck(
+                            time=now.replace(microsecond=0),
+                            ok=result.ok,
+                            reason=result.reason,
+                            message=redact(result.message),
+                        )
                     )
                 )
+                | agent
             )
             log.info("health check of %s/%s: %s", namespace, name, result.reason)
         if owner is not None:
@@ -143,7 +165,7 @@ async def reconcile(
             observations = _observations(account, error, result)
         ready = any(o.type == READY and o.status == "True" for o in observations)
         checks.metrics.set_account_ready(namespace, name, ready=ready)
-        return await checks.status.write(body, observations, status)
+        return notices + await checks.status.write(body, observations, status)
 
 
 async def cleanup(checks: AccountChecks, namespace: str, name: str) -> None:
@@ -176,6 +198,9 @@ async def cleanup(checks: AccountChecks, namespace: str, name: str) -> None:
 async def _cleanup_once(checks: AccountChecks, namespace: str, name: str) -> None:
     now = checks.clock()
     await asyncio.to_thread(checks.store.mark_account_deleted, tenant=namespace, name=name, now=now)
+    # A kubernetes account's agent tokens stop working now (ingest reuses a lookup for at most
+    # CLOUDIOS_INGEST_TOKEN_CACHE_SECONDS); its token Secret goes with it (owner reference).
+    await asyncio.to_thread(checks.store.revoke_cluster_tokens, namespace, name, now=now)
     deleted = await asyncio.to_thread(
         checks.kube.delete_labelled, RECOMMENDATION, namespace, f"{LABEL_ACCOUNT}={label_value(name)}"
     )

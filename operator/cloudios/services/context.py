@@ -13,6 +13,7 @@ from cloudios import __version__
 from cloudios.providers.base import AgentReports
 from cloudios.security.keyset import MasterKeyset
 from cloudios.services.settings import (
+    AgentSettings,
     OperatorSettings,
     PodSettings,
     ProbeSettings,
@@ -101,6 +102,8 @@ class AccountChecks(_Collaborators):
     """The store's AgentReports port: has a kubernetes account's agent reported?"""
     clock: Clock = utcnow
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    """Kubernetes accounts: their agent tokens and reporting window."""
 
 
 @dataclass
@@ -161,6 +164,7 @@ def build(
         agent_reports=reports,
         clock=clock,
         slots=asyncio.Semaphore(settings.probe.concurrency),
+        agents=settings.agent,
     )
     policies = PolicyRuns(
         **shared,  # type: ignore[arg-type]

@@ -19,7 +19,6 @@ from cloudios.services.settings_groups import (
     _ENVIRON,
     AuditSettings,
     BackupSettings,
-    IngestSettings,
     JobSettings,
     KeyringSettings,
     LogSettings,
@@ -35,8 +34,10 @@ from cloudios.services.settings_groups import (
     WebhookSettings,
     _Group,
 )
+from cloudios.services.settings_ingest import AgentSettings, IngestSettings
 
 __all__ = [
+    "AgentSettings",
     "AuditSettings",
     "BackupSettings",
     "IngestSettings",
@@ -80,6 +81,7 @@ class OperatorSettings(_Group):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
@@ -143,7 +145,7 @@ _PREFIXES: dict[str, str] = {
     for group in (
         StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
         AuditSettings, PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings,
-        PodSettings, OperatorSettings,
+        PodSettings, OperatorSettings, IngestSettings, AgentSettings, BackupSettings,
     )
 }  # fmt: skip
 

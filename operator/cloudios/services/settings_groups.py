@@ -211,6 +211,9 @@ class RetentionSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CLOUDIOS_RETENTION_")
     interval_seconds: float = Field(default=3600, gt=0, description="How often retention runs.")
     days: int = Field(default=30, ge=1, description="Health checks and deleted accounts' data.")
+    usage_days: int = Field(
+        default=90, ge=1, le=3650, description="Agent usage summaries (the longest lookback is 90 days)."
+    )
 
 
 class AuditSettings(_Group):
@@ -349,20 +352,6 @@ class BackupSettings(_Group):
     check_interval_seconds: float = Field(
         default=3600, gt=0, description="How often to check whether the daily backup is due."
     )
-
-
-class IngestSettings(_Group):
-    """The HTTPS data-rights API (export and erase a namespace's data), a second listener."""
-
-    model_config = SettingsConfigDict(env_prefix="CLOUDIOS_INGEST_")
-    port: int = Field(
-        default=0, ge=0, le=65535, description="Port of the HTTPS data-rights API; 0 disables it."
-    )
-    addr: str = "0.0.0.0"  # noqa: S104 - the pod's port is what the Service targets
-    cert_file: Path | None = Field(
-        default=None, description="Serving certificate (PEM); default: the webhook's."
-    )
-    key_file: Path | None = Field(default=None, description="Its private key (PEM).")
 
 
 class PodSettings(_Group):

@@ -5,6 +5,11 @@ checked with a TokenReview, then a SubjectAccessReview for `get` on the non-reso
 `/metrics` (bind the chart's `cloudios-metrics-reader` ClusterRole to Prometheus). Answers are
 cached for a short time per token digest, so a scrape every 30 s costs the API server little.
 /healthz says whether the operator's event loop still beats; neither probe path shows any data.
+
+Every HTTPS endpoint we serve is a ``TlsServer`` with a ``TlsHandler``: TLS 1.3 only, HSTS on every
+answer, and one access log line per request (method, path, status, latency, source and what the
+handler adds, such as the user or the cluster) that never holds a header value, a query string, a
+body or a token. Probe paths log at DEBUG.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import logging
 import socket
 import ssl
+import string
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +26,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from cloudios.security import tls
 from cloudios.sinks.kube import Reviewer
@@ -33,6 +39,8 @@ CACHE_MAX = 1024
 METRICS_PATH = "/metrics"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HSTS = "max-age=63072000; includeSubDomains; preload"
+PROBE_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+_SAFE = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
 
 class Reviews(Protocol):
@@ -132,19 +140,52 @@ class TlsServer(ThreadingHTTPServer):
         return  # handshake failures (TLS 1.2 clients, port scanners) are not the operator's errors
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` for a log line: printable ASCII without spaces, other characters as '?', bounded."""
+    return "".join(c if c in _SAFE else "?" for c in text[:limit])
+
+
 class TlsHandler(BaseHTTPRequestHandler):
-    """Completes the handshake in the request's thread; answers carry HSTS."""
+    """Completes the handshake in the request's thread; answers carry HSTS; one access log line per
+    request. Handlers add fields to ``self.access`` (e.g. ``user``, ``cluster``): only names and
+    identities, never a header value, a body or a token."""
 
     server_version = "cloudios"
     sys_version = ""
+    access_log: ClassVar[logging.Logger] = logging.getLogger("cloudios.access")
 
     def setup(self) -> None:
         self.request.do_handshake()
         super().setup()
+        self.started = time.monotonic()
+        self.access: dict[str, str] = {}
+
+    def parse_request(self) -> bool:
+        self.started = time.monotonic()  # per request on a kept-alive connection
+        self.access = {}
+        return super().parse_request()
 
     def end_headers(self) -> None:
         self.send_header("Strict-Transport-Security", HSTS)
         super().end_headers()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        del size
+        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
+        fields = "".join(f" {key}={printable(value or '-', 300)}" for key, value in self.access.items())
+        self.access_log.log(
+            logging.DEBUG if path in PROBE_PATHS else logging.INFO,
+            "%s %s %s%s source=%s latency_ms=%.1f",
+            printable(str(getattr(self, "command", "") or "-"), 16),
+            printable(path) or "-",
+            int(code) if isinstance(code, int) else printable(str(code), 8),
+            fields,
+            self.client_address[0],
+            (time.monotonic() - self.started) * 1000,
+        )
+
+    def log_message(self, *_: Any) -> None:
+        return  # http.server's own lines (errors with request text) are replaced by log_request
 
 
 def start(server: TlsServer, name: str) -> Endpoint:
@@ -203,9 +244,6 @@ class _Handler(TlsHandler):
             self.send_header("WWW-Authenticate", 'Bearer realm="cloudios-metrics"')
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        return  # no access log of scrapers' requests; authorization failures are logged above
 
 
 def serve(

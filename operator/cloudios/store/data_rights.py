@@ -7,6 +7,7 @@ adding a field keeps the version, renaming or removing one bumps it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,9 @@ ERASED_TABLES = (
     schema.health_checks,
     schema.accounts,
     schema.agent_usage,
+    schema.agent_batches,
+    schema.agent_inventory,
+    schema.cluster_tokens,
     schema.secrets,
     schema.data_keys,
     schema.audit_identities,
@@ -135,13 +139,19 @@ def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[st
             {
                 "cluster": r.cluster,
                 "namespace": r.namespace,
-                "workload": r.workload,
+                "workload": f"{r.workload_kind}/{r.workload_name}",
+                "workloadKind": r.workload_kind,
+                "workloadName": r.workload_name,
                 "container": r.container,
-                "reportedAt": _time(r.reported_at),
-                "summary": r.summary,
+                "period": r.period,
+                "start": _time(r.start),
+                "source": r.source,
+                "reportedAt": _time(r.received_at),
+                "summary": r.summaries,
             }
-            for r in _rows(conn, u, tenant, u.c.reported_at, u.c.id)
+            for r in _rows(conn, u, tenant, u.c.start, u.c.cluster, *u.primary_key.columns)
         ],
+        **_agent_export(conn, tenant),
         # Names and dates only: secret values never leave the store, not even in an export.
         "secrets": [
             {"name": r.name, "createdAt": _time(r.created_at), "updatedAt": _time(r.updated_at)}
@@ -149,6 +159,50 @@ def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[st
         ],
         "decisions": [entry for entry in entries if str(entry["action"]).startswith(DECISION_PREFIX)],
         "audit": entries,
+    }
+
+
+def _agent_export(conn: sa.Connection, tenant: str) -> dict[str, Any]:
+    """What the tenant's agents reported and its agent tokens (never a token, hash or ciphertext)."""
+    i, b, t = schema.agent_inventory, schema.agent_batches, schema.cluster_tokens
+    return {
+        "agentClusters": [
+            {
+                "cluster": r.cluster,
+                "firstReportAt": _time(r.first_report_at),
+                "lastReportAt": _time(r.last_report_at),
+                "agentVersion": r.agent_version,
+                "droppedBatches": r.dropped_batches,
+                "inventoryReceivedAt": _time(r.received_at),
+                "inventory": None if r.inventory is None else json.loads(r.inventory).get("inventory"),
+                "claimsUnmountedSince": r.claims_unmounted_since,
+                "loadBalancersUnreadySince": r.load_balancers_unready_since,
+                "workloadsIdleSince": r.workloads_idle_since,
+            }
+            for r in _rows(conn, i, tenant, i.c.cluster)
+        ],
+        "agentBatches": [
+            {
+                "cluster": r.cluster,
+                "stream": r.stream,
+                "sequence": r.sequence,
+                "receivedAt": _time(r.received_at),
+                "usageRows": r.usage_rows,
+                "inventory": r.inventory,
+            }
+            for r in _rows(conn, b, tenant, b.c.received_at, b.c.cluster, b.c.stream, b.c.sequence)
+        ],
+        "clusterTokens": [
+            {
+                "id": r.id,
+                "accountName": r.account_name,
+                "cluster": r.cluster,
+                "createdAt": _time(r.created_at),
+                "expiresAt": _time(r.expires_at),
+                "revokedAt": _time(r.revoked_at),
+            }
+            for r in _rows(conn, t, tenant, t.c.created_at, t.c.id)
+        ],
     }
 
 

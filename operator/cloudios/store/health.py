@@ -43,6 +43,10 @@ class PurgeCounts:
     accounts: int = 0
     scans: int = 0
     findings: int = 0
+    agent_usage: int = 0
+    agent_batches: int = 0
+    agent_clusters: int = 0
+    cluster_tokens: int = 0
 
 
 def upsert_account(

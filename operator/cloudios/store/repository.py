@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
-from cloudios.domain.workload import WorkloadUsage
+from cloudios.domain.cluster import ClusterState, ContainerUsage
+from cloudios.store.agent_reports import AgentActivity
+from cloudios.store.cluster_tokens import TokenRecord
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 
 
@@ -62,23 +64,51 @@ class Repository(Protocol):
 
     def health_checks(self, tenant: str, *, account_name: str | None = None) -> list[HealthCheckRecord]: ...
 
-    def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
-        """Delete health checks older than ``retention`` and all data of accounts deleted before."""
+    def purge_expired(
+        self, *, now: datetime, retention: timedelta, usage_retention: timedelta = ...
+    ) -> PurgeCounts:
+        """Delete health checks older than ``retention`` and all data of accounts deleted before;
+        agent usage older than ``usage_retention`` (90 days); tokens revoked or expired before."""
         ...
 
-    def record_workload_usage(
+    # -- kubernetes accounts: cluster tokens and what their agents reported ---------------------
+
+    def cluster_token(self, tenant: str, account_name: str) -> TokenRecord | None:
+        """The account's live agent token (metadata only, never the token)."""
+        ...
+
+    def add_cluster_token(
         self,
         *,
         tenant: str,
+        account_name: str,
         cluster: str,
-        reported_at: datetime,
-        usage: Sequence[tuple[str, str, str, Mapping[str, Any]]],
-    ) -> int:
-        """Store one agent report's (namespace, workload, container, summary) rows."""
+        token: str,
+        rotation: str,
+        replaces: str | None,
+        now: datetime,
+        overlap: timedelta,
+    ) -> TokenRecord:
+        """Store a new live token (SHA-256 and keyring ciphertext); ``replaces`` (the live token the
+        caller saw) expires after ``overlap``. LiveTokenExistsError when it changed meanwhile."""
         ...
 
-    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
-        """The AgentReports port: a cluster's usage reported since ``since``."""
+    def reveal_cluster_token(self, tenant: str, token_id: str) -> str | None:
+        """The token, decrypted, to write it into its Secret."""
+        ...
+
+    def revoke_cluster_tokens(self, tenant: str, account_name: str, *, now: datetime) -> int: ...
+
+    def agent_activity(self, tenant: str, cluster: str) -> AgentActivity | None:
+        """When the cluster's agent first and last reported."""
+        ...
+
+    def cluster_state(self, tenant: str, cluster: str) -> ClusterState | None:
+        """The AgentReports port: the cluster's latest inventory and history."""
+        ...
+
+    def container_usage(self, tenant: str, cluster: str, *, since: datetime) -> Sequence[ContainerUsage]:
+        """The AgentReports port: usage summaries starting at or after ``since``, oldest first."""
         ...
 
     def put_secret(self, tenant: str, name: str, plaintext: bytes) -> None:

@@ -16,6 +16,9 @@ TENANT_SETTING = "cloudios.tenant"
 TENANT_POLICY = "cloudios_tenant"
 # Append-only: the app role may read and add, never change or remove (the triggers stop the owner).
 APPEND_ONLY = frozenset({"audit_events", "audit_checkpoints"})
+# The one way across tenants the app role has: a cluster token's row, given the token's SHA-256
+# (revision 0010; ingest learns the tenant from the token).
+TOKEN_LOOKUP = "cloudios_cluster_token"  # noqa: S105 - a function name, not a secret
 
 
 class UnsafeDatabaseError(RuntimeError):
@@ -41,6 +44,7 @@ def grant_app_role(conn: sa.Connection, role: str) -> None:
     quoted = conn.dialect.identifier_preparer.quote(role)
     # Read-only, so the app role can tell whether the schema is current (migrations.require_current).
     conn.exec_driver_sql(f"GRANT SELECT ON alembic_version TO {quoted}")
+    conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {TOKEN_LOOKUP}(text) TO {quoted}")
     for table in schema.TENANT_TABLES:
         if table in APPEND_ONLY:
             conn.exec_driver_sql(f"GRANT SELECT, INSERT ON {table} TO {quoted}")

@@ -135,18 +135,102 @@ audit_checkpoints = sa.Table(
     sa.Column("chain_key_id", sa.String(80), nullable=False, server_default=""),
 )
 
+# Agent data (revision 0010). Usage: one row per container of a workload, period and start, from one
+# source; a later report of the same key replaces the summaries (an hour re-sent after a restart).
 agent_usage = sa.Table(
     "agent_usage",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("tenant", sa.String(63), nullable=False),
     sa.Column("cluster", sa.String(63), nullable=False),
     sa.Column("namespace", sa.String(63), nullable=False),
-    sa.Column("workload", sa.String(253), nullable=False),
+    sa.Column("workload_kind", sa.String(16), nullable=False),
+    sa.Column("workload_name", sa.String(253), nullable=False),
     sa.Column("container", sa.String(63), nullable=False),
-    sa.Column("reported_at", UtcDateTime(), nullable=False),
-    sa.Column("summary", sa.JSON, nullable=False),
-    sa.Index("ix_agent_usage_cluster", "tenant", "cluster", "reported_at"),
+    sa.Column("period", sa.String(8), nullable=False),
+    sa.Column("start", UtcDateTime(), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    # {"cpu": {samples, avg, max, p95, p99, sketch}, "memory": {...}}, the wire's summaries.
+    sa.Column("summaries", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint(
+        "tenant",
+        "cluster",
+        "namespace",
+        "workload_kind",
+        "workload_name",
+        "container",
+        "period",
+        "start",
+        "source",
+        name="pk_agent_usage",
+    ),
+    sa.Index("ix_agent_usage_start", "tenant", "cluster", "start"),
+    sa.Index("ix_agent_usage_retention", "start"),
+)
+
+# Batches already stored, by the agent's (stream, sequence): a replay is answered, never stored twice.
+agent_batches = sa.Table(
+    "agent_batches",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("cluster", sa.String(63), nullable=False),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False, autoincrement=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("usage_rows", sa.Integer, nullable=False),
+    sa.Column("inventory", sa.Boolean, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "cluster", "stream", "sequence", name="pk_agent_batches"),
+    sa.Index("ix_agent_batches_received", "received_at"),
+)
+
+# One row per reporting cluster: its latest inventory (the wire JSON of a report holding only it) and
+# what only history tells, maps of "namespace/name" -> since when (RFC 3339), kept at each inventory.
+agent_inventory = sa.Table(
+    "agent_inventory",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("cluster", sa.String(63), nullable=False),
+    sa.Column("first_report_at", UtcDateTime(), nullable=False),
+    sa.Column("last_report_at", UtcDateTime(), nullable=False),
+    sa.Column("agent_version", sa.String(64), nullable=False),
+    sa.Column("dropped_batches", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=True),
+    sa.Column("taken_at", UtcDateTime(), nullable=True),
+    sa.Column("inventory", sa.Text, nullable=True),
+    sa.Column("claims_unmounted_since", sa.JSON, nullable=False),
+    sa.Column("load_balancers_unready_since", sa.JSON, nullable=False),
+    sa.Column("workloads_idle_since", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "cluster", name="pk_agent_inventory"),
+)
+
+# Agent tokens of kubernetes CloudAccounts: SHA-256 for lookup, keyring ciphertext (bound to this
+# table, column, tenant and id) for putting the token back into its Secret. At most one live token
+# per account (no expiry, not revoked); a rotated one expires after the overlap window.
+cluster_tokens = sa.Table(
+    "cluster_tokens",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("id", sa.String(36), nullable=False),
+    sa.Column("account_name", sa.String(253), nullable=False),
+    sa.Column("cluster", sa.String(63), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("key_version", sa.BigInteger, nullable=False),
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("rotation", sa.String(253), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_cluster_tokens"),
+    sa.UniqueConstraint("sha256", name="uq_cluster_tokens_sha256"),
+    sa.Index("ix_cluster_tokens_account", "tenant", "account_name"),
+    sa.Index(
+        "uq_cluster_tokens_live",
+        "tenant",
+        "account_name",
+        unique=True,
+        postgresql_where=sa.text("expires_at IS NULL AND revoked_at IS NULL"),
+        sqlite_where=sa.text("expires_at IS NULL AND revoked_at IS NULL"),
+    ),
 )
 
 

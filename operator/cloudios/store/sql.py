@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
-from cloudios.domain.workload import WorkloadUsage
 from cloudios.security import files
 from cloudios.security.keyring import DEFAULT_MAX_ENCRYPTIONS, Keyring
 from cloudios.security.keyset import MasterKeyset
 from cloudios.store import (
-    agent_reports,
+    agent_store,
     backup,
     data_rights,
     engines,
@@ -29,6 +29,7 @@ from cloudios.store import (
     schema,
     secrets,
 )
+from cloudios.store.agent_store import USAGE_RETENTION, AgentStore
 from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.repository import ScanDiff
@@ -44,7 +45,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-class SqlRepository:
+class SqlRepository(AgentStore):
     """Repository over any SQLAlchemy engine; the URL picks the backend.
 
     With a master ``keyset`` it also keeps secrets, encrypted under per-tenant data keys
@@ -112,6 +113,13 @@ class SqlRepository:
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 rls.set_tenant(conn, tenant)
+            yield conn
+
+    @contextlib.contextmanager
+    def _lookup_transaction(self) -> Iterator[sa.Connection]:
+        """A transaction of the app role with no tenant: it sees no tenant's rows (on PostgreSQL the
+        cluster-token lookup function is its only way across, store/cluster_tokens.py)."""
+        with self._engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -290,9 +298,16 @@ class SqlRepository:
         with self.tenant_transaction(tenant) as conn:
             return health.health_checks(conn, tenant, account_name=account_name)
 
-    def purge_expired(self, *, now: datetime, retention: timedelta) -> PurgeCounts:
+    def purge_expired(
+        self, *, now: datetime, retention: timedelta, usage_retention: timedelta = USAGE_RETENTION
+    ) -> PurgeCounts:
         with self._maintenance() as conn:
-            return health.purge_expired(conn, now=now, retention=retention)
+            agent = agent_store.purge(conn, now=now, retention=retention, usage_retention=usage_retention)
+            counts = health.purge_expired(conn, now=now, retention=retention)
+        return dataclasses.replace(
+            counts, agent_usage=agent.usage, agent_batches=agent.batches, agent_clusters=agent.clusters,
+            cluster_tokens=agent.tokens,
+        )  # fmt: skip
 
     # -- data rights: a tenant's export and erasure (store/data_rights.py) ------------------------
 
@@ -343,25 +358,6 @@ class SqlRepository:
     def data_key_status(self) -> list[secrets.DataKeyStatus]:
         with self._maintenance() as conn:
             return secrets.status(conn)
-
-    # -- agent reports: the AgentReports port (store/agent_reports.py) -----------------------------
-
-    def record_workload_usage(
-        self,
-        *,
-        tenant: str,
-        cluster: str,
-        reported_at: datetime,
-        usage: Sequence[tuple[str, str, str, Mapping[str, Any]]],
-    ) -> int:
-        with self.tenant_transaction(tenant) as conn:
-            return agent_reports.record(
-                conn, tenant=tenant, cluster=cluster, reported_at=reported_at, usage=usage
-            )
-
-    def workload_usage(self, tenant: str, cluster: str, *, since: datetime) -> list[WorkloadUsage]:
-        with self.tenant_transaction(tenant) as conn:
-            return agent_reports.workload_usage(conn, tenant, cluster, since=since)
 
 
 class MaintenanceUnavailableError(RuntimeError):
