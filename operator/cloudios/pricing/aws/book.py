@@ -183,6 +183,8 @@ class AwsPriceBook(_PriceModel):
         prices = self.regions.get(usage.region)
         if prices is None:
             return f"{where}: the snapshot has no prices for this region"
+        if usage.sku not in _PRICE_OF:
+            return f"{where}: the price book has no {usage.sku} table"
         return f"{where}: {_reason(prices, usage)}"
 
     def basis_of(self, usage: Usage) -> str | None:
