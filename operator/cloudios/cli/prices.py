@@ -141,7 +141,11 @@ def _show_azure(book: azure_pricing.AzurePriceBook | None = None, where: str = "
         f"prices: {book.count()} in {len(book.regions)} regions",
         f"source: {book.source}",
     ]
-    out += [f"  table {name}: {t.date}; {t.source}" for name, t in book.tables.items()]
+    for name, t in book.tables.items():
+        out.append(f"  table {name}: {t.date}; {t.source}")
+        if t.supplement is not None:
+            extra = t.supplement
+            out.append(f"    supplement (sizes the table's source lacks): {extra.date}; {extra.source}")
     missing = [t for t in azure_pricing.book.TABLES if t not in book.tables]
     if missing:
         out.append(f"  no prices (findings needing them are unpriced): {', '.join(missing)}")

@@ -42,6 +42,11 @@ class TableSource(_PriceModel):
     )
     path: str | None = Field(default=None, description="The data file inside the source.")
     method: str | None = Field(default=None, description="How the source's keys were mapped to ours.")
+    supplement: TableSource | None = Field(
+        default=None,
+        description="Where the table's supplementary figures come from: sizes this source lacks or whose "
+        "figures were left out, priced from a second source (a region's ``vmSupplement``).",
+    )
 
 
 class AzureRegionPrices(_PriceModel):
@@ -49,6 +54,11 @@ class AzureRegionPrices(_PriceModel):
 
     vm: dict[str, dict[str, DecimalStr]] = Field(
         default_factory=dict, description="linux|windows -> ARM size name -> USD per hour."
+    )
+    vm_supplement: dict[str, dict[str, DecimalStr]] = Field(
+        default_factory=dict,
+        description="linux|windows -> ARM size name -> USD per hour, for sizes ``vm`` lacks, from the "
+        "table's supplement source (``tables['vm.<os>'].supplement``).",
     )
     disk: dict[str, DecimalStr] = Field(
         default_factory=dict, description="billed tier ('P10 LRS', 'E4 ZRS', 'S30 LRS') -> USD per month."
@@ -76,6 +86,7 @@ class AzureRegionPrices(_PriceModel):
         scalars = sum(p is not None for p in (self.lb_hourly, self.lb_rule_hourly))
         return (
             sum(len(t) for t in self.vm.values())
+            + sum(len(t) for t in self.vm_supplement.values())
             + len(self.disk)
             + len(self.snapshot_gb_month)
             + len(self.public_ip_hourly)
@@ -108,9 +119,9 @@ class AzurePriceBook(_PriceModel):
         return sum(r.count() for r in self.regions.values())
 
     def vm_hourly(self, region: str, vm_size: str, os: str = "linux") -> Decimal | None:
-        """The hourly price of a VM size, or None when unknown."""
+        """The hourly price of a VM size (from the table or its supplement), or None when unknown."""
         prices = self.regions.get(region)
-        return None if prices is None else prices.vm.get(os, {}).get(vm_size)
+        return None if prices is None else _vm(prices, {"os": os, "vmSize": vm_size})
 
     def unit_price(self, usage: Usage) -> tuple[Decimal, bool] | None:
         """(price per unit, billed hourly?) of a usage line, or None when unknown."""
@@ -150,7 +161,9 @@ class AzurePriceBook(_PriceModel):
             )
         if usage.region not in self.regions:
             return f"{where}: the {table} table ({known.source}, {known.date}) has no prices there"
-        return f"{where}: not in the {table} table ({known.source}, {known.date})"
+        extra = known.supplement
+        also = "" if extra is None else f", nor in its supplement ({extra.source}, {extra.date})"
+        return f"{where}: not in the {table} table ({known.source}, {known.date}){also}"
 
     def basis_of(self, usage: Usage) -> str | None:
         """The recorded source of the table that prices a usage line, in words; None when unpriced."""
@@ -158,11 +171,21 @@ class AzurePriceBook(_PriceModel):
             return None
         table = _table(usage)
         known = self.tables.get(table)
+        if known is not None and known.supplement is not None and self._supplemented(usage):
+            return f"{table} supplement: {known.supplement.source.rstrip('.')}, {known.supplement.date}"
         return (
             f"{table}: {known.source.rstrip('.')}, {known.date}"
             if known is not None
             else f"{table}: {self.source}"
         )
+
+    def _supplemented(self, usage: Usage) -> bool:
+        """Whether a VM line is priced from its table's supplement (its main source lacks the size)."""
+        prices = self.regions.get(usage.region)
+        if usage.sku != "azure.vm" or prices is None:
+            return False
+        os_name, size = usage.attributes.get("os", "linux"), usage.attributes.get("vmSize", "")
+        return size not in prices.vm.get(os_name, {}) and size in prices.vm_supplement.get(os_name, {})
 
 
 def _table(usage: Usage) -> str:
@@ -179,7 +202,9 @@ _TABLE_OF = {"azure.disk": "disk", "azure.snapshot": "snapshot", "azure.publicip
 
 
 def _vm(p: AzureRegionPrices, a: dict[str, str]) -> Decimal | None:
-    return p.vm.get(a.get("os", "linux"), {}).get(a.get("vmSize", ""))
+    os_name, size = a.get("os", "linux"), a.get("vmSize", "")
+    found = p.vm.get(os_name, {}).get(size)
+    return found if found is not None else p.vm_supplement.get(os_name, {}).get(size)
 
 
 def _disk(p: AzureRegionPrices, a: dict[str, str]) -> Decimal | None:
@@ -215,7 +240,8 @@ def parse_book(text: str) -> AzurePriceBook:
             table
             for region in data["regions"].values()
             if isinstance(region, dict)
-            for table in (region.get("vm") or {}).values()
+            for section in ("vm", "vmSupplement")
+            for table in (region.get(section) or {}).values()
         )
     return AzurePriceBook.model_validate(data)
 

@@ -131,9 +131,11 @@ class Collector:
         regions = dict(previous.regions)
         for name, found in self.prices.items():
             old = regions.get(name, AzureRegionPrices())
-            vm = {**old.vm, **{os_name: sizes for os_name, sizes in found["vm"].items() if sizes}}
+            fresh = {os_name: sizes for os_name, sizes in found["vm"].items() if sizes}
             regions[name] = AzureRegionPrices(
-                vm=vm,
+                vm={**old.vm, **fresh},
+                # A refreshed VM table is Azure's whole table: its supplementary figures go with it.
+                vm_supplement={o: sizes for o, sizes in old.vm_supplement.items() if o not in fresh},
                 disk=found["disk"] or old.disk,
                 snapshot_gb_month=found["snapshot_gb_month"] or old.snapshot_gb_month,
                 public_ip_hourly=found["public_ip_hourly"] or old.public_ip_hourly,
@@ -144,9 +146,15 @@ class Collector:
             )
         tables = dict(previous.tables)
         for table in sorted(self.seen_tables):
+            kept = previous.tables.get(table)
+            os_name = table.removeprefix("vm.")
             tables[table] = TableSource(
                 source=f"{source} ({API}, {_TABLE_OF[table]} records, priceType Consumption, USD)",
                 date=fetched,
+                # Regions not refreshed keep their supplementary figures, so their source stays recorded.
+                supplement=kept.supplement
+                if kept is not None and any(r.vm_supplement.get(os_name) for r in regions.values())
+                else None,
             )
         return previous.model_copy(
             update={
