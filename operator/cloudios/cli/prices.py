@@ -127,7 +127,10 @@ def _show_gcp(book: gcp_pricing.GcpPriceBook, where: str) -> int:
         f"prices: {book.count()}",
         f"source: {book.source}",
     ]
-    out += [f"  table {name}: {t.date}; {len(t.prices)} regions; {t.unit}" for name, t in book.tables.items()]
+    for name, t in book.tables.items():
+        out.append(f"  table {name}: {t.date}; {len(t.prices)} regions; {t.unit}")
+        out += [f"    unpriced {key}: {why}" for key, why in t.unpriced.items()]
+    out += [f"  no {name} table: {why}" for name, why in book.unpriced.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
 
