@@ -165,7 +165,17 @@ def test_refresh_from_pages_keeps_pay_as_you_go_and_prices_every_table(
     assert book.regions["global"].lb_hourly == Decimal("0.025")
     assert book.regions["westus"].vm["linux"]["Standard_D2s_v5"] != Decimal("0.3")  # not asked for
     assert {"vm.linux", "vm.windows", "disk", "snapshot", "publicIp", "loadBalancer"} <= set(book.tables)
-    assert book.tables["vm.linux"].source.startswith("Azure Retail Prices API pages read from")
+    # The refreshed region records the refresh as its tables' source; the others keep the bundled one.
+    assert east.sources["vm.linux"].source.startswith("Azure Retail Prices API pages read from")
+    assert book.tables["vm.linux"] == azure.bundled().tables["vm.linux"]
+    d2s = {"vmSize": "Standard_D2s_v5", "os": "linux"}
+    assert (book.basis_of(Usage(sku="azure.vm", region="eastus", attributes=d2s)) or "").startswith(
+        "vm.linux: Azure Retail Prices API pages read from"
+    )
+    assert (book.basis_of(Usage(sku="azure.vm", region="westeurope", attributes=d2s)) or "").startswith(
+        "vm.linux: https://github.com/Azure/karpenter-provider-azure"
+    )
+    assert "Azure Retail Prices API" in (book.basis_of(Usage(sku="azure.lb", region="eastus")) or "")
     # Other regions keep the bundled Linux prices and their supplement; a refreshed table is Azure's whole.
     assert book.regions["westeurope"].vm["linux"] == azure.bundled().regions["westeurope"].vm["linux"]
     assert book.regions["westeurope"].vm_supplement == azure.bundled().regions["westeurope"].vm_supplement

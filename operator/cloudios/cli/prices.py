@@ -149,6 +149,10 @@ def _show_azure(book: azure_pricing.AzurePriceBook | None = None, where: str = "
         if t.supplement is not None:
             extra = t.supplement
             out.append(f"    supplement (sizes the table's source lacks): {extra.date}; {extra.source}")
+    for name, region in book.regions.items():
+        if region.sources:
+            own = "; ".join(f"{t}: {s.date}, {s.source}" for t, s in region.sources.items())
+            out.append(f"  region {name} (its own sources): {own}")
     missing = [t for t in azure_pricing.book.TABLES if t not in book.tables]
     if missing:
         out.append(f"  no prices (findings needing them are unpriced): {', '.join(missing)}")

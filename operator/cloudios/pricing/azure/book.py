@@ -80,6 +80,11 @@ class AzureRegionPrices(_PriceModel):
         default_factory=dict,
         description="table (vm.windows, ...) -> why the snapshot has no prices for it in this region.",
     )
+    sources: dict[str, TableSource] = Field(
+        default_factory=dict,
+        description="table -> its source in this region, where it is not the book's (a region refreshed "
+        "on its own: its table is Azure's, the other regions keep the bundled one).",
+    )
 
     def count(self) -> int:
         """How many prices the region holds."""
@@ -150,7 +155,7 @@ class AzurePriceBook(_PriceModel):
         if usage.sku not in _PRICE_OF:
             return f"{where}: the Azure price book does not price {usage.sku}"
         table = _table(usage)
-        known = self.tables.get(table)
+        known = self.source_of(table, usage.region)
         region = self.regions.get(usage.region)
         if region is not None and table in region.unpriced:
             return f"{where}: {region.unpriced[table]}"
@@ -170,7 +175,7 @@ class AzurePriceBook(_PriceModel):
         if self.unit_price(usage) is None:
             return None
         table = _table(usage)
-        known = self.tables.get(table)
+        known = self.source_of(table, self._pricing_region(usage))
         if known is not None and known.supplement is not None and self._supplemented(usage):
             return f"{table} supplement: {known.supplement.source.rstrip('.')}, {known.supplement.date}"
         return (
@@ -178,6 +183,21 @@ class AzurePriceBook(_PriceModel):
             if known is not None
             else f"{table}: {self.source}"
         )
+
+    def source_of(self, table: str, region: str) -> TableSource | None:
+        """The recorded source of a table's prices in a region: the region's own, else the book's."""
+        prices = self.regions.get(region)
+        own = None if prices is None else prices.sources.get(table)
+        return own if own is not None else self.tables.get(table)
+
+    def _pricing_region(self, usage: Usage) -> str:
+        """The region whose prices priced a line (load balancers may fall back to 'global')."""
+        price_of = _PRICE_OF[usage.sku]
+        for region in (usage.region, GLOBAL) if usage.sku in _GLOBAL_FALLBACK else (usage.region,):
+            prices = self.regions.get(region)
+            if prices is not None and price_of(prices, usage.attributes) is not None:
+                return region
+        return usage.region
 
     def _supplemented(self, usage: Usage) -> bool:
         """Whether a VM line is priced from its table's supplement (its main source lacks the size)."""

@@ -131,6 +131,7 @@ class Collector:
         regions = dict(previous.regions)
         for name, found in self.prices.items():
             old = regions.get(name, AzureRegionPrices())
+            now = {t: _source(source, fetched, t) for t in sorted(self.seen_tables) if _refreshed(t, found)}
             fresh = {os_name: sizes for os_name, sizes in found["vm"].items() if sizes}
             regions[name] = AzureRegionPrices(
                 vm={**old.vm, **fresh},
@@ -142,29 +143,34 @@ class Collector:
                 lb_hourly=found.get("lb_hourly", old.lb_hourly),
                 lb_rule_hourly=found.get("lb_rule_hourly", old.lb_rule_hourly),
                 # A table refreshed here has prices now; the others keep their reason.
-                unpriced={t: why for t, why in old.unpriced.items() if not _refreshed(t, found)},
+                unpriced={t: why for t, why in old.unpriced.items() if t not in now},
+                # Each refreshed table records its source here: the other regions keep the bundled one.
+                sources={**old.sources, **now},
             )
         tables = dict(previous.tables)
         for table in sorted(self.seen_tables):
-            kept = previous.tables.get(table)
-            os_name = table.removeprefix("vm.")
-            tables[table] = TableSource(
-                source=f"{source} ({API}, {_TABLE_OF[table]} records, priceType Consumption, USD)",
-                date=fetched,
-                # Regions not refreshed keep their supplementary figures, so their source stays recorded.
-                supplement=kept.supplement
-                if kept is not None and any(r.vm_supplement.get(os_name) for r in regions.values())
-                else None,
-            )
+            # A table the bundled book lacked is the refresh's wherever it has prices.
+            tables.setdefault(table, _source(source, fetched, table))
+        dates = [t.date for t in tables.values()] + [
+            t.date for region in regions.values() for t in region.sources.values()
+        ]
         return previous.model_copy(
             update={
-                "date": min(t.date for t in tables.values()) if tables else fetched,
+                "date": min(dates) if dates else fetched,
                 "source": f"Refreshed {fetched} from the Azure Retail Prices API; tables keep their own "
-                "source and date (tables).",
+                "source and date (tables), and a refreshed region records the refresh as its tables' "
+                "source (its sources).",
                 "tables": tables,
                 "regions": dict(sorted(regions.items())),
             }
         )
+
+
+def _source(source: str, fetched: date, table: str) -> TableSource:
+    """The recorded source of a table read from the refresh's records."""
+    return TableSource(
+        source=f"{source} ({API}, {_TABLE_OF[table]} records, priceType Consumption, USD)", date=fetched
+    )
 
 
 def _refreshed(table: str, found: Mapping[str, Any]) -> bool:
