@@ -1,4 +1,4 @@
-"""Regenerates the bundled Azure price snapshot: Linux VMs from karpenter, Windows VMs from ec2instances.info.
+"""Regenerates the bundled Azure price snapshot: VM prices from karpenter and the ec2instances.info data.
 
 Usage::
 
@@ -14,6 +14,9 @@ Inputs, each recorded as its table's source:
   for more regions. Checked against those figures, though, some families hold Windows prices (the
   karpenter figure equals the source's Windows price and not its Linux one); every size of such a
   family is left out of vm.linux in every region, and the table's source says which and why.
+- ``vm.linux`` supplement: the same ec2instances.info data's Linux ``ondemand`` figures, for the
+  (region, size) pairs the karpenter table lacks or whose figures were left out. Kept apart in each
+  region (``vmSupplement``) with its own recorded source, so every figure's basis can be named.
 - ``vm.windows``: the ec2instances.info data in the Go module github.com/cristim/ec2-instances-info
   (``data/azure-instances.json``, pay-as-you-go ``ondemand`` per region slug; see
   ``tools/ec2_instances_info.py``). Region slugs map to ARM names by a public table; sizes take the
@@ -43,6 +46,14 @@ PATH = "pkg/providers/pricing/zz_generated.pricing.go"
 _REGION = re.compile(r'^\s*initialOnDemandPrices\["(?P<region>[a-z0-9]+)"\] = map\[string\]float64\{')
 _PRICE = re.compile(r'^\s*"(?P<size>[^"]+)":\s*(?P<price>[0-9.]+),')
 _GENERATED = re.compile(r"^// generated at (?P<at>\S+)")
+LINUX_SUPPLEMENT_METHOD = (
+    "azure-instances.json pricing.<slug>.linux.ondemand (the azure.microsoft.com pricing pages' "
+    f"pay-as-you-go 'perhour' for Linux; {info.SCRAPER} azurevms.py add_pricing2() at "
+    f"{info.SCRAPER_COMMIT[:12]}), for the (region, size) pairs vm.linux's main source lacks or whose "
+    "figures were left out. Region slug and size names as for vm.windows. A figure not below the same "
+    "size's Windows price in the same data is left out (a Linux price is the Windows price less the "
+    "license, so such a figure cannot be told to be the Linux one)."
+)
 WINDOWS_METHOD = (
     "azure-instances.json pricing.<slug>.windows.ondemand (the azure.microsoft.com pricing pages' "
     f"pay-as-you-go 'perhour', Windows license included; {info.SCRAPER} azurevms.py add_pricing2() at "
@@ -118,7 +129,8 @@ def linux_table(
         f"Cross-checked against the ec2instances.info data in {info.MODULE}@{info.VERSION} "
         f"({info.DATE}, regions mapped by {info.AZURE_MAPPING_SOURCE}): where a figure equals that "
         "data's Windows pay-as-you-go price and not its Linux one, the karpenter table holds a Windows "
-        "price; every size of a family with such figures is left out of vm.linux in every region "
+        "price; every size of a family with such figures is left out of vm.linux in every region, and "
+        "priced from the table's supplement where that data has its Linux figure "
         f"(Windows-priced pairs of the pairs checked: {hits or 'none'})."
     )
     return TableSource(source=source, date=generated.date(), method=method), kept
@@ -152,6 +164,28 @@ def arm_name(item: dict[str, Any]) -> str | None:
     if not rest or rest != item.get("pretty_name"):
         return None
     return f"{tier}_{rest.replace(' ', '_')}"
+
+
+def linux_supplement(
+    data: list[dict[str, Any]], main: dict[str, dict[str, Decimal]]
+) -> tuple[dict[str, dict[str, Decimal]], int]:
+    """(region -> ARM size -> USD per hour where ``main`` lacks the size, figures not below Windows)."""
+    names = {item["instance_type"]: name for item in data if (name := arm_name(item)) is not None}
+    found: dict[str, dict[str, Decimal]] = {}
+    refused = 0
+    for region, sizes in main.items():
+        slug = info.AZURE_SLUGS.get(region)
+        for item in data:
+            name = names.get(item["instance_type"])
+            offers = (item.get("pricing") or {}).get(slug or "", {})
+            linux, windows = info.price(offers.get("linux")), info.price(offers.get("windows"))
+            if name is None or linux is None or name in sizes:
+                continue
+            if windows is not None and linux >= windows:
+                refused += 1
+                continue
+            found.setdefault(region, {})[name] = linux
+    return {region: dict(sorted(sizes.items())) for region, sizes in sorted(found.items())}, refused
 
 
 def windows_table(
@@ -189,13 +223,35 @@ def build(
     data: list[dict[str, Any]],
     linux: tuple[TableSource, dict[str, dict[str, Decimal]]] | None,
 ) -> AzurePriceBook:
-    """The new snapshot: vm.linux from karpenter (or carried over), vm.windows from the source's data."""
+    """The new snapshot: vm.linux from karpenter (or carried over) and its supplement, vm.windows."""
     linux_source, linux_prices = linux or (
-        current.tables["vm.linux"],
+        current.tables["vm.linux"].model_copy(update={"supplement": None}),
         {name: region.vm.get("linux", {}) for name, region in current.regions.items()},
     )
     regions = sorted(linux_prices)
     windows, reasons, disagree = windows_table(data, regions)
+    supplement, refused = linux_supplement(data, linux_prices)
+    without = sorted(r for r in regions if r not in supplement)
+    linux_source = linux_source.model_copy(
+        update={
+            "supplement": TableSource(
+                source=f"ec2instances.info data in the Go module {info.MODULE}@{info.VERSION}, "
+                "data/azure-instances.json: Linux pay-as-you-go USD per hour per region slug and size, "
+                f"for sizes the main source lacks in a region ({sum(len(p) for p in supplement.values())} "
+                f"prices in {len(supplement)} regions; none in {', '.join(without) or '-'}: no public "
+                f"slug mapping or no Linux prices there; {refused} figures left out that are not below "
+                "the Windows price)",
+                date=date.fromisoformat(info.DATE),
+                module=info.MODULE,
+                version=info.VERSION,
+                download=info.DOWNLOAD,
+                sha256=info.ZIP_SHA256,
+                dirhash=info.DIRHASH,
+                path="data/azure-instances.json",
+                method=LINUX_SUPPLEMENT_METHOD,
+            )
+        }
+    )
     windows_source = TableSource(
         source=f"ec2instances.info data in the Go module {info.MODULE}@{info.VERSION}, "
         f"data/azure-instances.json: Windows pay-as-you-go USD per hour per region slug and size "
@@ -213,26 +269,36 @@ def build(
     tables = {"vm.linux": linux_source, "vm.windows": windows_source}
     return AzurePriceBook(
         date=min(t.date for t in tables.values()),
-        source=f"VM prices from public data: Linux from {REPO} (generated {linux_source.date}), Windows "
-        f"from the ec2instances.info data in {info.MODULE}@{info.VERSION} ({info.DATE}); the other "
+        source=f"VM prices from public data: Linux from {REPO} (generated {linux_source.date}), the sizes "
+        f"it lacks and Windows from the ec2instances.info data in {info.MODULE}@{info.VERSION} "
+        f"({info.DATE}); the other "
         "tables are empty until `cloudios prices refresh --provider azure` fills them from the Azure "
         "Retail Prices API, so findings that need them are reported unpriced.",
         notes=NOTES,
         tables=tables,
         regions={
-            region: _region(linux_prices[region], windows.get(region), reasons.get(region))
+            region: _region(
+                linux_prices[region], supplement.get(region), windows.get(region), reasons.get(region)
+            )
             for region in regions
         },
     )
 
 
 def _region(
-    linux: dict[str, Decimal], windows: dict[str, Decimal] | None, reason: str | None
+    linux: dict[str, Decimal],
+    supplement: dict[str, Decimal] | None,
+    windows: dict[str, Decimal] | None,
+    reason: str | None,
 ) -> AzureRegionPrices:
     vm = {"linux": dict(sorted(linux.items()))}
     if windows:
         vm["windows"] = windows
-    return AzureRegionPrices(vm=vm, unpriced={"vm.windows": reason} if reason else {})
+    return AzureRegionPrices(
+        vm=vm,
+        vm_supplement={"linux": supplement} if supplement else {},
+        unpriced={"vm.windows": reason} if reason else {},
+    )
 
 
 def generate(info_dir: Path, karpenter: tuple[str, str] | None, current: AzurePriceBook) -> AzurePriceBook:

@@ -66,14 +66,72 @@ def test_every_region_has_windows_prices_or_says_why() -> None:
 def test_linux_families_whose_karpenter_figures_are_windows_prices_are_left_out() -> None:
     book = azure.bundled()
     # eastus D2ads_v5: karpenter's figure was 0.195, the Windows price (Linux is 0.103).
-    amd = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": "Standard_D2ads_v5", "os": "linux"})
-    assert book.monthly(amd) is None
-    reason = book.missing(amd)
-    assert "families basv2, bsv2, dadsv5, dasv5, eadsv5, easv5" in reason
+    assert "Standard_D2ads_v5" not in book.regions["eastus"].vm["linux"]
+    assert "families basv2, bsv2, dadsv5, dasv5, eadsv5, easv5" in book.tables["vm.linux"].source
     assert book.vm_hourly("eastus", "Standard_D2ads_v5", "windows") == Decimal("0.195")
     method = book.tables["vm.linux"].method
     assert method is not None
     assert "equals that data's Windows pay-as-you-go price and not its Linux one" in method
+
+
+@pytest.mark.parametrize(
+    ("size", "linux", "windows"),
+    [("Standard_D2ads_v5", "0.103", "0.195"), ("Standard_D8as_v5", "0.344", "0.712")],
+)
+def test_linux_gaps_are_priced_from_the_ec2instances_info_supplement_below_windows(
+    size: str, linux: str, windows: str
+) -> None:
+    book = azure.bundled()
+    vm = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": size, "os": "linux"})
+    win = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": size, "os": "windows"})
+    assert book.vm_hourly("eastus", size) == Decimal(linux)
+    assert book.monthly(vm).amount == Decimal(linux) * 730  # type: ignore[union-attr]
+    assert book.monthly(vm).amount < book.monthly(win).amount  # type: ignore[union-attr,operator]
+    supplement = book.tables["vm.linux"].supplement
+    assert supplement is not None
+    assert (supplement.module, supplement.version, str(supplement.date)) == (
+        source.MODULE,
+        source.VERSION,
+        source.DATE,
+    )
+    assert (supplement.sha256, supplement.dirhash, supplement.path) == (
+        source.ZIP_SHA256,
+        source.DIRHASH,
+        "data/azure-instances.json",
+    )
+    basis = book.basis_of(vm) or ""
+    assert basis.startswith("vm.linux supplement: ec2instances.info data in the Go module ")
+    assert basis.endswith(", 2025-05-28")
+    assert (book.basis_of(win) or "").startswith("vm.windows: ")
+    assert Decimal(windows) == book.vm_hourly("eastus", size, "windows")
+    # A size karpenter has keeps karpenter's figure and basis.
+    kept = Usage(sku="azure.vm", region="eastus", attributes={"vmSize": "Standard_D2s_v5", "os": "linux"})
+    assert (book.basis_of(kept) or "").startswith(
+        "vm.linux: https://github.com/Azure/karpenter-provider-azure"
+    )
+
+
+def test_every_supplement_figure_fills_a_gap_and_is_below_windows() -> None:
+    book = azure.bundled()
+    filled = 0
+    for name, region in book.regions.items():
+        for size, price in region.vm_supplement.get("linux", {}).items():
+            assert size not in region.vm["linux"], (name, size)
+            windows = region.vm.get("windows", {}).get(size)
+            assert windows is None or price < windows, (name, size)
+            filled += 1
+    assert filled >= 3000
+
+
+def test_a_linux_gap_without_a_supplement_figure_names_both_sources() -> None:
+    book = azure.bundled()
+    # westindia has no public slug mapping: the left-out family stays unpriced, and says so.
+    vm = Usage(sku="azure.vm", region="westindia", attributes={"vmSize": "Standard_D8as_v5", "os": "linux"})
+    assert book.monthly(vm) is None
+    reason = book.missing(vm)
+    assert "families basv2, bsv2, dadsv5, dasv5, eadsv5, easv5" in reason
+    assert "nor in its supplement (ec2instances.info data" in reason
+    assert "westindia" in reason  # the supplement's source lists the regions it has none for
 
 
 def test_refresh_from_pages_keeps_pay_as_you_go_and_prices_every_table(
@@ -107,9 +165,22 @@ def test_refresh_from_pages_keeps_pay_as_you_go_and_prices_every_table(
     assert book.regions["global"].lb_hourly == Decimal("0.025")
     assert book.regions["westus"].vm["linux"]["Standard_D2s_v5"] != Decimal("0.3")  # not asked for
     assert {"vm.linux", "vm.windows", "disk", "snapshot", "publicIp", "loadBalancer"} <= set(book.tables)
-    assert book.tables["vm.linux"].source.startswith("Azure Retail Prices API pages read from")
-    # Other regions keep the bundled Linux prices.
+    # The refreshed region records the refresh as its tables' source; the others keep the bundled one.
+    assert east.sources["vm.linux"].source.startswith("Azure Retail Prices API pages read from")
+    assert book.tables["vm.linux"] == azure.bundled().tables["vm.linux"]
+    d2s = {"vmSize": "Standard_D2s_v5", "os": "linux"}
+    assert (book.basis_of(Usage(sku="azure.vm", region="eastus", attributes=d2s)) or "").startswith(
+        "vm.linux: Azure Retail Prices API pages read from"
+    )
+    assert (book.basis_of(Usage(sku="azure.vm", region="westeurope", attributes=d2s)) or "").startswith(
+        "vm.linux: https://github.com/Azure/karpenter-provider-azure"
+    )
+    assert "Azure Retail Prices API" in (book.basis_of(Usage(sku="azure.lb", region="eastus")) or "")
+    # Other regions keep the bundled Linux prices and their supplement; a refreshed table is Azure's whole.
     assert book.regions["westeurope"].vm["linux"] == azure.bundled().regions["westeurope"].vm["linux"]
+    assert book.regions["westeurope"].vm_supplement == azure.bundled().regions["westeurope"].vm_supplement
+    assert "linux" not in east.vm_supplement
+    assert book.tables["vm.linux"].supplement == azure.bundled().tables["vm.linux"].supplement
 
     lb = (Usage(sku="azure.lb", region="eastus"), Usage(sku="azure.lb.rule", region="eastus", quantity=2))
     assert [book.monthly(u).amount for u in lb] == [Decimal("18.250"), Decimal("14.60")]  # type: ignore[union-attr]

@@ -71,6 +71,14 @@ def test_the_committed_azure_snapshot_records_the_pinned_source_and_is_canonical
     assert windows.path == "data/azure-instances.json"
     assert windows.method == gen_azure_prices.WINDOWS_METHOD
     assert "tools/gen_azure_prices.py" in book.tables["vm.linux"].source
+    supplement = book.tables["vm.linux"].supplement
+    assert supplement is not None
+    assert (supplement.version, supplement.sha256, supplement.dirhash) == (
+        source.VERSION,
+        source.ZIP_SHA256,
+        source.DIRHASH,
+    )
+    assert supplement.method == gen_azure_prices.LINUX_SUPPLEMENT_METHOD
     assert book.notes == gen_azure_prices.NOTES
 
 

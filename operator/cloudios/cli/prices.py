@@ -127,7 +127,10 @@ def _show_gcp(book: gcp_pricing.GcpPriceBook, where: str) -> int:
         f"prices: {book.count()}",
         f"source: {book.source}",
     ]
-    out += [f"  table {name}: {t.date}; {len(t.prices)} regions; {t.unit}" for name, t in book.tables.items()]
+    for name, t in book.tables.items():
+        out.append(f"  table {name}: {t.date}; {len(t.prices)} regions; {t.unit}")
+        out += [f"    unpriced {key}: {why}" for key, why in t.unpriced.items()]
+    out += [f"  no {name} table: {why}" for name, why in book.unpriced.items()]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
 
@@ -141,7 +144,15 @@ def _show_azure(book: azure_pricing.AzurePriceBook | None = None, where: str = "
         f"prices: {book.count()} in {len(book.regions)} regions",
         f"source: {book.source}",
     ]
-    out += [f"  table {name}: {t.date}; {t.source}" for name, t in book.tables.items()]
+    for name, t in book.tables.items():
+        out.append(f"  table {name}: {t.date}; {t.source}")
+        if t.supplement is not None:
+            extra = t.supplement
+            out.append(f"    supplement (sizes the table's source lacks): {extra.date}; {extra.source}")
+    for name, region in book.regions.items():
+        if region.sources:
+            own = "; ".join(f"{t}: {s.date}, {s.source}" for t, s in region.sources.items())
+            out.append(f"  region {name} (its own sources): {own}")
     missing = [t for t in azure_pricing.book.TABLES if t not in book.tables]
     if missing:
         out.append(f"  no prices (findings needing them are unpriced): {', '.join(missing)}")

@@ -42,6 +42,11 @@ class TableSource(_PriceModel):
     )
     path: str | None = Field(default=None, description="The data file inside the source.")
     method: str | None = Field(default=None, description="How the source's keys were mapped to ours.")
+    supplement: TableSource | None = Field(
+        default=None,
+        description="Where the table's supplementary figures come from: sizes this source lacks or whose "
+        "figures were left out, priced from a second source (a region's ``vmSupplement``).",
+    )
 
 
 class AzureRegionPrices(_PriceModel):
@@ -49,6 +54,11 @@ class AzureRegionPrices(_PriceModel):
 
     vm: dict[str, dict[str, DecimalStr]] = Field(
         default_factory=dict, description="linux|windows -> ARM size name -> USD per hour."
+    )
+    vm_supplement: dict[str, dict[str, DecimalStr]] = Field(
+        default_factory=dict,
+        description="linux|windows -> ARM size name -> USD per hour, for sizes ``vm`` lacks, from the "
+        "table's supplement source (``tables['vm.<os>'].supplement``).",
     )
     disk: dict[str, DecimalStr] = Field(
         default_factory=dict, description="billed tier ('P10 LRS', 'E4 ZRS', 'S30 LRS') -> USD per month."
@@ -70,12 +80,18 @@ class AzureRegionPrices(_PriceModel):
         default_factory=dict,
         description="table (vm.windows, ...) -> why the snapshot has no prices for it in this region.",
     )
+    sources: dict[str, TableSource] = Field(
+        default_factory=dict,
+        description="table -> its source in this region, where it is not the book's (a region refreshed "
+        "on its own: its table is Azure's, the other regions keep the bundled one).",
+    )
 
     def count(self) -> int:
         """How many prices the region holds."""
         scalars = sum(p is not None for p in (self.lb_hourly, self.lb_rule_hourly))
         return (
             sum(len(t) for t in self.vm.values())
+            + sum(len(t) for t in self.vm_supplement.values())
             + len(self.disk)
             + len(self.snapshot_gb_month)
             + len(self.public_ip_hourly)
@@ -108,9 +124,9 @@ class AzurePriceBook(_PriceModel):
         return sum(r.count() for r in self.regions.values())
 
     def vm_hourly(self, region: str, vm_size: str, os: str = "linux") -> Decimal | None:
-        """The hourly price of a VM size, or None when unknown."""
+        """The hourly price of a VM size (from the table or its supplement), or None when unknown."""
         prices = self.regions.get(region)
-        return None if prices is None else prices.vm.get(os, {}).get(vm_size)
+        return None if prices is None else _vm(prices, {"os": os, "vmSize": vm_size})
 
     def unit_price(self, usage: Usage) -> tuple[Decimal, bool] | None:
         """(price per unit, billed hourly?) of a usage line, or None when unknown."""
@@ -139,7 +155,7 @@ class AzurePriceBook(_PriceModel):
         if usage.sku not in _PRICE_OF:
             return f"{where}: the Azure price book does not price {usage.sku}"
         table = _table(usage)
-        known = self.tables.get(table)
+        known = self.source_of(table, usage.region)
         region = self.regions.get(usage.region)
         if region is not None and table in region.unpriced:
             return f"{where}: {region.unpriced[table]}"
@@ -150,19 +166,46 @@ class AzurePriceBook(_PriceModel):
             )
         if usage.region not in self.regions:
             return f"{where}: the {table} table ({known.source}, {known.date}) has no prices there"
-        return f"{where}: not in the {table} table ({known.source}, {known.date})"
+        extra = known.supplement
+        also = "" if extra is None else f", nor in its supplement ({extra.source}, {extra.date})"
+        return f"{where}: not in the {table} table ({known.source}, {known.date}){also}"
 
     def basis_of(self, usage: Usage) -> str | None:
         """The recorded source of the table that prices a usage line, in words; None when unpriced."""
         if self.unit_price(usage) is None:
             return None
         table = _table(usage)
-        known = self.tables.get(table)
+        known = self.source_of(table, self._pricing_region(usage))
+        if known is not None and known.supplement is not None and self._supplemented(usage):
+            return f"{table} supplement: {known.supplement.source.rstrip('.')}, {known.supplement.date}"
         return (
             f"{table}: {known.source.rstrip('.')}, {known.date}"
             if known is not None
             else f"{table}: {self.source}"
         )
+
+    def source_of(self, table: str, region: str) -> TableSource | None:
+        """The recorded source of a table's prices in a region: the region's own, else the book's."""
+        prices = self.regions.get(region)
+        own = None if prices is None else prices.sources.get(table)
+        return own if own is not None else self.tables.get(table)
+
+    def _pricing_region(self, usage: Usage) -> str:
+        """The region whose prices priced a line (load balancers may fall back to 'global')."""
+        price_of = _PRICE_OF[usage.sku]
+        for region in (usage.region, GLOBAL) if usage.sku in _GLOBAL_FALLBACK else (usage.region,):
+            prices = self.regions.get(region)
+            if prices is not None and price_of(prices, usage.attributes) is not None:
+                return region
+        return usage.region
+
+    def _supplemented(self, usage: Usage) -> bool:
+        """Whether a VM line is priced from its table's supplement (its main source lacks the size)."""
+        prices = self.regions.get(usage.region)
+        if usage.sku != "azure.vm" or prices is None:
+            return False
+        os_name, size = usage.attributes.get("os", "linux"), usage.attributes.get("vmSize", "")
+        return size not in prices.vm.get(os_name, {}) and size in prices.vm_supplement.get(os_name, {})
 
 
 def _table(usage: Usage) -> str:
@@ -179,7 +222,9 @@ _TABLE_OF = {"azure.disk": "disk", "azure.snapshot": "snapshot", "azure.publicip
 
 
 def _vm(p: AzureRegionPrices, a: dict[str, str]) -> Decimal | None:
-    return p.vm.get(a.get("os", "linux"), {}).get(a.get("vmSize", ""))
+    os_name, size = a.get("os", "linux"), a.get("vmSize", "")
+    found = p.vm.get(os_name, {}).get(size)
+    return found if found is not None else p.vm_supplement.get(os_name, {}).get(size)
 
 
 def _disk(p: AzureRegionPrices, a: dict[str, str]) -> Decimal | None:
@@ -215,7 +260,8 @@ def parse_book(text: str) -> AzurePriceBook:
             table
             for region in data["regions"].values()
             if isinstance(region, dict)
-            for table in (region.get("vm") or {}).values()
+            for section in ("vm", "vmSupplement")
+            for table in (region.get(section) or {}).values()
         )
     return AzurePriceBook.model_validate(data)
 

@@ -131,32 +131,46 @@ class Collector:
         regions = dict(previous.regions)
         for name, found in self.prices.items():
             old = regions.get(name, AzureRegionPrices())
-            vm = {**old.vm, **{os_name: sizes for os_name, sizes in found["vm"].items() if sizes}}
+            now = {t: _source(source, fetched, t) for t in sorted(self.seen_tables) if _refreshed(t, found)}
+            fresh = {os_name: sizes for os_name, sizes in found["vm"].items() if sizes}
             regions[name] = AzureRegionPrices(
-                vm=vm,
+                vm={**old.vm, **fresh},
+                # A refreshed VM table is Azure's whole table: its supplementary figures go with it.
+                vm_supplement={o: sizes for o, sizes in old.vm_supplement.items() if o not in fresh},
                 disk=found["disk"] or old.disk,
                 snapshot_gb_month=found["snapshot_gb_month"] or old.snapshot_gb_month,
                 public_ip_hourly=found["public_ip_hourly"] or old.public_ip_hourly,
                 lb_hourly=found.get("lb_hourly", old.lb_hourly),
                 lb_rule_hourly=found.get("lb_rule_hourly", old.lb_rule_hourly),
                 # A table refreshed here has prices now; the others keep their reason.
-                unpriced={t: why for t, why in old.unpriced.items() if not _refreshed(t, found)},
+                unpriced={t: why for t, why in old.unpriced.items() if t not in now},
+                # Each refreshed table records its source here: the other regions keep the bundled one.
+                sources={**old.sources, **now},
             )
         tables = dict(previous.tables)
         for table in sorted(self.seen_tables):
-            tables[table] = TableSource(
-                source=f"{source} ({API}, {_TABLE_OF[table]} records, priceType Consumption, USD)",
-                date=fetched,
-            )
+            # A table the bundled book lacked is the refresh's wherever it has prices.
+            tables.setdefault(table, _source(source, fetched, table))
+        dates = [t.date for t in tables.values()] + [
+            t.date for region in regions.values() for t in region.sources.values()
+        ]
         return previous.model_copy(
             update={
-                "date": min(t.date for t in tables.values()) if tables else fetched,
+                "date": min(dates) if dates else fetched,
                 "source": f"Refreshed {fetched} from the Azure Retail Prices API; tables keep their own "
-                "source and date (tables).",
+                "source and date (tables), and a refreshed region records the refresh as its tables' "
+                "source (its sources).",
                 "tables": tables,
                 "regions": dict(sorted(regions.items())),
             }
         )
+
+
+def _source(source: str, fetched: date, table: str) -> TableSource:
+    """The recorded source of a table read from the refresh's records."""
+    return TableSource(
+        source=f"{source} ({API}, {_TABLE_OF[table]} records, priceType Consumption, USD)", date=fetched
+    )
 
 
 def _refreshed(table: str, found: Mapping[str, Any]) -> bool:

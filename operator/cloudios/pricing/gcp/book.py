@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -19,6 +20,10 @@ from cloudios.domain.money import DecimalStr
 BUNDLED = "data/gcp-prices.json"
 # Snapshot storage locations (multi-regions) as the price tables name them.
 MULTI_REGIONS = {"us": "us-multi", "eu": "europe-multi", "asia": "asia-multi"}
+# Custom machine type names (Compute Engine's scheme): [<family>-]custom-<vCPUs>-<MiB>[-ext]; no
+# family prefix means N1. '-ext' marks extended memory, billed at a rate of its own.
+_CUSTOM = re.compile(r"^(?:(?P<family>[a-z][a-z0-9]*)-)?custom-(?P<vcpu>\d+)-(?P<mib>\d+)(?P<ext>-ext)?$")
+EXTENDED_MEMORY = "extendedMemory"  # the key of customMachineTypes' reason for '-ext' types
 
 
 class _PriceModel(BaseModel):
@@ -34,6 +39,9 @@ class PriceTable(_PriceModel):
     prices: dict[str, dict[str, DecimalStr]] = Field(
         default_factory=dict, description="region -> key -> price"
     )
+    unpriced: dict[str, str] = Field(
+        default_factory=dict, description="key (or group of keys) the table has no price for -> why."
+    )
 
     def get(self, region: str, key: str) -> Decimal | None:
         return self.prices.get(region, {}).get(key)
@@ -48,7 +56,10 @@ class GcpPriceBook(_PriceModel):
     - ``gce.snapshot`` {}: GB-month, priced at the snapshot's storage location
     - ``gce.address`` {}: 1 per reserved, unused static external IPv4 address (hourly x 730)
     - ``cloudsql.instance`` {tier, availabilityType}: 1 per instance (hourly x 730)
-    A missing table or entry means 'unknown' (the finding is reported unpriced), never zero.
+    A ``gce.instance`` whose machine type is custom (``[family-]custom-<vCPUs>-<MiB>``) is priced from
+    the customMachineTypes table: vCPUs x the family's vCPU-hour + GiB x its GiB-hour.
+    A missing table or entry means 'unknown' (the finding is reported unpriced), never zero; ``unpriced``
+    (and a table's own ``unpriced``) say why.
     """
 
     format_version: Literal[1] = 1
@@ -59,6 +70,9 @@ class GcpPriceBook(_PriceModel):
     source: str
     notes: list[str] = Field(default_factory=list)
     tables: dict[str, PriceTable] = Field(default_factory=dict, description="table name -> table")
+    unpriced: dict[str, str] = Field(
+        default_factory=dict, description="table the snapshot does not have -> why (no public source, ...)."
+    )
 
     def count(self) -> int:
         return sum(len(p) for t in self.tables.values() for p in t.prices.values())
@@ -74,7 +88,21 @@ class GcpPriceBook(_PriceModel):
             return None
         region = MULTI_REGIONS.get(usage.region, usage.region)
         price = table.get(region, key_of(usage.attributes))
+        if price is None and usage.sku == "gce.instance":
+            price = self._custom(region, key_of(usage.attributes))
         return None if price is None else (price, hourly)
+
+    def _custom(self, region: str, machine_type: str) -> Decimal | None:
+        """The hourly price of a custom machine type from its family's vCPU and GiB rates, or None."""
+        match = _CUSTOM.match(machine_type)
+        table = self.tables.get(CUSTOM)
+        if match is None or match["ext"] or table is None:
+            return None
+        family = match["family"] or "n1"
+        vcpu, gib = table.get(region, f"{family}/vcpu"), table.get(region, f"{family}/memoryGib")
+        if vcpu is None or gib is None:
+            return None
+        return int(match["vcpu"]) * vcpu + Decimal(int(match["mib"])) / 1024 * gib
 
     def monthly(self, usage: Usage) -> Money | None:
         found = self.unit_price(usage)
@@ -94,11 +122,32 @@ class GcpPriceBook(_PriceModel):
             return f"{where}: the GCP price book does not price {usage.sku}"
         table = self.tables.get(rule[0])
         if table is None:
-            return f"{where}: the snapshot has no {rule[0]} table"
+            why = self.unpriced.get(rule[0])
+            return f"{where}: the snapshot has no {rule[0]} table" + (f": {why}" if why else "")
         region = MULTI_REGIONS.get(usage.region, usage.region)
+        custom = (
+            _CUSTOM.match(usage.attributes.get("machineType", "")) if usage.sku == "gce.instance" else None
+        )
+        if custom is not None:
+            return f"{where}: {self._custom_missing(region, custom)}"
         if region not in table.prices:
             return f"{where}: the {rule[0]} table ({table.source}, {table.date}) has no prices there"
         return f"{where}: not in the {rule[0]} table ({table.source}, {table.date})"
+
+    def _custom_missing(self, region: str, match: re.Match[str]) -> str:
+        """Why a custom machine type has no price: no table, extended memory, family or region unknown."""
+        table = self.tables.get(CUSTOM)
+        if table is None:
+            return f"a custom machine type, and the snapshot has no {CUSTOM} table"
+        family = match["family"] or "n1"
+        where = f"the {CUSTOM} table ({table.source}, {table.date})"
+        if match["ext"]:
+            return f"a custom type with extended memory: {table.unpriced.get(EXTENDED_MEMORY, where)}"
+        if family in table.unpriced:
+            return f"a custom {family} type: {table.unpriced[family]}"
+        if region not in table.prices:
+            return f"a custom type: {where} has no prices there"
+        return f"a custom {family} type: {where} has no {family} vCPU and GiB rates there"
 
     def hourly(self, usage: Usage) -> Money | None:
         monthly = self.monthly(usage)
@@ -110,8 +159,9 @@ class GcpPriceBook(_PriceModel):
 
 
 KeyOf = Callable[[Mapping[str, str]], str]
-MACHINES, DISKS, SNAPSHOTS, ADDRESSES, CLOUDSQL = (
+MACHINES, CUSTOM, DISKS, SNAPSHOTS, ADDRESSES, CLOUDSQL = (
     "machineTypes",
+    "customMachineTypes",
     "disks",
     "snapshots",
     "unusedAddresses",
