@@ -1,4 +1,4 @@
-"""Agent transport over real TLS sockets: TLS 1.3 only, numbered gzip batches, a bounded queue, ingest's answers."""
+"""Agent transport over real TLS: TLS 1.3 only, numbered gzip batches, a bounded queue, ingest's answers."""
 
 from __future__ import annotations
 

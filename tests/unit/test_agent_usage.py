@@ -1,4 +1,4 @@
-"""Agent usage: exact quantity parsing, and hourly/daily summaries over two days of 30-s samples (fake clock)."""
+"""Agent usage: exact quantities; hourly and daily summaries over two days of 30-s samples (fake clock)."""
 
 from __future__ import annotations
 
