@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import ssl
 import threading
@@ -153,27 +154,17 @@ class MetricsProxy:
         lines = head.split(b"\r\n")
         kept = [ln for ln in lines[1:] if ln and not ln.lower().startswith(b"connection:")]
         new_head = b"\r\n".join([lines[0], *kept, b"Connection: close", b"", b""])
-        upstream = self._upstream_tls.wrap_socket(
-            socket.create_connection(self._upstream_addr, timeout=30), server_hostname=self._upstream_addr[0]
-        )
-        upstream.settimeout(None)
-        with contextlib.closing(upstream):
+        try:
+            upstream = self._upstream_tls.wrap_socket(
+                socket.create_connection(self._upstream_addr, timeout=30),
+                server_hostname=self._upstream_addr[0],
+            )
             upstream.sendall(new_head + rest)
-
-            def client_to_upstream() -> None:
-                with contextlib.suppress(OSError):
-                    while chunk := conn.recv(65536):
-                        upstream.sendall(chunk)
-                # The client went away (a watch it closed): end the upstream side too.
-                with contextlib.suppress(OSError):
-                    upstream.shutdown(socket.SHUT_RDWR)
-
-            threading.Thread(target=client_to_upstream, daemon=True).start()
-            with contextlib.suppress(OSError):
-                while chunk := upstream.recv(65536):
-                    conn.sendall(chunk)
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        except OSError:  # the API server is restarting or stopping: what a client would see too
+            _respond(conn, 502, _status_body(502, "API server unreachable"), close=True)
+            return
+        with contextlib.closing(upstream), contextlib.suppress(OSError):
+            _relay(conn, upstream)
 
     # -- metrics.k8s.io -----------------------------------------------------------------------
 
@@ -272,6 +263,24 @@ _DISCOVERY = {
         },
     ],
 }
+
+
+def _relay(client: ssl.SSLSocket, upstream: ssl.SSLSocket) -> None:
+    """Copy bytes both ways on one thread (an SSL socket must not be read and written concurrently)
+    until either side closes: the upstream after its response, the client when it drops a watch."""
+    client.settimeout(30)
+    while True:
+        ready = [s for s in (upstream, client) if s.pending()]
+        if not ready:
+            ready, _, _ = select.select([upstream, client], [], [], 1.0)
+        for side in ready:
+            try:
+                data = side.recv(65536)
+            except (ssl.SSLWantReadError, TimeoutError):
+                continue
+            if not data:
+                return
+            (client if side is upstream else upstream).sendall(data)
 
 
 def _read_head(conn: ssl.SSLSocket, buffer: bytes) -> tuple[bytes | None, bytes]:
