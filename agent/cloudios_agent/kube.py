@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -70,10 +71,13 @@ class KubeClient:
     def close(self) -> None:
         self._client.close()
 
-    def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+    def get_text(self, path: str, params: dict[str, str] | None = None) -> str:
         response = self._client.get(path, params=params)
         _raise_for_status(response.status_code, response.content)
-        return json.loads(response.content)
+        return response.content.decode()
+
+    def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return json.loads(self.get_text(path, params))
 
     def list(
         self, path: str, project: Callable[[dict[str, Any]], T | None], *, limit: int = PAGE_LIMIT
@@ -82,17 +86,16 @@ class KubeClient:
         items: dict[str, T] = {}
         params = {"limit": str(limit)}
         while True:
-            page = self.get_json(path, params)
-            for obj in page.get("items") or ():
-                projected = project(obj)
+            members: dict[str, Any] = {}
+            for obj in scan_list(self.get_text(path, params), members):
+                projected = project(obj) if isinstance(obj, dict) else None
                 if projected is not None:
                     items[object_key(obj)] = projected
-            meta = page.get("metadata") or {}
+            meta = members.get("metadata") or {}
             token = meta.get("continue")
             if not token:
                 return items, str(meta.get("resourceVersion") or "")
             params = {"limit": str(limit), "continue": str(token)}
-            del page
 
     def watch(
         self, path: str, resource_version: str, *, seconds: int
@@ -118,6 +121,59 @@ class KubeClient:
                     error = GoneError if code == HTTP_GONE else ApiError
                     raise error(code, str(obj.get("message") or obj.get("reason") or "watch error"))
                 yield kind, obj
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def scan_list(text: str, members: dict[str, Any], key: str = "items") -> Iterator[Any]:
+    """The elements of a JSON object's ``key`` array, decoded one at a time (the array is never built).
+
+    A page of 250 pods decodes to tens of megabytes of dicts; this way only one object is alive at
+    a time, and its projection is all that stays. The object's other members land in ``members``.
+    """
+    scan = _Scanner(text)
+    _, i = scan.expect(0, "{")
+    if text[i : i + 1] == "}":
+        return
+    while True:
+        name, i = _DECODER.raw_decode(text, i)
+        _, i = scan.expect(i, ":")
+        if name == key and text[i : i + 1] == "[":
+            i = yield from scan.array(i)
+        else:
+            members[str(name)], i = _DECODER.raw_decode(text, i)
+        sep, i = scan.expect(i, ",}")
+        if sep == "}":
+            return
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def space(self, i: int) -> int:
+        match = _SPACE.match(self.text, i)
+        return match.end() if match else i
+
+    def expect(self, i: int, chars: str) -> tuple[str, int]:
+        i = self.space(i)
+        if i >= len(self.text) or self.text[i] not in chars:
+            raise ValueError(f"malformed JSON list at offset {i}")
+        return self.text[i], self.space(i + 1)
+
+    def array(self, i: int) -> Generator[Any, None, int]:
+        """Elements of the array opening at ``i``; returns the index after its closing bracket."""
+        i = self.space(i + 1)
+        if self.text[i : i + 1] == "]":
+            return i + 1
+        while True:
+            item, i = _DECODER.raw_decode(self.text, i)
+            yield item
+            sep, i = self.expect(i, ",]")
+            if sep == "]":
+                return i
 
 
 def object_key(obj: dict[str, Any]) -> str:

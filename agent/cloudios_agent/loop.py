@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -16,7 +15,7 @@ from cloudios_agent.collect import Collector
 from cloudios_agent.health import Telemetry
 from cloudios_agent.kube import ApiError
 from cloudios_agent.send import Sender
-from cloudios_agent.usage import UsageAggregator
+from cloudios_agent.usage import PodSample, UsageAggregator
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class Agent:
     def __init__(
         self,
         collector: Collector,
-        sampler: Callable[[], Any],
+        sampler: Callable[[], Iterable[PodSample]],
         sender: Sender,
         telemetry: Telemetry,
         *,
@@ -64,9 +63,10 @@ class Agent:
         self.usage.close(now)
         closed = tuple(self.usage.take_closed())
         inventory = None
-        due = (
-            self._last_inventory is None
-            or (now - self._last_inventory).total_seconds() >= self.inventory_seconds
+        # Half a cycle of slack: ticks drift by milliseconds, and "every 30 s" must not become "every 60 s".
+        slack = self.sample_seconds / 2
+        due = self._last_inventory is None or (
+            (now - self._last_inventory).total_seconds() >= self.inventory_seconds - slack
         )
         if due:
             inventory = self.collector.inventory(now.replace(microsecond=0))
@@ -76,7 +76,7 @@ class Agent:
 
     def _sample(self, now: datetime) -> None:
         try:
-            doc = self.sampler()
+            samples = self.sampler()
         except (httpx.HTTPError, ApiError, ValueError, OSError) as exc:
             self.telemetry.inc("sample_errors_total")
             log.warning(
@@ -90,7 +90,11 @@ class Agent:
         def resolve(namespace: str, pod: str) -> tuple[str, str]:
             return workloads.get((namespace, pod)) or ("Pod", pod)
 
-        self.telemetry.inc("samples_total", self.usage.add(doc, now, resolve))
+        try:
+            self.telemetry.inc("samples_total", self.usage.add(samples, now, resolve))
+        except ValueError as exc:  # a malformed answer, found while decoding it pod by pod
+            self.telemetry.inc("sample_errors_total")
+            log.warning("metrics.k8s.io answer unreadable (%s)", str(exc)[:200])
 
     def _queue(self, inventory: wire.Inventory | None, usage: tuple[wire.ContainerUsage, ...]) -> int:
         if inventory is None and not usage:

@@ -1,13 +1,21 @@
 """Entry point of the cloudios-agent command: settings from flags or environment, then the loop."""
 
+# ruff: noqa: E402 - the httpx guard below must run before anything imports httpx
+
 from __future__ import annotations
+
+import sys
+
+# httpx imports its optional command line (rich, click, pygments: about 7 MiB resident) whenever
+# they are installed, as they are beside the operator in the one distribution. The agent never
+# uses it; a None entry makes that import fail fast, and httpx then skips its CLI.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import argparse
 import logging
 import os
 import re
 import signal
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +30,7 @@ from cloudios_agent.kube import KubeClient
 from cloudios_agent.kubeconfig import ConfigError, from_kubeconfig, in_cluster
 from cloudios_agent.loop import Agent
 from cloudios_agent.send import Sender
-from cloudios_agent.usage import METRICS_PATH
+from cloudios_agent.usage import metrics_api
 
 ENV = "CLOUDIOS_AGENT_"
 EXIT_USAGE = 2
@@ -225,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     agent = Agent(
         collector,
-        lambda: client.get_json(METRICS_PATH),
+        metrics_api(client.get_text),
         sender,
         telemetry,
         sample_seconds=settings.sample_seconds,

@@ -9,12 +9,13 @@ the clock are passed in: tests run two days of samples in seconds.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from cloudios_agent import quantity, wire
+from cloudios_agent.kube import scan_list
 from cloudios_agent.sketch import Sketch
 
 METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/pods"
@@ -40,28 +41,46 @@ class PodSample:
     containers: tuple[ContainerSample, ...]
 
 
-def parse_pod_metrics(doc: Any) -> Iterator[PodSample]:
-    """The samples of a PodMetricsList; items or containers with unparsable quantities are skipped."""
-    for item in (doc.get("items") if isinstance(doc, dict) else None) or ():
-        if not isinstance(item, dict):
+def pod_sample(item: Any) -> PodSample | None:
+    """One PodMetrics item; containers with unparsable quantities are left out."""
+    if not isinstance(item, dict):
+        return None
+    meta = item.get("metadata") or {}
+    containers: list[ContainerSample] = []
+    for c in item.get("containers") or ():
+        usage = (c.get("usage") if isinstance(c, dict) else None) or {}
+        try:
+            cpu = quantity.millicores(str(usage["cpu"]))
+            memory = float(quantity.parse(str(usage["memory"])))
+        except (quantity.QuantityError, KeyError, TypeError):
             continue
-        meta = item.get("metadata") or {}
-        containers: list[ContainerSample] = []
-        for c in item.get("containers") or ():
-            usage = (c.get("usage") if isinstance(c, dict) else None) or {}
-            try:
-                cpu = quantity.millicores(str(usage["cpu"]))
-                memory = float(quantity.parse(str(usage["memory"])))
-            except (quantity.QuantityError, KeyError, TypeError):
-                continue
-            containers.append(ContainerSample(sys.intern(str(c.get("name"))), cpu, memory))
-        if containers and meta.get("name"):
-            yield PodSample(
-                str(meta.get("namespace") or ""),
-                str(meta["name"]),
-                str(item.get("timestamp") or ""),
-                tuple(containers),
-            )
+        containers.append(ContainerSample(sys.intern(str(c.get("name"))), cpu, memory))
+    if not containers or not meta.get("name"):
+        return None
+    return PodSample(
+        str(meta.get("namespace") or ""),
+        str(meta["name"]),
+        str(item.get("timestamp") or ""),
+        tuple(containers),
+    )
+
+
+def parse_pod_metrics(doc: Any) -> Iterator[PodSample]:
+    """The samples of a decoded PodMetricsList."""
+    for item in (doc.get("items") if isinstance(doc, dict) else None) or ():
+        sample = pod_sample(item)
+        if sample is not None:
+            yield sample
+
+
+def metrics_api(get_text: Callable[[str], str]) -> Callable[[], Iterator[PodSample]]:
+    """The sampler reading metrics.k8s.io: fetches now (errors surface here), decodes pod by pod later."""
+
+    def sample() -> Iterator[PodSample]:
+        text = get_text(METRICS_PATH)
+        return (s for s in map(pod_sample, scan_list(text, {})) if s is not None)
+
+    return sample
 
 
 @dataclass
@@ -90,8 +109,8 @@ class UsageAggregator:
         self._last_timestamp: dict[tuple[str, str], str] = {}
         self.samples = 0
 
-    def add(self, doc: Any, now: datetime, resolve: Resolve) -> int:
-        """Add one PodMetricsList taken at ``now``; returns the container samples counted.
+    def add(self, samples: Iterable[PodSample], now: datetime, resolve: Resolve) -> int:
+        """Add the pod samples of one read taken at ``now``; returns the container samples counted.
 
         A pod whose metrics timestamp did not move since the last read is skipped: metrics-server
         may refresh less often than the agent samples, and a value must not count twice.
@@ -100,7 +119,7 @@ class UsageAggregator:
         periods = [self._open.setdefault((p, period_start(p, now)), {}) for p in PERIODS]
         seen: dict[tuple[str, str], str] = {}
         added = 0
-        for pod in parse_pod_metrics(doc):
+        for pod in samples:
             ident = (pod.namespace, pod.pod)
             seen[ident] = pod.timestamp
             if pod.timestamp and self._last_timestamp.get(ident) == pod.timestamp:

@@ -12,7 +12,8 @@ import pytest
 
 from cloudios_agent import quantity, wire
 from cloudios_agent.collect import OTHER_KINDS, WORKLOAD_KINDS
-from cloudios_agent.usage import UsageAggregator, parse_pod_metrics
+from cloudios_agent.kube import scan_list
+from cloudios_agent.usage import PodSample, UsageAggregator, metrics_api, parse_pod_metrics
 
 START = datetime(2026, 3, 1, 0, 0, 10, tzinfo=UTC)
 RBAC = Path(__file__).parents[2] / "agent" / "cloudios_agent" / "rbac.json"
@@ -68,6 +69,10 @@ def _doc(values: dict[tuple[str, str], tuple[float, float]], stamp: str) -> dict
     }
 
 
+def _samples(values: dict[tuple[str, str], tuple[float, float]], stamp: str) -> list[PodSample]:
+    return list(parse_pod_metrics(_doc(values, stamp)))
+
+
 def _resolve(namespace: str, pod: str) -> tuple[str, str]:
     return ("Deployment", pod.rsplit("-", 1)[0]) if pod.startswith("web") else ("Pod", pod)
 
@@ -90,7 +95,7 @@ def test_two_days_of_samples_summarize_per_hour_and_day_within_two_percent() -> 
             key: (rng.lognormvariate(4.5 if key[0] != "batch" else 6, 0.6), rng.uniform(2**27, 2**29))
             for key in pods
         }
-        added = agg.add(_doc(values, f"t{i}"), now, _resolve)
+        added = agg.add(_samples(values, f"t{i}"), now, _resolve)
         assert added == len(pods)
         if i < 2 * 24 * 120:
             for (pod, _), (cpu, mem) in values.items():
@@ -130,11 +135,11 @@ def test_two_days_of_samples_summarize_per_hour_and_day_within_two_percent() -> 
 def test_a_period_is_emitted_only_after_it_closes_and_round_trips_the_wire() -> None:
     agg = UsageAggregator()
     t0 = datetime(2026, 3, 1, 10, 59, 30, tzinfo=UTC)
-    agg.add(_doc({("web-a", "app"): (200.0, 2**28)}, "a"), t0, _resolve)
+    agg.add(_samples({("web-a", "app"): (200.0, 2**28)}, "a"), t0, _resolve)
     assert agg.take_closed() == []
-    agg.add(_doc({("web-a", "app"): (300.0, 2**28)}, "b"), t0 + timedelta(seconds=29), _resolve)
+    agg.add(_samples({("web-a", "app"): (300.0, 2**28)}, "b"), t0 + timedelta(seconds=29), _resolve)
     assert agg.take_closed() == []
-    agg.add(_doc({("web-a", "app"): (400.0, 2**28)}, "c"), t0 + timedelta(seconds=30), _resolve)
+    agg.add(_samples({("web-a", "app"): (400.0, 2**28)}, "c"), t0 + timedelta(seconds=30), _resolve)
     closed = agg.take_closed()
     assert [(u.period, u.start.hour, u.cpu.samples) for u in closed] == [("hour", 10, 2)]
     report = wire.Report("ab", 1, t0, "t", usage=tuple(closed))
@@ -143,11 +148,12 @@ def test_a_period_is_emitted_only_after_it_closes_and_round_trips_the_wire() -> 
 
 def test_a_repeated_metrics_timestamp_is_not_counted_twice() -> None:
     agg = UsageAggregator()
-    doc = _doc({("web-a", "app"): (0.2, 2**28)}, "same")
+    doc = _samples({("web-a", "app"): (0.2, 2**28)}, "same")
     assert agg.add(doc, START, _resolve) == 1
     assert agg.add(doc, START + timedelta(seconds=30), _resolve) == 0
     assert (
-        agg.add(_doc({("web-a", "app"): (0.2, 2**28)}, "next"), START + timedelta(seconds=60), _resolve) == 1
+        agg.add(_samples({("web-a", "app"): (0.2, 2**28)}, "next"), START + timedelta(seconds=60), _resolve)
+        == 1
     )
 
 
@@ -186,3 +192,18 @@ def test_rbac_rules_cover_exactly_what_the_agent_watches() -> None:
     assert not {"secrets", "configmaps", "pods/log", "pods/exec"} & {
         r for rule in rules for r in rule["resources"]
     }
+
+
+def test_lists_are_decoded_item_by_item_exactly_as_json_would() -> None:
+    doc = _doc({("web-a", "app"): (200.0, 2**28), ("web-b", "app"): (1.5, 3)}, "s")
+    doc = {"kind": "PodMetricsList", "metadata": {"resourceVersion": "7", "continue": ""}, **doc}
+    for text in (json.dumps(doc), json.dumps(doc, indent=3), json.dumps(doc, separators=(",", ":"))):
+        members: dict[str, object] = {}
+        assert list(scan_list(text, members)) == doc["items"]
+        assert members == {"kind": "PodMetricsList", "metadata": {"resourceVersion": "7", "continue": ""}}
+        assert list(metrics_api(lambda _path, t=text: t)()) == list(parse_pod_metrics(doc))
+    assert list(scan_list('{"items": [], "metadata": {}}', {})) == []
+    assert list(scan_list(" { } ", {})) == []
+    for bad in ('{"items": [1 2]}', '{"items": [1,', "[1]", '{"a" 1}', ""):
+        with pytest.raises(ValueError):
+            list(scan_list(bad, {}))
