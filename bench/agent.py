@@ -1,4 +1,4 @@
-"""Benchmark: the agent's footprint on a 5,000-pod cluster, beside a list-everything baseline (official client).
+"""Benchmark: the agent's footprint on a 5,000-pod cluster, beside a list-everything baseline.
 
     .venv/bin/python -m bench.agent [--pods 5000 --nodes 500 --workloads 1000 --cycle-seconds 30 --cycles 5]
 
@@ -21,6 +21,7 @@ import gzip
 import json
 import os
 import platform
+import ssl
 import statistics
 import subprocess
 import sys
@@ -33,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from bench.agent_estate import Poster, build
-from cloudios_agent import wire
-from cloudios_agent.usage import UsageAggregator
 from tests.support.agent_identity import create_agent_identity, write_kubeconfig
 from tests.support.controlplane import free_port, start_control_plane
 from tests.support.ingest_standin import IngestStandIn
 from tests.support.metrics_proxy import ContainerUsage, MetricsProxy, PodUsage
+
+from cloudios_agent import wire
+from cloudios_agent.usage import UsageAggregator
 
 MIB = 1024 * 1024
 TICK = os.sysconf("SC_CLK_TCK")
@@ -93,7 +94,7 @@ def metrics_source(pods: list[tuple[str, str]]) -> Callable[[], list[PodUsage]]:
                         f"{int(mem * rng.uniform(0.9, 1.1) * 1024)}Ki",
                     ),
                 ),
-            )  # fmt: skip
+            )
             for (ns, name), (cpu, mem) in base.items()
         ]
 
@@ -106,11 +107,17 @@ def run_agent(
     token = work / "ingest-token"
     token.write_text(ingest.token)
     health = free_port()
-    env = {**os.environ, "CLOUDIOS_AGENT_INGEST_URL": ingest.url, "CLOUDIOS_AGENT_TOKEN_FILE": str(token),
-           "CLOUDIOS_AGENT_CA_FILE": str(ingest.ca_file), "CLOUDIOS_AGENT_KUBECONFIG": str(kubeconfig),
-           "CLOUDIOS_AGENT_SAMPLE_SECONDS": str(args.cycle_seconds),
-           "CLOUDIOS_AGENT_INVENTORY_SECONDS": str(args.inventory_seconds or args.cycle_seconds),
-           "CLOUDIOS_AGENT_HEALTH_PORT": str(health), "CLOUDIOS_AGENT_HEALTH_HOST": "127.0.0.1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CLOUDIOS_AGENT_INGEST_URL": ingest.url,
+        "CLOUDIOS_AGENT_TOKEN_FILE": str(token),
+        "CLOUDIOS_AGENT_CA_FILE": str(ingest.ca_file),
+        "CLOUDIOS_AGENT_KUBECONFIG": str(kubeconfig),
+        "CLOUDIOS_AGENT_SAMPLE_SECONDS": str(args.cycle_seconds),
+        "CLOUDIOS_AGENT_INVENTORY_SECONDS": str(args.inventory_seconds or args.cycle_seconds),
+        "CLOUDIOS_AGENT_HEALTH_PORT": str(health),
+        "CLOUDIOS_AGENT_HEALTH_HOST": "127.0.0.1",
+    }
     started = time.monotonic()
     log = (work / "agent.log").open("wb")
     agent = subprocess.Popen([sys.executable, "-m", "cloudios_agent.main"], env=env, stdout=log, stderr=log)
@@ -124,7 +131,7 @@ def run_agent(
 
     try:
         while not any(len(r.report().get("inventory", {}).get("pods", [])) >= pods for r in ingest.received):
-            if agent.poll() is not None or time.monotonic() - started > 600:  # noqa: PLR2004
+            if agent.poll() is not None or time.monotonic() - started > 600:
                 raise RuntimeError(
                     f"agent produced no full inventory: {(work / 'agent.log').read_text()[-2000:]}"
                 )
@@ -146,18 +153,33 @@ def run_agent(
         agent.terminate()
         agent.wait(30)
         log.close()
-    return {**result, "first_inventory_s": round(first_inventory_s, 1), "flushes": len(sizes),
-            "bytes_per_flush_gzip": int(statistics.mean(sizes)) if sizes else 0,
-            "bytes_per_flush_json": len(flushes[-1].text().encode()) if flushes else 0,
-            "samples_per_cycle": round(final.get("cloudios_agent_samples_total", 0) / max(final.get("cloudios_agent_cycles_total", 1), 1)),
-            "batches_dropped": final.get("cloudios_agent_batches_dropped_total", 0)}  # fmt: skip
+    return {
+        **result,
+        "first_inventory_s": round(first_inventory_s, 1),
+        "flushes": len(sizes),
+        "bytes_per_flush_gzip": int(statistics.mean(sizes)) if sizes else 0,
+        "bytes_per_flush_json": len(flushes[-1].text().encode()) if flushes else 0,
+        "samples_per_cycle": round(
+            final.get("cloudios_agent_samples_total", 0) / max(final.get("cloudios_agent_cycles_total", 1), 1)
+        ),
+        "batches_dropped": final.get("cloudios_agent_batches_dropped_total", 0),
+    }
 
 
 def run_baseline(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench.agent", "--baseline-child", str(kubeconfig), "--cycle-seconds", str(args.cycle_seconds)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.agent",
+            "--baseline-child",
+            str(kubeconfig),
+            "--cycle-seconds",
+            str(args.cycle_seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     done: list[dict[str, Any]] = []
 
     def read() -> None:
@@ -166,7 +188,7 @@ def run_baseline(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        while len(done) < 2:  # noqa: PLR2004 - first cycle, then one warm-up
+        while len(done) < 2:
             if child.poll() is not None:
                 raise RuntimeError("baseline exited")
             time.sleep(0.5)
@@ -176,8 +198,11 @@ def run_baseline(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
     finally:
         child.terminate()
         child.wait(30)
-    return {**result, "wall_s_per_list_cycle": round(statistics.mean(d["wall_s"] for d in done[1:]), 2),
-            "objects_per_cycle": done[-1]["objects"]}  # fmt: skip
+    return {
+        **result,
+        "wall_s_per_list_cycle": round(statistics.mean(d["wall_s"] for d in done[1:]), 2),
+        "objects_per_cycle": done[-1]["objects"],
+    }
 
 
 def baseline_child(kubeconfig: str, cycle_seconds: float) -> None:
@@ -188,12 +213,22 @@ def baseline_child(kubeconfig: str, cycle_seconds: float) -> None:
     api = client.ApiClient()
     core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
     hpa, disc, custom = client.AutoscalingV2Api(api), client.DiscoveryV1Api(api), client.CustomObjectsApi(api)
-    calls = [core.list_pod_for_all_namespaces, core.list_node, core.list_namespace, core.list_persistent_volume,
-             core.list_persistent_volume_claim_for_all_namespaces, core.list_service_for_all_namespaces,
-             apps.list_deployment_for_all_namespaces, apps.list_stateful_set_for_all_namespaces,
-             apps.list_daemon_set_for_all_namespaces, apps.list_replica_set_for_all_namespaces,
-             batch.list_job_for_all_namespaces, batch.list_cron_job_for_all_namespaces,
-             hpa.list_horizontal_pod_autoscaler_for_all_namespaces, disc.list_endpoint_slice_for_all_namespaces]  # fmt: skip
+    calls = [
+        core.list_pod_for_all_namespaces,
+        core.list_node,
+        core.list_namespace,
+        core.list_persistent_volume,
+        core.list_persistent_volume_claim_for_all_namespaces,
+        core.list_service_for_all_namespaces,
+        apps.list_deployment_for_all_namespaces,
+        apps.list_stateful_set_for_all_namespaces,
+        apps.list_daemon_set_for_all_namespaces,
+        apps.list_replica_set_for_all_namespaces,
+        batch.list_job_for_all_namespaces,
+        batch.list_cron_job_for_all_namespaces,
+        hpa.list_horizontal_pod_autoscaler_for_all_namespaces,
+        disc.list_endpoint_slice_for_all_namespaces,
+    ]
     held: list[Any] = []
     cycle = 0
     next_at = time.monotonic()
@@ -211,14 +246,23 @@ def baseline_child(kubeconfig: str, cycle_seconds: float) -> None:
         time.sleep(max(0.0, next_at - time.monotonic()))
 
 
-def usage_flush_bytes(pods: list[tuple[str, str]], source: Callable[[], list[PodUsage]]) -> dict[str, int]:
+def usage_flush_bytes(source: Callable[[], list[PodUsage]]) -> dict[str, int]:
     """The hourly usage flush for this estate, made by the agent's own aggregator from 120 samples."""
     agg = UsageAggregator()
     start = datetime(2026, 3, 1, 10, tzinfo=UTC)
     for i in range(121):
-        doc = {"items": [{"metadata": {"namespace": p.namespace, "name": p.name}, "timestamp": str(i),
-                          "containers": [{"name": c.name, "usage": {"cpu": c.cpu, "memory": c.memory}} for c in p.containers]}
-                         for p in source()]}  # fmt: skip
+        doc = {
+            "items": [
+                {
+                    "metadata": {"namespace": p.namespace, "name": p.name},
+                    "timestamp": str(i),
+                    "containers": [
+                        {"name": c.name, "usage": {"cpu": c.cpu, "memory": c.memory}} for c in p.containers
+                    ],
+                }
+                for p in source()
+            ]
+        }
         agg.add(
             doc, start + timedelta(seconds=30 * i), lambda _ns, pod: ("Deployment", pod.rsplit("-", 1)[0])
         )
@@ -247,8 +291,11 @@ def main() -> int:
     plane = start_control_plane(work / "controlplane")
     proxy = ingest = None
     try:
-        assert plane._admin_tls is not None
-        poster = Poster(plane.server_url, plane._admin_tls)
+        assert plane.ca_path is not None
+        admin = ssl.create_default_context(cafile=str(plane.ca_path))
+        pki = plane.workdir / "pki"  # the administrator's client certificate (system:masters)
+        admin.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        poster = Poster(plane.server_url, admin)
         t0 = time.monotonic()
         estate = build(poster, pods=args.pods, nodes=args.nodes, workloads=args.workloads)
         created_s = time.monotonic() - t0
@@ -262,14 +309,19 @@ def main() -> int:
         proxy = MetricsProxy(plane.server_url, plane.ca_path, source, work / "proxy").start()
         kubeconfig = write_kubeconfig(work / "kubeconfig.json", proxy.url, proxy.ca_file, identity.token)
         ingest = IngestStandIn(work / "ingest", "ccat_bench_" + "x" * 40).start()
-        results: dict[str, Any] = {"pods": len(estate.pods), "nodes": args.nodes, "workloads": args.workloads,
-                                   "api_writes": estate.objects, "cycle_seconds": args.cycle_seconds,
-                                   "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"}  # fmt: skip
+        results: dict[str, Any] = {
+            "pods": len(estate.pods),
+            "nodes": args.nodes,
+            "workloads": args.workloads,
+            "api_writes": estate.objects,
+            "cycle_seconds": args.cycle_seconds,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        }
         results["agent"] = run_agent(args, kubeconfig, ingest, work, len(estate.pods))
         print(json.dumps(results["agent"]), file=sys.stderr)
         if not args.skip_baseline:
             results["baseline"] = run_baseline(args, kubeconfig)
-        results["usage_flush_hourly"] = usage_flush_bytes(estate.pods, source)
+        results["usage_flush_hourly"] = usage_flush_bytes(source)
         print(json.dumps(results, indent=2))
     finally:
         for part in (proxy, ingest):

@@ -12,6 +12,8 @@ import sys
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -179,6 +181,18 @@ class SanitizingFormatter(logging.Formatter):
         return text
 
 
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before any thread starts.
+
+    glibc gives each allocating thread an arena of its own (up to 8 per core); with a watch thread
+    per kind that left about 9 MiB resident in half-empty arenas (bench/agent.py: 64 -> 55 MiB).
+    Two are plenty for threads that mostly wait. Not glibc (musl, macOS): nothing to do.
+    """
+    m_arena_max = -8  # from glibc's malloc.h
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(m_arena_max, arenas)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agent until SIGTERM; 2 on a bad setting, with a message naming the flag and the fix."""
     try:
@@ -188,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = "" if isinstance(exc, UsageError) else f"{_where('kubeconfig')}: "
         sys.stderr.write(f"cloudios-agent: {where}{exc}\n")
         return EXIT_USAGE
+    fewer_malloc_arenas()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SanitizingFormatter([settings.token_file.read_text().strip()]))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
