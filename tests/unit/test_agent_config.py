@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import ssl
 import tempfile
 from pathlib import Path
