@@ -41,7 +41,7 @@ from tests.support.ingest_standin import IngestStandIn
 from tests.support.metrics_proxy import ContainerUsage, MetricsProxy, PodUsage
 
 from cloudios_agent import wire
-from cloudios_agent.usage import UsageAggregator
+from cloudios_agent.usage import UsageAggregator, parse_pod_metrics
 
 MIB = 1024 * 1024
 TICK = os.sysconf("SC_CLK_TCK")
@@ -264,7 +264,9 @@ def usage_flush_bytes(source: Callable[[], list[PodUsage]]) -> dict[str, int]:
             ]
         }
         agg.add(
-            doc, start + timedelta(seconds=30 * i), lambda _ns, pod: ("Deployment", pod.rsplit("-", 1)[0])
+            parse_pod_metrics(doc),
+            start + timedelta(seconds=30 * i),
+            lambda _ns, pod: ("Deployment", pod.rsplit("-", 1)[0]),
         )
     usage = tuple(agg.take_closed())
     body = wire.encode_report(wire.Report("ab", 1, start, "bench", usage=usage))
@@ -321,6 +323,7 @@ def main() -> int:
         print(json.dumps(results["agent"]), file=sys.stderr)
         if not args.skip_baseline:
             results["baseline"] = run_baseline(args, kubeconfig)
+            print(json.dumps(results["baseline"]), file=sys.stderr)
         results["usage_flush_hourly"] = usage_flush_bytes(source)
         print(json.dumps(results, indent=2))
     finally:
