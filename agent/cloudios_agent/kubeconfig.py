@@ -73,7 +73,12 @@ def tls_context(*, cafile: str | None = None, cadata: str | None = None) -> ssl.
     """Client context: verifies the server against exactly this CA, TLS 1.3 minimum."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
-    context.load_verify_locations(cafile=cafile, cadata=cadata)
+    try:
+        context.load_verify_locations(cafile=cafile, cadata=cadata)
+    except (ssl.SSLError, OSError, ValueError):
+        raise ConfigError(
+            f"the cluster CA {cafile or '(inline data)'} is not a readable PEM certificate"
+        ) from None
     return context
 
 
@@ -149,7 +154,7 @@ def _cluster_tls(cluster: dict[str, Any], path: Path) -> ssl.SSLContext:
 
 def _client_certificate(tls: ssl.SSLContext, user: dict[str, Any], base: Path) -> None:
     if "client-certificate" in user and "client-key" in user:
-        tls.load_cert_chain(str(base / user["client-certificate"]), str(base / user["client-key"]))
+        _load_chain(tls, base / user["client-certificate"], base / user["client-key"])
     elif "client-certificate-data" in user and "client-key-data" in user:
         # ssl reads certificates only from files: a private directory, removed right after.
         with tempfile.TemporaryDirectory(prefix="cloudios-agent-") as tmp:
@@ -157,4 +162,11 @@ def _client_certificate(tls: ssl.SSLContext, user: dict[str, Any], base: Path) -
             for target, field in ((cert, "client-certificate-data"), (key, "client-key-data")):
                 target.touch(mode=0o600)
                 target.write_bytes(base64.b64decode(user[field]))
-            tls.load_cert_chain(str(cert), str(key))
+            _load_chain(tls, cert, key)
+
+
+def _load_chain(tls: ssl.SSLContext, cert: Path, key: Path) -> None:
+    try:
+        tls.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError):
+        raise ConfigError("the kubeconfig's client certificate or key is not a readable PEM pair") from None

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import ssl
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -218,16 +219,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     telemetry = Telemetry()
+    try:
+        sender = Sender(
+            settings.ingest_url,
+            settings.token_file,
+            telemetry,
+            ca_file=settings.ca_file,
+            spool_dir=settings.spool_dir,
+            max_batches=settings.queue_batches,
+        )
+    except ssl.SSLError:
+        sys.stderr.write(f"cloudios-agent: {_where('ca-file')}: not a PEM CA bundle; give the ingest CA\n")
+        return EXIT_USAGE
     client = KubeClient(config)
     collector = Collector(client)
-    sender = Sender(
-        settings.ingest_url,
-        settings.token_file,
-        telemetry,
-        ca_file=settings.ca_file,
-        spool_dir=settings.spool_dir,
-        max_batches=settings.queue_batches,
-    )
     telemetry.labelled(
         "objects",
         "Objects held in the watch cache, by resource.",

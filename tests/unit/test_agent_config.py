@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import ssl
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -130,10 +133,49 @@ def test_log_lines_never_carry_the_token() -> None:
         record = logging.LogRecord(
             "a", logging.ERROR, __file__, 1, "token %s and bearer xyz123", (secret,), None
         )
-        import sys  # noqa: PLC0415
-
         record.exc_info = sys.exc_info()
     text = formatter.format(record)
     assert secret not in text
     assert "xyz123" not in text
     assert text.count("[redacted]") >= 3
+
+
+def test_unreadable_certificates_exit_2_naming_the_setting(tmp_path: Path) -> None:
+    certs = tls.generate_certificate(tmp_path / "ca", ["127.0.0.1"])
+    token = tmp_path / "token"
+    token.write_text("t" * 40)
+    good = {"server": "https://127.0.0.1:6443", "certificate-authority": str(certs.ca_file)}
+    cases = [
+        (
+            _kubeconfig(tmp_path / "k1.json", good, {"token": "x"}),
+            token,
+            "--ca-file (CLOUDIOS_AGENT_CA_FILE): not a PEM",
+        ),
+        (
+            _kubeconfig(tmp_path / "k2.json", {**good, "certificate-authority": str(token)}, {}),
+            certs.ca_file,
+            "--kubeconfig (CLOUDIOS_AGENT_KUBECONFIG): the cluster CA",
+        ),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDIOS_AGENT_")}
+    for config, ca, message in cases:
+        args = ["--ingest-url", "https://ingest", "--token-file", str(token), "--ca-file", str(ca)]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cloudios_agent.main",
+                *args,
+                "--kubeconfig",
+                str(config),
+                "--health-port",
+                "0",
+            ],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
