@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cloudios_agent import project, wire
-from cloudios_agent.kube import KubeClient, Reflector, Resource
+from cloudios_agent.kube import PAGE_LIMIT, WATCH_SECONDS, KubeClient, Reflector, Resource
 
 WORKLOAD_KINDS = {
     "deployments": ("Deployment", "/apis/apps/v1/deployments"),
@@ -41,7 +41,9 @@ DIRECT_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "CronJob"})
 class Collector:
     """Reflectors for every kind the agent reads, and the inventory they add up to."""
 
-    def __init__(self, client: KubeClient, *, page_limit: int = 250, watch_seconds: int = 300) -> None:
+    def __init__(
+        self, client: KubeClient, *, page_limit: int = PAGE_LIMIT, watch_seconds: int = WATCH_SECONDS
+    ) -> None:
         options: dict[str, Any] = {"page_limit": page_limit, "watch_seconds": watch_seconds}
         self.reflectors: dict[str, Reflector[Any]] = {}
         for name, (kind, path) in WORKLOAD_KINDS.items():

@@ -27,8 +27,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=10.0)
-PAGE_LIMIT = 250
-"""Objects per list page: bounds the memory a page of raw JSON takes before it is projected."""
+PAGE_LIMIT = 100
+"""Objects per list page: bounds the raw JSON held at once (fourteen kinds list in parallel at start)."""
 WATCH_SECONDS = 300
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 60.0
 HTTP_OK, HTTP_GONE = 200, 410
@@ -130,7 +130,7 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 def scan_list(text: str, members: dict[str, Any], key: str = "items") -> Iterator[Any]:
     """The elements of a JSON object's ``key`` array, decoded one at a time (the array is never built).
 
-    A page of 250 pods decodes to tens of megabytes of dicts; this way only one object is alive at
+    A page of 100 pods decodes to megabytes of dicts; this way only one object is alive at
     a time, and its projection is all that stays. The object's other members land in ``members``.
     """
     scan = _Scanner(text)
