@@ -8,15 +8,18 @@ produce on demand, is injected by the test front proxy.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from kubernetes import client as k8s
 
-from cloudios_agent import project
+from cloudios_agent import kubeconfig, project
 from cloudios_agent.kube import GoneError, KubeClient, Reflector, Resource
 from tests.agent.conftest import AgentAccess
 from tests.support.controlplane import ControlPlane
@@ -149,3 +152,31 @@ def test_real_410_after_compaction_and_restart_http_status_and_in_stream(
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_a_client_certificate_kubeconfig_reaches_the_api_server(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The kubeconfig path with inline certificate data, against the real API server (no proxy)."""
+    assert control_plane.ca_path is not None
+    pki = control_plane.workdir / "pki"
+
+    def data(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    doc = {
+        "clusters": [{"name": "c", "cluster": {"server": control_plane.server_url,
+                                               "certificate-authority-data": data(control_plane.ca_path)}}],
+        "users": [{"name": "u", "user": {"client-certificate-data": data(pki / "admin.crt"),
+                                         "client-key-data": data(pki / "admin.key")}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }  # fmt: skip
+    (tmp_path / "kubeconfig.json").write_text(json.dumps(doc))
+    client = KubeClient(kubeconfig.from_kubeconfig(tmp_path / "kubeconfig.json"))
+    try:
+        names, version = client.list("/api/v1/namespaces", project.namespace, limit=1)
+        assert "default" in names
+        assert version
+    finally:
+        client.close()
