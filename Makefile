@@ -75,6 +75,7 @@ bench: venv controlplane
 	$(PY) bench/aws_scan.py
 	$(PY) bench/azure_scan.py
 	$(PY) -m bench.operator --accounts 200 --runs 3
+	$(PY) -m bench.agent
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
