@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cloudios.api import schedules
+from cloudios.api.webhooks import EventType
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
 from cloudios.domain.money import DecimalStr, Money
 
@@ -55,19 +56,24 @@ class ModuleSelection(ApiModel):
     )
 
 
-NotificationEvent = Literal["ScanCompleted", "ScanFailed", "RecommendationCreated"]
-
-
 class Notification(ApiModel):
-    """A signed webhook announcing scans."""
+    """A signed webhook (Standard Webhooks, docs/webhooks.md) announcing scans and recommendations."""
 
-    url: str = Field(pattern=r"^https://", description="HTTPS endpoint that receives the webhook.")
-    secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret with the HMAC signing key (key 'secret')."
+    url: str = Field(
+        pattern=r"^https://",
+        max_length=2048,
+        description="HTTPS endpoint that receives the webhooks; loopback, link-local, metadata and (unless "
+        "the operator allows them for the namespace) private addresses are refused.",
     )
-    events: list[NotificationEvent] = Field(
-        default_factory=lambda: list[NotificationEvent](["ScanCompleted"]),
-        description="Which events to send.",
+    secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret with the signing secret, 'whsec_' + base64 (key 'secret' unless set); "
+        "required: nothing is sent unsigned.",
+    )
+    events: list[EventType] = Field(
+        default_factory=lambda: list[EventType](["scan.completed", "scan.failed"]),
+        description="Which events to send: scan.completed, scan.failed, recommendation.created, "
+        "recommendation.decided, account.credentials_invalid.",
     )
 
 
