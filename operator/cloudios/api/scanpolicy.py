@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cloudios.api import schedules
-from cloudios.api.webhooks import EventType
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
+from cloudios.api.webhooks import EventType
 from cloudios.domain.money import DecimalStr, Money
 
 
@@ -131,13 +131,29 @@ class ScannedAccount(ApiModel):
     message: str = Field(default="", description="Human-readable detail saying what to do next.")
 
 
+class NotificationCounts(ApiModel):
+    """The policy's webhook deliveries in the outbox (docs/webhooks.md)."""
+
+    pending: int = Field(default=0, ge=0, description="Waiting to be sent or retried.")
+    delivered: int = Field(
+        default=0, ge=0, description="Accepted by the receiver (kept for the retention period)."
+    )
+    dead_letters: int = Field(
+        default=0,
+        ge=0,
+        description="Gave up after the retry period (CLOUDIOS_NOTIFY_RETRY_HOURS) or refused.",
+    )
+    last_dead_letter: str = Field(default="", description="The newest dead letter's event and last error.")
+
+
 class ScanPolicyStatus(ApiModel):
     """What the last runs of the policy did."""
 
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready: the schedule and modules are valid and the last run succeeded; "
-        "Degraded: selected accounts are skipped because they are not Ready.",
+        "Degraded: selected accounts are skipped because they are not Ready; NotificationsReady: every "
+        "webhook's URL and signing secret are usable; NotificationsDelivered: no recent dead letter.",
     )
     last_run_time: datetime | None = Field(default=None, description="When the last run started.")
     next_run_time: datetime | None = Field(default=None, description="When the next run is due.")
@@ -152,6 +168,9 @@ class ScanPolicyStatus(ApiModel):
     )
     accounts: list[ScannedAccount] = Field(
         default_factory=list, description="The CloudAccounts the last run selected, one entry each."
+    )
+    notifications: NotificationCounts | None = Field(
+        default=None, description="Webhook deliveries of the policy by outcome."
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."

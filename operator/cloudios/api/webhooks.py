@@ -95,7 +95,9 @@ class DecisionData(_Model):
 
 
 class CredentialsInvalidData(_Model):
-    policy: PolicyRef = Field(description="The policy whose notifications announce it (one event per policy).")
+    policy: PolicyRef = Field(
+        description="The policy whose notifications announce it (one event per policy)."
+    )
     account: str
     provider: str
     reason: str = Field(description="CamelCase reason of the failed credential check.")

@@ -93,7 +93,7 @@ def address_problem(address: str | IPAddress, *, allow_private: bool) -> str | N
     return None
 
 
-def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
+def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:  # noqa: PLR0911 - one refusal per rule
     """Why ``url`` may not receive webhooks, judged without DNS (admission, spec checks), or None:
     HTTPS only, a host, no credentials, no metadata host name, and an IP literal must pass
     ``address_problem``. A host name is checked again after resolution, at every delivery."""
