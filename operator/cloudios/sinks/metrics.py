@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from cloudios.api.recommendation import RecommendationState
+from cloudios.api.webhooks import EVENT_TYPES
 from cloudios.domain.enums import Category
 from cloudios.domain.scan import SavingsSummary
 
@@ -210,7 +211,8 @@ class Metrics:
     # -- webhooks ------------------------------------------------------------------------------
 
     def record_webhook(self, namespace: str, policy: str, event: str, *, ok: bool) -> None:
-        """One delivery attempt; ``event`` is one of the fixed event types (a bounded label)."""
+        """One delivery attempt; ``event`` is one of the fixed event types (anything else: 'other')."""
+        event = event if event in EVENT_TYPES else OTHER
         (self.webhook_delivered if ok else self.webhook_failed).labels(namespace, policy, event).inc()
 
     def set_webhook_outbox(self, namespace: str, policy: str, *, pending: int, dead: int) -> None:

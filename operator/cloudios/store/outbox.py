@@ -143,9 +143,8 @@ def failed(
 def counts(conn: sa.Connection, tenant: str, policy: str) -> OutboxCounts:
     t = schema.webhook_outbox
     mine = (t.c.tenant == tenant, t.c.policy == policy)
-    by_state: dict[str, int] = dict(
-        conn.execute(sa.select(t.c.state, sa.func.count()).where(*mine).group_by(t.c.state)).tuples().all()
-    )
+    query = sa.select(t.c.state, sa.func.count()).where(*mine).group_by(t.c.state)
+    by_state: dict[str, int] = {str(state): int(n) for state, n in conn.execute(query)}
     last = conn.execute(
         sa.select(t.c.event, t.c.last_error)
         .where(*mine, t.c.state == DEAD)
