@@ -27,7 +27,7 @@ from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.webhooks import WebhookSender
 from cloudios.store.outbox import DEAD, DELIVERED, PENDING
 from cloudios.store.sql import SqlRepository
-from tests.support.webhook_receiver import HOST_NAME, Receiver, receiver  # noqa: F401 - the fixture
+from tests.support.webhook_receiver import HOST_NAME, Receiver
 
 NS, POLICY = "team-a", "nightly"
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -140,7 +140,8 @@ def scan_completed() -> list[notification_events.PendingEvent]:
 
 def enqueue(notifier: Notifier, spec: ScanPolicy) -> int:
     found = notifications.check(notifier, cast("Kube", FakeKube({"hook": {"secret": SECRET.encode()}})), spec)
-    assert found.observation is not None and found.observation.status == "True", found.observation
+    assert found.observation is not None
+    assert found.observation.status == "True", found.observation
     return notifications.enqueue(notifier, spec, found.usable, scan_completed())
 
 
@@ -251,7 +252,7 @@ def test_operator_restart_mid_retry_delivers_once_with_the_same_id(
     for _ in range(5):
         deliver_pass(notifier, NS, POLICY)
         clock.advance(60)
-    accepted = [r for r in receiver.received[1:]]
+    accepted = receiver.received[1:]
     assert [r.headers["webhook-id"] for r in accepted] == [first_id]
     assert store.webhook_counts(NS, POLICY).delivered == 1
     notifier.sender.close()
@@ -295,7 +296,7 @@ REFUSED_ANSWERS = {
     "aws metadata": ["169.254.169.254"],
     "aws metadata v6": ["fd00:ec2::254"],
     "alibaba metadata": ["100.100.100.200"],
-    "unspecified": ["0.0.0.0"],  # noqa: S104 - the address under test
+    "unspecified": ["0.0.0.0"],
     "multicast": ["224.0.0.251"],
     "ipv4-mapped loopback": ["::ffff:127.0.0.1"],
     "loopback beside public (rebinding)": ["93.184.215.14", "127.0.0.1"],
