@@ -3,9 +3,6 @@ redirects, and every address class the SSRF guard refuses after DNS resolution."
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,7 +24,7 @@ from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.webhooks import WebhookSender
 from cloudios.store.outbox import DEAD, DELIVERED, PENDING
 from cloudios.store.sql import SqlRepository
-from tests.support.webhook_receiver import HOST_NAME, Receiver
+from tests.support.webhook_receiver import HOST_NAME, Receiver, verify
 
 NS, POLICY = "team-a", "nightly"
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -43,20 +40,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks reference verification, written from the spec, not from our signer:
-    strip whsec_, base64-decode the key, HMAC-SHA256 over "{id}.{timestamp}.{body}", base64, and
-    compare (constant time) with any space-delimited "v1,<sig>" in webhook-signature."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = headers["webhook-id"].encode() + b"." + headers["webhook-timestamp"].encode() + b"." + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    for candidate in headers["webhook-signature"].split(" "):
-        version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
-            return True
-    return False
 
 
 class FakeKube:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,6 +28,20 @@ def outward_address() -> str:
     if address.startswith("127."):
         pytest.fail("webhook tests need a non-loopback IPv4 address on this machine")
     return address
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The Standard Webhooks reference verification, written from the spec, not from our signer:
+    strip whsec_, base64-decode the key, HMAC-SHA256 over "{id}.{timestamp}.{body}", base64, and
+    compare (constant time) with any space-delimited "v1,<sig>" in webhook-signature."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = headers["webhook-id"].encode() + b"." + headers["webhook-timestamp"].encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    for candidate in headers["webhook-signature"].split(" "):
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value, expected):
+            return True
+    return False
 
 
 @dataclass

@@ -87,7 +87,7 @@ def events() -> list[notification_events.PendingEvent]:
             reason="AccessDenied",
             message=f"AssumeRole failed for {AWS_KEY_CANARY}",
             since=T0,
-        )  # fmt: skip
+        )
     )
     return found
 

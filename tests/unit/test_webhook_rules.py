@@ -113,8 +113,8 @@ def test_public_https_urls_pass(url: str) -> None:
 
 
 def test_admission_names_the_field_and_leaves_stored_urls_alone() -> None:
-    bad = {"metadata": {"namespace": "team-a"}, "spec": {"notifications": [{"url": "https://ok.example.com/"},
-                                                                            {"url": "https://169.254.169.254/"}]}}  # fmt: skip
+    hooks = [{"url": "https://ok.example.com/"}, {"url": "https://169.254.169.254/"}]
+    bad = {"metadata": {"namespace": "team-a"}, "spec": {"notifications": hooks}}
     [problem] = notification_problems(None, bad, allow_private=False)
     assert problem.startswith("spec.notifications[1].url is refused: 169.254.169.254 is a cloud metadata")
     assert notification_problems(bad, bad, allow_private=False) == []
