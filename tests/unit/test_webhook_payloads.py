@@ -86,7 +86,8 @@ def events() -> list[notification_events.PendingEvent]:
             provider="aws",
             reason="AccessDenied",
             message=f"AssumeRole failed for {AWS_KEY_CANARY}",
-            since=T0,
+            now=T0,
+            key="uid/never",
         )
     )
     return found

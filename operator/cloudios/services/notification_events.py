@@ -138,14 +138,14 @@ def recommendation_decided(
 
 
 def credentials_invalid(
-    *, ref: PolicyRef, account: str, provider: str, reason: str, message: str, since: datetime
+    *, ref: PolicyRef, account: str, provider: str, reason: str, message: str, now: datetime, key: str
 ) -> PendingEvent:
-    """A CloudAccount's credential check turned False; keyed by when it did (its condition's
-    lastTransitionTime), so one outage is one event."""
+    """A CloudAccount's credential check turned False; ``key`` names the valid period that ended
+    (the account's uid and when CredentialsValid last changed), so one outage is one event."""
     payload = webhooks.CredentialsInvalid(
-        timestamp=since,
+        timestamp=now,
         data=webhooks.CredentialsInvalidData(
             policy=ref, account=account, provider=provider, reason=reason, message=_text(message)
         ),
     )
-    return PendingEvent("account.credentials_invalid", f"{account}/{since.isoformat()}", payload)
+    return PendingEvent("account.credentials_invalid", key, payload)
