@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.azure",
     "tests.support.prometheus",
+    "tests.support.webhook_receiver",
 ]
 
 # Properties are checked for correctness, never for speed (speed is measured in bench/): no

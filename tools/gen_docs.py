@@ -1,4 +1,5 @@
-"""Generate docs/modules.md and each provider's least-privilege policy; `--check` exits 1 when stale."""
+"""Generate docs/modules.md, each provider's least-privilege policy and the webhook payload schemas;
+`--check` exits 1 when stale."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudios.api import webhooks
 from cloudios.domain import Provider
 from cloudios.modules import confidence, registry
 from cloudios.modules.base import Module
@@ -17,6 +19,7 @@ from cloudios.providers import registry as providers
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "modules.md"
 POLICY_DIR = ROOT / "docs" / "providers"
+WEBHOOK_DIR = ROOT / "docs" / "webhooks"
 INTRO = (
     "Each module reads one account's inventory and metric summaries and returns findings. "
     "Settings go under `spec.modules[].settings` of a ScanPolicy (camelCase keys; unknown keys "
@@ -143,9 +146,17 @@ def policies() -> dict[Path, str]:
     return out
 
 
+def webhook_schemas() -> dict[Path, str]:
+    """docs/webhooks/<event>.schema.json: each webhook payload's JSON Schema, from cloudios.api.webhooks."""
+    return {
+        WEBHOOK_DIR / f"{event}.schema.json": json.dumps(webhooks.schema(event), indent=2) + "\n"
+        for event in webhooks.EVENT_TYPES
+    }
+
+
 def generated() -> dict[Path, str]:
     """Every generated file and its text."""
-    return {TARGET: render(), **policies()}
+    return {TARGET: render(), **policies(), **webhook_schemas()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from cloudios.domain import Action, Category, Confidence, Finding, Money, Provid
 from cloudios.security import cluster_tokens, keyset
 from cloudios.store import ScanRecord, SqlRepository, rls, schema
 from cloudios.store.health import HealthCheckRecord
+from cloudios.store.outbox import OutboxMessage
 from tests.support import agent_payloads as sample
 from tests.support.pg_store import TenantDatabase, tenant_database
 from tests.support.postgres import Postgres
@@ -57,6 +58,11 @@ def seed(repo: SqlRepository, tenant: str) -> None:
         replaces=None, now=T0, overlap=timedelta(hours=24),
     )  # fmt: skip
     repo.put_secret(tenant, "webhook", b"secret of " + tenant.encode())
+    repo.enqueue_webhooks(tenant, [OutboxMessage(
+        tenant=tenant, id=f"msg_{tenant}", policy="nightly", destination=0, url="https://hooks.example.com/",
+        secret_name="webhook/nightly/0", event="scan.completed", body="{}", created_at=T0,
+        deadline=T0 + timedelta(hours=24),
+    )])  # fmt: skip
     with repo.tenant_transaction(tenant) as conn:
         conn.execute(
             schema.audit_events.insert().values(

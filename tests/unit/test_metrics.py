@@ -38,6 +38,10 @@ FAMILIES = {
     "cloudios_cloud_api_retries": {"provider", "service"},
     "cloudios_account_ready": {"namespace", "account"},
     "cloudios_build_info": {"version"},
+    "cloudios_webhook_outbox_depth": {"namespace", "policy"},
+    "cloudios_webhook_dead_letters": {"namespace", "policy"},
+    "cloudios_webhook_deliveries": {"namespace", "policy", "event"},
+    "cloudios_webhook_attempts_failed": {"namespace", "policy", "event"},
 }
 
 

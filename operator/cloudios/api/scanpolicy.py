@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from cloudios.api import schedules
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
+from cloudios.api.webhooks import EventType
 from cloudios.domain.money import DecimalStr, Money
 
 
@@ -55,19 +56,24 @@ class ModuleSelection(ApiModel):
     )
 
 
-NotificationEvent = Literal["ScanCompleted", "ScanFailed", "RecommendationCreated"]
-
-
 class Notification(ApiModel):
-    """A signed webhook announcing scans."""
+    """A signed webhook (Standard Webhooks, docs/webhooks.md) announcing scans and recommendations."""
 
-    url: str = Field(pattern=r"^https://", description="HTTPS endpoint that receives the webhook.")
-    secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret with the HMAC signing key (key 'secret')."
+    url: str = Field(
+        pattern=r"^https://",
+        max_length=2048,
+        description="HTTPS endpoint that receives the webhooks; loopback, link-local, metadata and (unless "
+        "the operator allows them for the namespace) private addresses are refused.",
     )
-    events: list[NotificationEvent] = Field(
-        default_factory=lambda: list[NotificationEvent](["ScanCompleted"]),
-        description="Which events to send.",
+    secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret with the signing secret, 'whsec_' + base64 (key 'secret' unless set); "
+        "required: nothing is sent unsigned.",
+    )
+    events: list[EventType] = Field(
+        default_factory=lambda: list[EventType](["scan.completed", "scan.failed"]),
+        description="Which events to send: scan.completed, scan.failed, recommendation.created, "
+        "recommendation.decided, account.credentials_invalid.",
     )
 
 
@@ -125,13 +131,29 @@ class ScannedAccount(ApiModel):
     message: str = Field(default="", description="Human-readable detail saying what to do next.")
 
 
+class NotificationCounts(ApiModel):
+    """The policy's webhook deliveries in the outbox (docs/webhooks.md)."""
+
+    pending: int = Field(default=0, ge=0, description="Waiting to be sent or retried.")
+    delivered: int = Field(
+        default=0, ge=0, description="Accepted by the receiver (kept for the retention period)."
+    )
+    dead_letters: int = Field(
+        default=0,
+        ge=0,
+        description="Gave up after the retry period (CLOUDIOS_NOTIFY_RETRY_HOURS) or refused.",
+    )
+    last_dead_letter: str = Field(default="", description="The newest dead letter's event and last error.")
+
+
 class ScanPolicyStatus(ApiModel):
     """What the last runs of the policy did."""
 
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready: the schedule and modules are valid and the last run succeeded; "
-        "Degraded: selected accounts are skipped because they are not Ready.",
+        "Degraded: selected accounts are skipped because they are not Ready; NotificationsReady: every "
+        "webhook's URL and signing secret are usable; NotificationsDelivered: no recent dead letter.",
     )
     last_run_time: datetime | None = Field(default=None, description="When the last run started.")
     next_run_time: datetime | None = Field(default=None, description="When the next run is due.")
@@ -146,6 +168,9 @@ class ScanPolicyStatus(ApiModel):
     )
     accounts: list[ScannedAccount] = Field(
         default_factory=list, description="The CloudAccounts the last run selected, one entry each."
+    )
+    notifications: NotificationCounts | None = Field(
+        default=None, description="Webhook deliveries of the policy by outcome."
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."

@@ -11,7 +11,7 @@ import kopf
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import LABEL_POLICY, PLURALS, RECOMMENDATION, SCAN_POLICY, label_value
 from cloudios.controller import handling
-from cloudios.services import policy_runs
+from cloudios.services import policy_runs, webhook_delivery
 from cloudios.services.context import Services
 
 PLURAL = PLURALS[SCAN_POLICY]
@@ -34,6 +34,14 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     @kopf.timer(GROUP, VERSION, PLURAL, id="scheduler", interval=every, registry=registry)
     async def scheduler(body: kopf.Body, **_: Any) -> None:
         await handling.tick(policy_runs.tick(services.policies, body), what="ScanPolicy scheduler")
+
+    notifier = services.policies.notifier
+    deliver_every = notifier.settings.interval_seconds if notifier is not None else 5.0
+
+    @kopf.timer(GROUP, VERSION, PLURAL, id="webhooks", interval=deliver_every, registry=registry)
+    async def webhooks(body: kopf.Body, **_: Any) -> None:
+        # The outbox worker of this policy: due deliveries, retries, dead letters on status.
+        await handling.tick(webhook_delivery.deliver(services.policies, body), what="ScanPolicy webhooks")
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)
     async def delete_policy(body: kopf.Body, **_: Any) -> None:

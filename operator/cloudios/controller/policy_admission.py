@@ -1,4 +1,5 @@
-"""Validating webhook for ScanPolicies: refuse a schedule that never fires (CEL cannot tell)."""
+"""Validating webhook for ScanPolicies: refuse a schedule that never fires (CEL cannot tell) and a
+webhook URL the SSRF guard refuses (metadata, loopback, link-local, private unless allowed)."""
 
 # The CRD schema checks the cron syntax only in the operator (croniter), and no CEL rule can know
 # that "0 0 31 2 *" never comes. The operator reports such a policy as Ready=False InvalidSchedule
@@ -15,6 +16,7 @@ import kopf
 
 from cloudios.api import GROUP, VERSION, schedules
 from cloudios.api.names import PLURALS, SCAN_POLICY
+from cloudios.security import urls
 
 PLURAL = PLURALS[SCAN_POLICY]
 VALIDATE_ID = "validate-scanpolicy-schedule"  # also the URL path kopf serves
@@ -41,13 +43,37 @@ def schedule_problem(
     return f"spec.schedule: {problem}" if problem is not None else None
 
 
+def notification_problems(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, allow_private: bool
+) -> list[str]:
+    """Why ``new``'s webhook URLs are refused. A URL the old object had already is left to the
+    NotificationsReady condition, so a stored policy never blocks unrelated updates. Host names are
+    resolved only at delivery (and checked again there); here literal addresses and names are judged."""
+    before = {
+        str(n.get("url"))
+        for n in ((old or {}).get("spec") or {}).get("notifications") or []
+        if isinstance(n, dict)
+    }
+    problems = []
+    for i, item in enumerate(((new or {}).get("spec") or {}).get("notifications") or []):
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or url in before:
+            continue
+        problem = urls.webhook_url_problem(url, allow_private=allow_private)
+        if problem is not None:
+            problems.append(f"spec.notifications[{i}].url is refused: {problem}")
+    return problems
+
+
 def register(
     registry: kopf.OperatorRegistry,
     *,
     persistent: bool = True,
     clock: Callable[[], dt.datetime] = _utcnow,
+    allows_private: Callable[[str], bool] = lambda _namespace: False,
 ) -> None:
-    """Register the ScanPolicy schedule webhook on ``registry`` (CREATE and UPDATE, fail open)."""
+    """Register the ScanPolicy webhook on ``registry`` (CREATE and UPDATE, fail open); a namespace
+    for which ``allows_private`` is true may name private addresses."""
 
     @kopf.on.validate(
         GROUP,
@@ -60,8 +86,10 @@ def register(
         registry=registry,
     )
     def check_schedule(*, old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any) -> None:
-        problem = schedule_problem(
-            None if old is None else dict(old), None if new is None else dict(new), clock()
-        )
-        if problem is not None:
-            raise kopf.AdmissionError(problem, code=INVALID)
+        before, after = None if old is None else dict(old), None if new is None else dict(new)
+        problem = schedule_problem(before, after, clock())
+        namespace = str(((after or {}).get("metadata") or {}).get("namespace") or "")
+        problems = [problem] if problem is not None else []
+        problems += notification_problems(before, after, allow_private=allows_private(namespace))
+        if problems:
+            raise kopf.AdmissionError("; ".join(problems), code=INVALID)

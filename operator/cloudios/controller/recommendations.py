@@ -27,5 +27,7 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     async def follow_decision(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         if event.get("type") == "DELETED" or not body.get("metadata", {}).get("name"):
             return
-        work = recommendations.reconcile(services.kube, services.store, services.locks, body)
+        work = recommendations.reconcile(
+            services.kube, services.store, services.locks, body, services.notifier
+        )
         await handling.tick(work, what="Recommendation state")

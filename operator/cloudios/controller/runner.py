@@ -161,7 +161,7 @@ def build_registry(
             store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
         )
-        policy_admission.register(registry)
+        policy_admission.register(registry, allows_private=settings.notify.allows_private)
     return registry
 
 

@@ -17,7 +17,13 @@ from cloudios.pipeline import health
 from cloudios.pipeline.health import ProbeResult
 from cloudios.providers.base import ProviderError
 from cloudios.security.redaction import redact
-from cloudios.services import account_identity, cluster_agents, credentials, policy_metrics
+from cloudios.services import (
+    account_identity,
+    cluster_agents,
+    credentials,
+    event_notifications,
+    policy_metrics,
+)
 from cloudios.services.account_identity import Claim
 from cloudios.services.context import AccountChecks
 from cloudios.sinks import conditions
@@ -165,6 +171,10 @@ async def reconcile(
             observations = _observations(account, error, result)
         ready = any(o.type == READY and o.status == "True" for o in observations)
         checks.metrics.set_account_ready(namespace, name, ready=ready)
+        if result is not None and not result.ok:
+            await event_notifications.credentials_invalid(
+                checks.notifier, checks.kube, body, reason=result.reason, message=result.message
+            )
         return notices + await checks.status.write(body, observations, status)
 
 

@@ -12,6 +12,7 @@ from typing import cast
 from cloudios import __version__
 from cloudios.providers.base import AgentReports
 from cloudios.security.keyset import MasterKeyset
+from cloudios.services.notifications import Notifier
 from cloudios.services.settings import (
     AgentSettings,
     OperatorSettings,
@@ -23,6 +24,7 @@ from cloudios.services.settings import (
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.status import StatusWriter
+from cloudios.sinks.webhooks import WebhookSender
 from cloudios.store.repository import Repository
 from cloudios.store.sql import SqlRepository
 
@@ -104,6 +106,8 @@ class AccountChecks(_Collaborators):
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     agents: AgentSettings = field(default_factory=AgentSettings)
     """Kubernetes accounts: their agent tokens and reporting window."""
+    notifier: Notifier | None = None
+    """Webhooks: account.credentials_invalid to the policies that select the account."""
 
 
 @dataclass
@@ -119,6 +123,8 @@ class PolicyRuns(_Collaborators):
     """The store's AgentReports port: what kubernetes accounts are scanned from."""
     clock: Clock = utcnow
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    notifier: Notifier | None = None
+    """Webhooks (spec.notifications): destinations, the outbox and its delivery."""
 
 
 @dataclass
@@ -132,7 +138,11 @@ class Services:
     metrics: Metrics
     locks: ObjectLocks
 
+    notifier: Notifier | None = None
+
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.sender.close()
         self.store.close()
         self.kube.close()
 
@@ -151,6 +161,15 @@ def build(
     metrics = Metrics(version=__version__)
     locks = ObjectLocks()
     reports = agent_reports_of(store)
+    notifier = Notifier(
+        store=store,
+        sender=WebhookSender(
+            ca_file=settings.notify.ca_file, timeout_seconds=settings.notify.timeout_seconds
+        ),
+        settings=settings.notify,
+        metrics=metrics,
+        clock=clock,
+    )
     shared = {
         "kube": kube,
         "store": store,
@@ -165,6 +184,7 @@ def build(
         clock=clock,
         slots=asyncio.Semaphore(settings.probe.concurrency),
         agents=settings.agent,
+        notifier=notifier,
     )
     policies = PolicyRuns(
         **shared,  # type: ignore[arg-type]
@@ -175,7 +195,14 @@ def build(
         agent_reports=reports,
         clock=clock,
         slots=asyncio.Semaphore(settings.scan.concurrency),
+        notifier=notifier,
     )
     return Services(
-        accounts=accounts, policies=policies, kube=kube, store=store, metrics=metrics, locks=locks
+        accounts=accounts,
+        policies=policies,
+        kube=kube,
+        store=store,
+        metrics=metrics,
+        locks=locks,
+        notifier=notifier,
     )

@@ -18,9 +18,17 @@ from cloudios.api.names import CLOUD_ACCOUNT, SCAN_POLICY
 from cloudios.api.objects import name_of, parse, status_patch, validation_message
 from cloudios.domain import Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
-from cloudios.services import account_scans, policy_metrics, policy_status, schedule, tenant_preferences
+from cloudios.services import (
+    account_scans,
+    policy_metrics,
+    policy_notifications,
+    policy_status,
+    schedule,
+    tenant_preferences,
+)
 from cloudios.services.account_scans import AccountRun
 from cloudios.services.context import PolicyRuns
+from cloudios.services.notifications import Destinations
 from cloudios.sinks import recommendation_sync
 from cloudios.sinks.conditions import Observation
 from cloudios.sinks.notices import Notice, reference
@@ -94,7 +102,9 @@ async def reconcile(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
         if validity.policy is None:
             assert validity.problem is not None
             return await _write(svc, latest, [validity.problem], {})
-        return await _publish_schedule(svc, latest, validity.policy)
+        webhooks = await policy_notifications.destinations(svc, validity.policy)
+        also = [webhooks.observation] if webhooks.observation is not None else []
+        return await _publish_schedule(svc, latest, validity.policy, also=also)
 
 
 async def _publish_schedule(
@@ -137,6 +147,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
             assert validity.problem is not None
             return await _write(svc, latest, [validity.problem], {})
         policy = validity.policy
+        webhooks = await policy_notifications.destinations(svc, policy)
         now = svc.clock()
         run_now = schedule.run_now_request(latest["metadata"].get("annotations"))
         previous = {a.get("name"): a for a in (latest.get("status") or {}).get("accounts") or []}
@@ -165,7 +176,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 latest,
                 policy,
                 {"accounts": entries} if changed else None,
-                also=[policy_status.degraded(runs.values())],
+                also=[policy_status.degraded(runs.values()), *_observed(webhooks)],
             )
         if republish:
             log.info("policy %s/%s: publishing the last run's findings again", namespace, name)
@@ -197,9 +208,22 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 now=now,
                 run_now=run_now,
                 skipped=left_out,
+                webhooks=webhooks,
             )
         )
         return notices
+
+
+def _observed(webhooks: Destinations) -> list[Observation]:
+    return [webhooks.observation] if webhooks.observation is not None else []
+
+
+def _webhooks_note(webhooks: Destinations) -> str:
+    """A green run still says when its webhooks go nowhere (NotificationsReady has the details)."""
+    found = webhooks.observation
+    if found is None or found.status == "True":
+        return ""
+    return f" Webhooks are not all sent ({found.reason}): see the NotificationsReady condition."
 
 
 async def _timed_scan(
@@ -249,6 +273,7 @@ async def _publish(
     now: datetime,
     run_now: str | None,
     skipped: Sequence[AccountRun] = (),
+    webhooks: Destinations = policy_notifications.NONE,
 ) -> list[Notice]:
     namespace, name = policy.metadata.namespace, policy.metadata.name
     names = sorted(runs)
@@ -305,7 +330,7 @@ async def _publish(
     elif not scanned and skipped:
         ready = policy_status.nothing_scanned(skipped) or Observation(READY, "True", "ScanSucceeded", summary)
     else:
-        ready = Observation(READY, "True", "ScanSucceeded", summary)
+        ready = Observation(READY, "True", "ScanSucceeded", summary + _webhooks_note(webhooks))
     # Publishing again after a failure is not a new run: lastRunTime stays the scans' start.
     last_run = now if scanned or run_now is not None else None
     if last_run is None:
@@ -320,7 +345,13 @@ async def _publish(
             accounts=[runs[n].entry() for n in names],
         )
     )
-    notices = await _write(svc, body, [ready, policy_status.degraded(skipped)], status)
+    if failure is None:
+        await policy_notifications.announce_run(
+            svc, policy, webhooks, run_time=last_run.replace(microsecond=0), runs=[runs[n] for n in names],
+            savings=savings, report=report, published=found, failure_message=detail,
+        )  # fmt: skip
+    observations = [ready, policy_status.degraded(skipped), *_observed(webhooks)]
+    notices = await _write(svc, body, observations, status)
     notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}

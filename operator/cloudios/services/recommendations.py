@@ -10,8 +10,10 @@ from typing import Any
 
 from cloudios.api.names import CLOUD_ACCOUNT, RECOMMENDATION
 from cloudios.api.objects import name_of
+from cloudios.services import event_notifications
 from cloudios.services import recommendation_ownership as ownership
 from cloudios.services.context import ObjectLocks
+from cloudios.services.notifications import Notifier
 from cloudios.sinks import recommendation_objects
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.notices import Notice, reference
@@ -21,10 +23,15 @@ log = logging.getLogger(__name__)
 
 
 async def reconcile(
-    kube: Kube, store: Repository, locks: ObjectLocks, body: Mapping[str, Any]
+    kube: Kube,
+    store: Repository,
+    locks: ObjectLocks,
+    body: Mapping[str, Any],
+    notifier: Notifier | None = None,
 ) -> list[Notice]:
     """Delete an object the operator did not publish; set the others' status from the store and the
-    decision (a state written by anyone else is replaced), and restore a tampered spec."""
+    decision (a state written by anyone else is replaced), and restore a tampered spec. A new
+    decision is announced (recommendation.decided) through ``notifier`` before its state is written."""
     namespace, name = name_of(body)
 
     def account_exists(account: str) -> bool:
@@ -39,6 +46,10 @@ async def reconcile(
     patch = recommendation_objects.status_patch(body, wanted)
     if patch is None and not repairs:
         return []
+    state = wanted["state"]
+    decided = state != status.get("state") and state in ("Approved", "Dismissed")
+    if decided:
+        await event_notifications.decision(notifier, kube, body, state)
     async with locks.hold(RECOMMENDATION, namespace, name):
         if repairs:
             log.warning("recommendation %s/%s: restoring its spec from the store", namespace, name)
@@ -47,8 +58,7 @@ async def reconcile(
             patch["observedGeneration"] = body.get("metadata", {}).get("generation")
             if not await asyncio.to_thread(kube.patch_status, RECOMMENDATION, namespace, name, patch):
                 return []
-    state = wanted["state"]
-    if state != status.get("state") and state in ("Approved", "Dismissed"):
+    if decided:
         who = ((body.get("spec") or {}).get("decision") or {}).get("decidedBy") or "a user"
         return [Notice(reference(body), "Normal", f"Recommendation{state}", f"{state.lower()} by {who}")]
     return []

@@ -26,7 +26,8 @@ def purge_once(
     if any(dataclasses.astuple(counts)):
         log.info(
             "retention purged %d health check(s), %d deleted account(s) with %d scan(s) and %d finding(s); "
-            "agent data: %d usage row(s), %d batch record(s), %d deleted cluster(s), %d token(s)",
+            "agent data: %d usage row(s), %d batch record(s), %d deleted cluster(s), %d token(s); "
+            "%d finished webhook deliveries",
             counts.health_checks,
             counts.accounts,
             counts.scans,
@@ -35,6 +36,7 @@ def purge_once(
             counts.agent_batches,
             counts.agent_clusters,
             counts.cluster_tokens,
+            counts.webhooks,
         )
     return counts
 

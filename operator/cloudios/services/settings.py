@@ -35,6 +35,7 @@ from cloudios.services.settings_groups import (
     _Group,
 )
 from cloudios.services.settings_ingest import AgentSettings, IngestSettings
+from cloudios.services.settings_notify import NotifySettings
 
 __all__ = [
     "AgentSettings",
@@ -45,6 +46,7 @@ __all__ = [
     "KeyringSettings",
     "LogSettings",
     "MetricsSettings",
+    "NotifySettings",
     "OperatorSettings",
     "PeeringSettings",
     "PodSettings",
@@ -83,6 +85,7 @@ class OperatorSettings(_Group):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
     @field_validator("namespaces", mode="before")
@@ -145,7 +148,7 @@ _PREFIXES: dict[str, str] = {
     for group in (
         StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
         AuditSettings, PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings,
-        PodSettings, OperatorSettings, IngestSettings, AgentSettings, BackupSettings,
+        PodSettings, OperatorSettings, IngestSettings, AgentSettings, BackupSettings, NotifySettings,
     )
 }  # fmt: skip
 

@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from cloudios.api.recommendation import RecommendationState
+from cloudios.api.webhooks import EVENT_TYPES
 from cloudios.domain.enums import Category
 from cloudios.domain.scan import SavingsSummary
 
@@ -112,6 +113,30 @@ class Metrics:
             ["namespace", "account"],
             registry=r,
         )
+        self.webhook_outbox = Gauge(
+            "cloudios_webhook_outbox_depth",
+            "Webhook deliveries of the policy waiting in the outbox (pending, including retries).",
+            ["namespace", "policy"],
+            registry=r,
+        )
+        self.webhook_dead = Gauge(
+            "cloudios_webhook_dead_letters",
+            "Webhook deliveries of the policy that ran out of retry time (dead letters kept in the store).",
+            ["namespace", "policy"],
+            registry=r,
+        )
+        self.webhook_delivered = Counter(
+            "cloudios_webhook_deliveries",
+            "Webhook deliveries the receiver accepted (2xx), by event type.",
+            ["namespace", "policy", "event"],
+            registry=r,
+        )
+        self.webhook_failed = Counter(
+            "cloudios_webhook_attempts_failed",
+            "Failed webhook delivery attempts (each retry counts), by event type.",
+            ["namespace", "policy", "event"],
+            registry=r,
+        )
         self.build_info = Gauge(
             "cloudios_build_info",
             "Always 1; the version label names the running build.",
@@ -180,6 +205,19 @@ class Metrics:
         _remove(self.last_success, namespace, policy)
         for result in ("success", "failure"):
             _remove(self.scans, namespace, policy, result)
+        _remove(self.webhook_outbox, namespace, policy)
+        _remove(self.webhook_dead, namespace, policy)
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def record_webhook(self, namespace: str, policy: str, event: str, *, ok: bool) -> None:
+        """One delivery attempt; ``event`` is one of the fixed event types (anything else: 'other')."""
+        event = event if event in EVENT_TYPES else OTHER
+        (self.webhook_delivered if ok else self.webhook_failed).labels(namespace, policy, event).inc()
+
+    def set_webhook_outbox(self, namespace: str, policy: str, *, pending: int, dead: int) -> None:
+        self.webhook_outbox.labels(namespace, policy).set(pending)
+        self.webhook_dead.labels(namespace, policy).set(dead)
 
     # -- savings and recommendations -----------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,8 @@ class SyncReport:
     updated: int = 0
     deleted: int = 0
     skipped: int = 0
+    created_names: list[str] = field(default_factory=list)
+    """Names of the objects this reconcile created (recommendation.created webhooks)."""
 
 
 def _create(kube: Kube, policy: PolicyRef, body: dict[str, Any], status: dict[str, Any]) -> str:
@@ -74,6 +76,8 @@ def sync(
     for body, status in plan.create:
         outcome = _create(kube, policy, body, status)
         setattr(report, outcome, getattr(report, outcome) + 1)
+        if outcome == "created":
+            report.created_names.append(body["metadata"]["name"])
     for name, ops, status_patch in plan.patch:
         if not ops and not status_patch:
             continue

@@ -32,6 +32,7 @@ ERASED_TABLES = (
     schema.agent_batches,
     schema.agent_inventory,
     schema.cluster_tokens,
+    schema.webhook_outbox,
     schema.secrets,
     schema.data_keys,
     schema.audit_identities,

@@ -47,6 +47,7 @@ class PurgeCounts:
     agent_batches: int = 0
     agent_clusters: int = 0
     cluster_tokens: int = 0
+    webhooks: int = 0
 
 
 def upsert_account(

@@ -275,5 +275,32 @@ audit_identities = sa.Table(
     sa.UniqueConstraint("tenant", "value", name="uq_audit_identities_value"),
 )
 
+# Webhook deliveries (revision 0011): the durable outbox. One row per (event, destination), its id the
+# webhook-id every attempt carries; body is the exact JSON that is signed and sent (redacted when
+# enqueued). state: pending -> delivered, or dead (a dead letter) once retrying ran out of time.
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(253), nullable=False),
+    sa.Column("destination", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret_name", sa.String(253), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("deadline", UtcDateTime(), nullable=False),
+    sa.Column("leased_until", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "id", name="pk_webhook_outbox"),
+    sa.Index("ix_webhook_outbox_due", "tenant", "policy", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_outbox_finished", "finished_at"),
+)
+
 # Every table whose rows belong to a tenant: row-level security (ENABLE and FORCE) on all of them.
 TENANT_TABLES: tuple[str, ...] = tuple(sorted(t.name for t in metadata.tables.values() if "tenant" in t.c))

@@ -25,6 +25,7 @@ from cloudios.store import (
     finding_rows,
     health,
     migrations,
+    outbox,
     rls,
     schema,
     secrets,
@@ -32,6 +33,7 @@ from cloudios.store import (
 from cloudios.store.agent_store import USAGE_RETENTION, AgentStore
 from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
+from cloudios.store.outbox import OutboxStore
 from cloudios.store.repository import ScanDiff
 
 __all__ = ["SqlRepository", "data_dir", "private_sqlite_file"]
@@ -45,7 +47,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-class SqlRepository(AgentStore):
+class SqlRepository(AgentStore, OutboxStore):
     """Repository over any SQLAlchemy engine; the URL picks the backend.
 
     With a master ``keyset`` it also keeps secrets, encrypted under per-tenant data keys
@@ -304,9 +306,10 @@ class SqlRepository(AgentStore):
         with self._maintenance() as conn:
             agent = agent_store.purge(conn, now=now, retention=retention, usage_retention=usage_retention)
             counts = health.purge_expired(conn, now=now, retention=retention)
+            webhooks = outbox.purge(conn, before=now - retention)
         return dataclasses.replace(
             counts, agent_usage=agent.usage, agent_batches=agent.batches, agent_clusters=agent.clusters,
-            cluster_tokens=agent.tokens,
+            cluster_tokens=agent.tokens, webhooks=webhooks,
         )  # fmt: skip
 
     # -- data rights: a tenant's export and erasure (store/data_rights.py) ------------------------
