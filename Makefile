@@ -27,7 +27,8 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 venv: $(VENV)/.synced
 
 ## demo: the CLI scans of seeded local AWS, GCP and Azure emulators, then the operator on a local control
-## plane (Recommendations, summary, an approval with the approver recorded); installs what it needs first
+## plane with those accounts and an agent-fed Kubernetes cluster (Recommendations, summary, an approval
+## with the approver recorded); installs what it needs first
 demo: venv controlplane
 	$(VENV)/bin/cloudios demo
 	$(VENV)/bin/cloudios demo --provider gcp --report out/cloudios-demo-gcp-report.html

@@ -1,8 +1,10 @@
-"""`make demo`, part two: a local control plane, seeded AWS and Azure emulators, the operator, an approval."""
+"""`make demo`, part two: a local control plane, seeded AWS, GCP and Azure emulators, an agent-fed
+Kubernetes cluster, the operator, an approval."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import os
 import shutil
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
@@ -32,7 +35,7 @@ from tests.support.controlplane import (  # noqa: E402
     free_port,
     start_control_plane,
 )
-from tools import demo_azure, demo_gcp  # noqa: E402
+from tools import demo_azure, demo_gcp, demo_kubernetes  # noqa: E402
 
 from cloudios.cli.audit import write_keys  # noqa: E402
 from cloudios.controller import decisions  # noqa: E402
@@ -140,6 +143,7 @@ class Demo:
     moto_stop: Callable[[], None] | None = None
     azure: demo_azure.AzureDemo | None = None
     gcp: demo_gcp.GcpDemo | None = None
+    kubernetes: demo_kubernetes.KubernetesDemo | None = None
     operator: Operator | None = None
     custom: Any = None
 
@@ -214,6 +218,7 @@ class Demo:
 
         self.azure = demo_azure.start(self.workdir, NAMESPACE, {"env": "demo"})
         self.gcp = demo_gcp.start(NAMESPACE, {"env": "demo"})
+        self.kubernetes = demo_kubernetes.start(self.workdir, NAMESPACE, {"env": "demo"})
         progress(
             "GCP emulator (Cloud Monitoring over gRPC/TLS, Compute and Cloud SQL over REST) on 127.0.0.1"
         )
@@ -280,6 +285,11 @@ class Demo:
         )
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(self.gcp.account))
         progress(f"applied CloudAccount {demo_gcp.ACCOUNT} (gcp, service-account key in {demo_gcp.SECRET})")
+        assert self.kubernetes is not None
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(self.kubernetes.account))
+        progress(
+            f"applied CloudAccount {demo_kubernetes.ACCOUNT} (kubernetes; the operator mints its agent token)"
+        )
 
     def start_operator(self) -> None:
         assert self.plane is not None
@@ -313,6 +323,7 @@ class Demo:
                 "CLOUDIOS_AUDIT_CHECKPOINT_DIR": str(self.workdir / "audit-checkpoints"),
                 **(self.azure.environment if self.azure is not None else {}),
                 **(self.gcp.environment if self.gcp is not None else {}),
+                **(self.kubernetes.environment if self.kubernetes is not None else {}),
             }
         )
         self.operator = Operator(env, self.workdir / "operator.log")
@@ -336,6 +347,34 @@ class Demo:
         condition = self.wait(ready, f"CloudAccount {ACCOUNT} Ready")
         progress(f"CloudAccount {ACCOUNT} Ready: {condition['reason']}")
 
+    def feed_cluster(self) -> None:
+        """The cluster token from its Secret, then the cluster's recorded agent reports through ingest."""
+        assert self.plane is not None
+        assert self.kubernetes is not None
+        core = k8s.CoreV1Api(self.plane.api_client())
+
+        def token() -> str | None:
+            data = core.read_namespaced_secret(demo_kubernetes.SECRET, NAMESPACE).data or {}
+            return base64.b64decode(data["token"]).decode() if "token" in data else None
+
+        found = self.wait(token, f"the agent token Secret {demo_kubernetes.SECRET}")
+        progress(f"the operator wrote the cluster token into Secret {demo_kubernetes.SECRET}")
+        reports = demo_kubernetes.recorded_reports(datetime.now(UTC))
+        accepted = demo_kubernetes.send(self.kubernetes, found, reports)
+        progress(
+            f"sent {accepted} recorded agent reports (inventory + {demo_kubernetes.DAYS} days of usage) "
+            f"to the operator's ingest at {self.kubernetes.url} (TLS 1.3, the cluster token)"
+        )
+
+        def reporting() -> str | None:
+            conditions = (self.get("cloudaccounts", demo_kubernetes.ACCOUNT).get("status") or {}).get(
+                "conditions"
+            ) or []
+            ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+            return ready.get("reason") if ready.get("status") == "True" else None
+
+        progress(f"CloudAccount {demo_kubernetes.ACCOUNT} Ready: {self.wait(reporting, 'AgentReporting')}")
+
     def wait_scan(self, seeding: threading.Thread) -> list[dict[str, Any]]:
         self.wait(lambda: None if seeding.is_alive() else True, "the sample estate to be seeded")
         if failure := getattr(seeding, "failure", None):
@@ -352,7 +391,8 @@ class Demo:
                 raise DemoError(f"the scan failed: {ready.get('message')}")
             recs = self.recommendations()
             providers = {r["spec"].get("provider") for r in recs}
-            return recs if status.get("lastRunTime") and {"aws", "azure", "gcp"} <= providers else None
+            wanted = {"aws", "azure", "gcp", "kubernetes"}
+            return recs if status.get("lastRunTime") and wanted <= providers else None
 
         recs = self.wait(scanned, "the first scan and its Recommendations")
         progress(f"first scan done: {len(recs)} Recommendations in {NAMESPACE}")
@@ -449,6 +489,7 @@ def run(args: argparse.Namespace) -> int:
             demo.install()
             demo.start_operator()
             demo.wait_ready()
+            demo.feed_cluster()
             recs = demo.wait_scan(seeding)
             show(
                 f"kubectl get cloudaccounts,scanpolicies,recommendations -n {NAMESPACE}",

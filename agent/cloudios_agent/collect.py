@@ -85,6 +85,27 @@ class Collector:
             return kind, name
         return "Pod", ident.name  # static pods (owned by a Node) and unknown controllers
 
+    def pod_workload(self, namespace: str, pod: str) -> tuple[str, str] | None:
+        """(workload kind, workload name) of a pod in the cache, None for a pod it does not hold."""
+        record = self.reflectors["pods"].get(f"{namespace}/{pod}")
+        return None if record is None else self.workload_of(record.ident)
+
+    def known_workloads(self, namespace: str) -> dict[str, str]:
+        """{workload name: kind} of the workloads of a namespace that exist now."""
+        return {
+            w.ident.name: w.kind
+            for name in WORKLOAD_KINDS
+            for w in self.reflectors[name].snapshot()
+            if w.ident.namespace == namespace
+        }
+
+    def pod_counts(self) -> dict[str, int]:
+        """Pods per namespace (how the history backfill sizes its namespace batches)."""
+        counts: dict[str, int] = defaultdict(int)
+        for p in self.reflectors["pods"].snapshot():
+            counts[p.ident.namespace] += 1
+        return dict(counts)
+
     def pod_workloads(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(namespace, pod) -> (workload kind, workload name) for every pod in the cache."""
         return {

@@ -24,6 +24,9 @@ COUNTERS = {
     "send_errors_total": "Send attempts that failed and will be retried.",
     "flush_bytes_sum": "Compressed bytes of the batches ingest accepted.",
     "flush_bytes_count": "Number of the batches counted in flush_bytes_sum.",
+    "history_rows_total": "Usage rows read from Prometheus history and queued.",
+    "history_queries_total": "Queries the history backfill sent to Prometheus.",
+    "history_failures_total": "History queries that failed (the backfill resumes on the next start).",
 }
 GAUGES = {
     "batches_queued": "Batches waiting to be sent.",

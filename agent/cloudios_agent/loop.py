@@ -1,4 +1,5 @@
-"""The agent's cycle: sample usage, close finished periods, and queue reports (inventory when due)."""
+"""The agent's cycle: sample usage, close finished periods, and queue reports (inventory when due);
+and the one-off history backfill, queued through the same sender."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 from cloudios_agent import wire
 from cloudios_agent.collect import Collector
 from cloudios_agent.health import Telemetry
+from cloudios_agent.history import Backfill, BackfillResult
 from cloudios_agent.kube import ApiError
 from cloudios_agent.send import Sender
 from cloudios_agent.usage import PodSample, UsageAggregator
@@ -120,3 +122,41 @@ class Agent:
                 deadline = time.monotonic()
                 delay = 0.0
             stop.wait(delay)
+
+
+def backfill_history(
+    backfill: Backfill,
+    sender: Sender,
+    telemetry: Telemetry,
+    stop: threading.Event,
+    *,
+    namespaces: list[str],
+    pod_counts: dict[str, int],
+    pace_batches: int,
+) -> BackfillResult:
+    """Run the history backfill once and queue its rows as usage-only reports.
+
+    The sender drops its oldest batch when the queue is full, so each chunk waits until fewer than
+    ``pace_batches`` are queued: the backfill goes as fast as ingest accepts it, never faster, and
+    leaves room for the live cycle's reports. ``namespaces`` (those that exist now, from the watch
+    cache: no label-values query) and their pod counts decide the query batches.
+    """
+
+    def emit(rows: list[wire.ContainerUsage]) -> None:
+        for i in range(0, len(rows), USAGE_PER_REPORT):
+            while sender.queued() >= pace_batches and not stop.is_set():
+                stop.wait(0.2)
+            sender.submit(None, tuple(rows[i : i + USAGE_PER_REPORT]))
+        telemetry.inc("history_rows_total", len(rows))
+
+    result = backfill.run(emit, namespaces=namespaces, pod_counts=pod_counts)
+    telemetry.inc("history_queries_total", result.queries_sent)
+    if result.already_done:
+        log.info("history: the backfill finished on an earlier start; nothing to do")
+    elif result.complete:
+        log.info("history: backfill complete, %d usage rows in %d queries", result.rows, result.queries_sent)
+    else:
+        telemetry.inc("history_failures_total", len(result.failures))
+        log.warning("history: backfill stopped after chunk %d of %d; it resumes on the next start",
+                    result.chunks_done, result.chunks_total)  # fmt: skip
+    return result

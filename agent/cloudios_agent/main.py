@@ -29,9 +29,11 @@ from urllib.parse import urlsplit
 from cloudios_agent import __version__
 from cloudios_agent.collect import Collector
 from cloudios_agent.health import Telemetry, serve
+from cloudios_agent.history import MAX_DAYS, Backfill, BackfillSettings
+from cloudios_agent.history_query import PrometheusClient, PrometheusSource
 from cloudios_agent.kube import KubeClient
 from cloudios_agent.kubeconfig import ConfigError, from_kubeconfig, in_cluster
-from cloudios_agent.loop import Agent
+from cloudios_agent.loop import Agent, backfill_history
 from cloudios_agent.send import Sender
 from cloudios_agent.usage import metrics_api
 
@@ -42,6 +44,14 @@ log = logging.getLogger("cloudios_agent")
 
 class UsageError(ValueError):
     """A bad setting; the message names the flag, its variable and the fix."""
+
+
+@dataclass(frozen=True)
+class History:
+    """The optional history source: where Prometheus is, and how the first-start backfill reads it."""
+
+    source: PrometheusSource
+    backfill: BackfillSettings
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Settings:
     health_port: int
     queue_batches: int
     log_level: str
+    history: History | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--health-port", help="port of /healthz and /metrics, 0 to disable (default 8080)")
     p.add_argument("--queue-batches", help="batches kept while ingest is down (default 64)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    h = p.add_argument_group("history", "optional first-start backfill of cAdvisor usage from Prometheus")
+    h.add_argument("--prometheus-url", help="http(s):// URL of Prometheus (unset: no backfill)")
+    h.add_argument("--prometheus-ca-file", help="PEM bundle that signed an https Prometheus's certificate")
+    h.add_argument("--prometheus-token-file", help="bearer token file for Prometheus (https only)")
+    h.add_argument("--history-days", help=f"days to backfill, 1-{MAX_DAYS} (default {MAX_DAYS})")
+    h.add_argument("--history-concurrency", help="range queries in flight, 1-8 (default 2)")
+    h.add_argument("--history-selector", help='extra label matchers, e.g. job="kubelet" (no braces)')
     return p
+
+
+def variables() -> frozenset[str]:
+    """Every environment variable the agent reads: one per flag."""
+    defaults = vars(_parser().parse_args([]))  # one attribute per flag, --help and --version aside
+    return frozenset(ENV + dest.upper() for dest in defaults)
 
 
 def _value(
@@ -112,6 +136,37 @@ def _existing_file(args: argparse.Namespace, env: Mapping[str, str], name: str, 
     if not path.is_file() or not os.access(path, os.R_OK):
         raise UsageError(f"{_where(name)}: {path} is not a readable file; {hint}")
     return path
+
+
+def _whole(args: argparse.Namespace, env: Mapping[str, str], name: str, default: int, high: int) -> int:
+    raw = _value(args, env, name, str(default)) or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise UsageError(f"{_where(name)} must be a whole number 1-{high}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _history(args: argparse.Namespace, env: Mapping[str, str]) -> History | None:
+    url = _value(args, env, "prometheus-url")
+    if not url:
+        return None
+    ca = _existing_file(args, env, "prometheus-ca-file", "mount the Prometheus CA bundle and point here")
+    token = _existing_file(args, env, "prometheus-token-file", "mount the token and point here")
+    if urlsplit(url).username or urlsplit(url).password:
+        raise UsageError(
+            f"{_where('prometheus-url')} must not carry credentials; give a --prometheus-token-file"
+        )
+    try:
+        source = PrometheusSource(url, ca_file=ca, token_file=token)
+    except ValueError as exc:
+        raise UsageError(f"{_where('prometheus-url')}: {exc}") from None
+    days = _whole(args, env, "history-days", MAX_DAYS, MAX_DAYS)
+    concurrency = _whole(args, env, "history-concurrency", 2, 8)
+    selector = _value(args, env, "history-selector", "") or ""
+    try:
+        backfill = BackfillSettings(days=days, concurrency=concurrency, selector=selector)
+    except ValueError as exc:
+        raise UsageError(f"{_where('history-selector')}: {exc}") from None
+    return History(source, backfill)
 
 
 def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
@@ -163,6 +218,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         health_port=int(port_raw),
         queue_batches=int(batches_raw),
         log_level=level,
+        history=_history(args, env),
     )
 
 
@@ -270,7 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         telemetry.heartbeat()  # the first lists of a large cluster take a while: still alive
     send_thread = threading.Thread(target=sender.run, args=(stop,), name="send", daemon=True)
     send_thread.start()
+    history = _start_history(settings, collector, sender, telemetry, stop)
     agent.run(stop)
+    if history is not None:
+        history.join(5.0)
     sender.wake()
     send_thread.join(5.0)
     sender.drain(5.0)
@@ -279,6 +338,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     sender.close()
     client.close()
     return 0
+
+
+def _start_history(
+    settings: Settings, collector: Collector, sender: Sender, telemetry: Telemetry, stop: threading.Event
+) -> threading.Thread | None:
+    """The backfill on a thread of its own, once the watches are synced: sampling never waits for it."""
+    if settings.history is None:
+        return None
+    backfill = Backfill(
+        PrometheusClient(settings.history.source),
+        settings.history.backfill,
+        owner=collector.pod_workload,
+        known=collector.known_workloads,
+        spool_dir=settings.spool_dir,
+    )
+    thread = threading.Thread(
+        target=backfill_history,
+        args=(backfill, sender, telemetry, stop),
+        kwargs={
+            "namespaces": [n.name for n in collector.reflectors["namespaces"].snapshot()],
+            "pod_counts": collector.pod_counts(),
+            "pace_batches": max(1, settings.queue_batches // 2),
+        },
+        name="history",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":

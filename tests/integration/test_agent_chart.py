@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
+from cloudios_agent import main as agent_main
+from cloudios_agent.history import BackfillSettings
+from cloudios_agent.history_query import PrometheusSource
 from tests.integration.test_chart import commented_keys, leaf_keys
 from tests.support.chart import ROOT, dump
 from tests.support.controlplane import CommandError, ControlPlane
@@ -150,7 +154,7 @@ def test_the_pod_is_small_restricted_and_gets_the_token_as_a_file(
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["CLOUDIOS_AGENT_TOKEN_FILE"] == "/etc/cloudios-agent/token/token"
-    assert env["CLOUDIOS_AGENT_INGEST_CA_FILE"] == "/etc/cloudios-agent/ingest-ca/ca.crt"
+    assert env["CLOUDIOS_AGENT_CA_FILE"] == "/etc/cloudios-agent/ingest-ca/ca.crt"
     assert not any("PROMETHEUS" in name for name in env)
     assert "cat_0123456789abcdef" not in json.dumps(deployment)  # the token only in its Secret
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -261,3 +265,50 @@ def test_every_value_is_commented_and_documented() -> None:
     templates = " ".join(p.read_text() for p in (CHART / "templates").iterdir())
     for name in re.findall(r"`(CLOUDIOS_AGENT_[A-Z_]+)`", readme):
         assert name in templates, f"README names {name}, which no template sets"
+
+
+def test_every_variable_the_chart_sets_is_a_setting_the_agent_reads(
+    control_plane: ControlPlane, required: tuple[str, ...], tmp_path: Path
+) -> None:
+    """The chart and the agent agree on names: each CLOUDIOS_AGENT_* the Deployment sets is parsed
+    into the setting it is meant for, and the container's command is the agent's console script."""
+    pem = tmp_path / "ca.pem"
+    pem.write_text("not parsed by parse_settings\n")
+    docs = render(
+        control_plane, *required,
+        "--set-file", f"ingest.ca={pem}", "--set-file", f"prometheus.ca={pem}",
+        "--set", "prometheus.url=https://prometheus.monitoring:9091", "--set", "prometheus.days=30",
+        "--set", "prometheus.concurrency=3", "--set", 'prometheus.selector=job="kubelet"',
+        "--set", "prometheus.serviceAccountToken=true", "--set", "usage.sampleIntervalSeconds=15",
+    )  # fmt: skip
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert container["command"] == ["cloudios-agent"]
+    assert scripts["cloudios-agent"] == "cloudios_agent.main:main"
+    assert "args" not in container
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert set(env) <= agent_main.variables(), set(env) - agent_main.variables()
+    # The mounted paths, recreated under tmp_path, so parse_settings can check them as in the pod.
+    local = {}
+    for name, value in env.items():
+        if value.startswith("/"):
+            path = tmp_path / "pod" / value.lstrip("/")
+            if name.endswith("_DIR"):
+                path.mkdir(parents=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("cld_agt_token-or-pem\n")
+            local[name] = str(path)
+    settings = agent_main.parse_settings([], {**env, **local})
+    assert settings.ingest_url == "https://ingest.example.com"
+    assert settings.ca_file == Path(local["CLOUDIOS_AGENT_CA_FILE"])
+    assert settings.sample_seconds == 15.0
+    assert settings.spool_dir == Path(local["CLOUDIOS_AGENT_SPOOL_DIR"])
+    assert settings.health_port == 8080
+    assert settings.history is not None
+    assert settings.history.source == PrometheusSource(
+        "https://prometheus.monitoring:9091",
+        ca_file=Path(local["CLOUDIOS_AGENT_PROMETHEUS_CA_FILE"]),
+        token_file=Path(local["CLOUDIOS_AGENT_PROMETHEUS_TOKEN_FILE"]),
+    )
+    assert settings.history.backfill == BackfillSettings(days=30, concurrency=3, selector='job="kubelet"')

@@ -179,3 +179,26 @@ def test_unreadable_certificates_exit_2_naming_the_setting(tmp_path: Path) -> No
         )
         assert result.returncode == 2, result.stderr
         assert message in result.stderr
+
+
+def test_history_settings_need_a_prometheus_url_and_are_checked(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t" * 40)
+    env = {"CLOUDIOS_AGENT_INGEST_URL": "https://ingest.example", "CLOUDIOS_AGENT_TOKEN_FILE": str(token)}
+    assert parse_settings(["--history-days", "7"], env).history is None  # no URL: no backfill
+    settings = parse_settings([], {**env, "CLOUDIOS_AGENT_PROMETHEUS_URL": "http://prom:9090",
+                                   "CLOUDIOS_AGENT_HISTORY_DAYS": "14"})  # fmt: skip
+    assert settings.history is not None
+    assert (settings.history.source.url, settings.history.backfill.days) == ("http://prom:9090", 14)
+    assert settings.history.backfill.concurrency == 2
+    url = ["--prometheus-url", "http://prom:9090"]
+    for args, message in [
+        (["--prometheus-url", "ftp://prom"], "(CLOUDIOS_AGENT_PROMETHEUS_URL): Prometheus URL"),
+        ([*url, "--prometheus-token-file", str(token)], "only sent over https"),
+        (["--prometheus-url", "https://u:p@prom"], "must not carry credentials"),
+        ([*url, "--history-days", "91"], "(CLOUDIOS_AGENT_HISTORY_DAYS) must be a whole number 1-90"),
+        ([*url, "--history-concurrency", "0"], "--history-concurrency"),
+        ([*url, "--history-selector", "{job='x'}"], "without braces"),
+    ]:  # fmt: skip
+        with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            parse_settings(args, env)

@@ -9,7 +9,9 @@ from typing import Any
 
 from cloudios_agent import wire
 from cloudios_agent.health import Telemetry
-from cloudios_agent.loop import USAGE_PER_REPORT, Agent
+from cloudios_agent.history import Backfill, BackfillSettings
+from cloudios_agent.history_query import Series
+from cloudios_agent.loop import USAGE_PER_REPORT, Agent, backfill_history
 from cloudios_agent.usage import ContainerSample, PodSample
 
 START = datetime(2026, 3, 1, 9, 58, tzinfo=UTC)
@@ -90,3 +92,62 @@ def test_a_failing_sampler_is_counted_and_the_cycle_goes_on() -> None:
     agent = Agent(collector, sampler, sender, Telemetry(), clock=lambda: START)  # type: ignore[arg-type]
     assert agent.tick() == 1  # the inventory still goes
     assert agent.telemetry.get("sample_errors_total") == 1
+
+
+class FakePrometheus:
+    """Answers every range query with one series per pod: an hourly point over the whole range."""
+
+    def __init__(self, pods: int) -> None:
+        self.pods = pods
+        self.queries_sent = 0
+
+    def query_range(self, name: str, query: str, start: int, end: int, step: int) -> list[Series]:
+        self.queries_sent += 1
+        value = 0.25 if name.startswith("cpu") else 64.0 * 2**20
+        points = [(t, value) for t in range(start, end + 1, step)]
+        return [
+            Series({"namespace": "ns", "pod": f"p{i}", "container": "c"}, points) for i in range(self.pods)
+        ]
+
+
+@dataclass
+class PacedSender(FakeSender):
+    """Ingest takes one batch each time the backfill looks at the queue."""
+
+    unsent: int = 0
+    most_queued: int = 0
+
+    def submit(self, inventory: wire.Inventory | None, usage: tuple[wire.ContainerUsage, ...] = ()) -> int:
+        self.unsent += 1
+        self.most_queued = max(self.most_queued, self.unsent)
+        return super().submit(inventory, usage)
+
+    def queued(self) -> int:
+        queued, self.unsent = self.unsent, max(0, self.unsent - 1)
+        return queued
+
+
+def test_the_history_backfill_is_queued_as_usage_reports_at_the_pace_ingest_takes_them() -> None:
+    owners = {("ns", "p0"): ("Deployment", "web")}
+    backfill = Backfill(
+        FakePrometheus(pods=300),  # type: ignore[arg-type]
+        BackfillSettings(days=3, hourly_days=1),
+        owner=lambda ns, pod: owners.get((ns, pod)),
+        clock=START.timestamp,
+    )
+    sender, telemetry = PacedSender(), Telemetry()
+    result = backfill_history(
+        backfill, sender, telemetry, threading.Event(),  # type: ignore[arg-type]
+        namespaces=["ns"], pod_counts={"ns": 300}, pace_batches=4,
+    )  # fmt: skip
+    assert result.complete
+    assert result.queries_sent == 2  # cpu and memory, one namespace batch, one chunk
+    assert sender.most_queued <= 4
+    assert all(inventory is None for inventory, _ in sender.reports)
+    assert all(0 < len(usage) <= USAGE_PER_REPORT for _, usage in sender.reports)
+    rows = [row for _, usage in sender.reports for row in usage]
+    assert len(rows) == result.rows > USAGE_PER_REPORT * 4
+    assert {row.source for row in rows} == {"prometheus"}
+    assert ("Deployment", "web") in {(row.workload_kind, row.workload_name) for row in rows}
+    assert telemetry.get("history_rows_total") == len(rows)
+    assert telemetry.get("history_queries_total") == 2
