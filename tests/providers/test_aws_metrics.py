@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+from array import array
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,15 @@ from cloudios.domain import Metric, Provider, Resource
 from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
 from cloudios.emulators.aws.server import set_cloudwatch_page_datapoints
 from cloudios.providers.aws.collect import collect
-from cloudios.providers.aws.metrics import plan_queries, queries_per_call, window
+from cloudios.providers.aws.metrics import (
+    Query,
+    batches,
+    iter_queries,
+    plan_queries,
+    queries_per_call,
+    window,
+)
+from cloudios.providers.aws.summaries import Summarizer, daily_columns
 from cloudios.providers.aws.tuning import AwsTuning
 from tests.providers.aws_helpers import EC2_METRICS, launch, put_hourly
 from tests.support.moto import ACCOUNT_A, AwsEnv, Fault, FaultProxy
@@ -368,3 +378,90 @@ def test_windows_memory_is_the_agents_committed_bytes_counter() -> None:
     ]
     assert dims["mem_used_percent"] == [{"Name": "InstanceId", "Value": "i-0l"}]
     assert {s["Stat"] for s in stats} == {"Average", "Maximum", "SampleCount", "p99"}
+
+
+def test_queries_are_planned_as_batches_are_sent(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    instances = launch(aws_env.client("ec2", ACCOUNT_A), 30, separate=False)
+    cw: Any = aws_env.client("cloudwatch", ACCOUNT_A)
+    for k, iid in enumerate(instances):
+        for name in ("CPUUtilization", "NetworkOut"):
+            put_hourly(
+                cw, "AWS/EC2", name, dimension="InstanceId", value=iid, start=DAY1, values=[k, 2 * k + 1]
+            )
+    request = aws_env.request(
+        ACCOUNT_A, kinds=[EC2_INSTANCE], metrics=EC2_METRICS, lookback_days=7, end=END, max_concurrency=2
+    )
+    whole = collect(request)  # 30 x (4 + 3 + 3) = 300 queries: one call
+
+    alive: list[int] = []
+    add = Summarizer.add
+
+    def counting(self: Summarizer, batch: Any) -> None:
+        alive.append(sum(isinstance(o, Query) for o in gc.get_objects()))
+        add(self, batch)
+
+    monkeypatch.setattr(Summarizer, "add", counting)
+    per_call = 7  # not a multiple of 3 or 4: series straddle two batches
+    small = collect(request, tuning=AwsTuning(max_queries_per_call=per_call))
+
+    assert whole.api_calls["cloudwatch.GetMetricData"] == 1
+    assert small.api_calls["cloudwatch.GetMetricData"] == math.ceil(300 / per_call)
+    assert small.snapshot.metrics == whole.snapshot.metrics
+    cpu = small.snapshot.metric(instances[3], Metric.CPU_UTILIZATION)
+    assert [(d.day, d.average, d.maximum, d.samples) for d in cpu.daily] == [(date(2026, 3, 4), 5.0, 7.0, 2)]
+    # Two batches per worker in flight, the one being summarized and the next being planned;
+    # never the whole plan of 300.
+    assert len(alive) == math.ceil(300 / per_call)
+    assert max(alive) <= (2 * 2 + 2) * per_call < 300
+
+
+def test_batches_are_cut_lazily() -> None:
+    pulled = 0
+
+    def numbers() -> Any:
+        nonlocal pulled
+        for i in range(10):
+            pulled += 1
+            yield i
+
+    cut = batches(numbers(), 3)  # type: ignore[arg-type]
+    assert next(cut) == (0, 1, 2)
+    assert pulled == 3
+    assert list(cut) == [(3, 4, 5), (6, 7, 8), (9,)]
+
+
+def test_iter_queries_keeps_a_series_statistics_together() -> None:
+    vm = Resource(
+        provider=Provider.AWS, account_id=ACCOUNT_A, region="us-east-1", kind=EC2_INSTANCE, id="i-0a"
+    )
+    stats = [(q.metric, q.stat) for q in iter_queries([vm], {EC2_INSTANCE: [m for _, m in EC2_METRICS]})]
+    assert [m for m, _ in stats] == [Metric.CPU_UTILIZATION] * 4 + [Metric.NETWORK_IN_BYTES] * 3 + [
+        Metric.NETWORK_OUT_BYTES
+    ] * 3
+
+
+def test_daily_columns_keep_only_complete_days() -> None:
+    nan = math.nan
+    first = date(2026, 3, 3).toordinal()
+    rows = {
+        "Sum": array("d", [240.0, nan, 12.0, 5.0, 9.0]),
+        "Maximum": array("d", [20.0, nan, 7.0, nan, 4.5]),
+        "SampleCount": array("d", [24.0, nan, 2.0, 1.0, 0.0]),  # day 3 has no Maximum, day 4 no samples
+    }
+    columns, has_percentile = daily_columns(rows, counter=True, first=first)
+    assert [(d.day, d.sum, d.average, d.maximum, d.samples) for d in columns] == [
+        (date(2026, 3, 3), 240.0, 10.0, 20.0, 24),
+        (date(2026, 3, 5), 12.0, 6.0, 7.0, 2),
+    ]
+    assert not has_percentile
+    assert columns.nbytes() == 2 * 24  # the average is Sum / SampleCount: not stored
+
+    rows["SampleCount"] = array("d", [2.5, nan, 2.0, 1.0, 0.0])  # fractional: the average is stored
+    columns, _ = daily_columns(rows, counter=True, first=first)
+    assert [d.average for d in columns] == [240.0 / 2.5, 6.0]
+
+    gauge = {"Average": array("d", [1.0]), "Maximum": array("d", [2.0]), "SampleCount": array("d", [3.0])}
+    columns, has_percentile = daily_columns({**gauge, "p99": array("d", [1.9])}, counter=False, first=first)
+    assert [(d.average, d.maximum, d.samples, d.p99) for d in columns] == [(1.0, 2.0, 3, 1.9)]
+    assert has_percentile
+    assert daily_columns({"Average": gauge["Average"]}, counter=False, first=first)[0] == ()

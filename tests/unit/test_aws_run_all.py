@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -50,3 +51,26 @@ def test_without_consume_results_come_back_in_order_and_errors_raise() -> None:
 
         with pytest.raises(RuntimeError, match="boom"):
             _run_all(pool, [boom, *[lambda: 1] * 10], consume=lambda _: None, ahead=2)
+
+
+def test_tasks_are_taken_from_a_lazy_iterator_only_as_room_frees() -> None:
+    taken = 0
+
+    def tasks() -> Iterator[Callable[[], int]]:
+        nonlocal taken
+        for i in range(100):
+            taken += 1
+            yield lambda i=i: i
+
+    most_ahead = 0
+
+    def consume(_: int) -> None:
+        nonlocal most_ahead, consumed
+        consumed += 1
+        most_ahead = max(most_ahead, taken - consumed)
+
+    consumed = 0
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        _run_all(pool, tasks(), consume=consume, ahead=5)
+    assert consumed == taken == 100
+    assert most_ahead <= 5  # a plan of a million batches would never be materialised

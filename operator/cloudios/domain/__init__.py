@@ -2,7 +2,7 @@
 
 from cloudios.domain.enums import CONFIDENCE_RANK, Action, Category, Confidence, Provider
 from cloudios.domain.finding import Finding, Usage
-from cloudios.domain.metrics import DailyStat, Metric, MetricSummary
+from cloudios.domain.metrics import DailyColumns, DailyStat, Metric, MetricSummary
 from cloudios.domain.money import HOURS_PER_MONTH, Money
 from cloudios.domain.resource import Resource
 from cloudios.domain.scan import SavingsSummary, ScanRecord, StoredFinding
@@ -14,6 +14,7 @@ __all__ = [
     "Action",
     "Category",
     "Confidence",
+    "DailyColumns",
     "DailyStat",
     "Finding",
     "Metric",

@@ -64,6 +64,12 @@ def _optional(values: Sequence[float | None]) -> array[float] | None:
     return array("d", (math.nan if v is None else v for v in values))
 
 
+def _stored(column: array[float] | None) -> array[float] | None:
+    if column is None or all(math.isnan(v) for v in column):
+        return None
+    return column
+
+
 def _value(column: array[float] | None, i: int) -> float | None:
     if column is None:
         return None
@@ -87,6 +93,42 @@ class DailyColumns(Sequence[DailyStat]):
         self._minimum = _optional([d.minimum for d in rows])
         derived = all(d.sum is not None and d.samples > 0 and d.average == d.sum / d.samples for d in rows)
         self._average = None if rows and derived else array("d", (d.average for d in rows))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        days: array[int],
+        samples: array[int],
+        maximum: array[float],
+        *,
+        average: array[float] | None = None,
+        sum: array[float] | None = None,  # noqa: A002 - the column's name
+        p95: array[float] | None = None,
+        p99: array[float] | None = None,
+        minimum: array[float] | None = None,
+    ) -> DailyColumns:
+        """Columns built by a provider without ``DailyStat`` objects in between.
+
+        ``days`` are ordinals (``date.toordinal``), oldest first; optional columns use NaN for
+        None, and one whose every value is NaN is not stored. ``average=None`` means
+        ``sum / samples`` (``sum`` is then required). The arrays are kept, not copied.
+        """
+        count = len(days)
+        given = (samples, maximum, average, sum, p95, p99, minimum)
+        if any(c is not None and len(c) != count for c in given):
+            raise ValueError("every column must hold one value per day")
+        if average is None and count and sum is None:
+            raise ValueError("average is derived from sum / samples, so sum is required")
+        if count and any(s == 0 for s in samples) and average is None:
+            raise ValueError("a derived average needs samples > 0 on every day")
+        columns = cls.__new__(cls)
+        columns._days, columns._samples, columns._maximum = days, samples, maximum  # noqa: SLF001
+        columns._average = average if average is not None or count else array("d")  # noqa: SLF001
+        columns._sum = _stored(sum)  # noqa: SLF001
+        columns._p95 = _stored(p95)  # noqa: SLF001
+        columns._p99 = _stored(p99)  # noqa: SLF001
+        columns._minimum = _stored(minimum)  # noqa: SLF001
+        return columns
 
     def __len__(self) -> int:
         return len(self._days)

@@ -3,14 +3,16 @@
 ``collect(request)`` assumes the account's role (``auth``), creates every client up front in the
 calling thread from that account's own session, then runs the regions' describe calls and the
 GetMetricData batches on a ``ThreadPoolExecutor(max_workers=request.max_concurrency)``. Workers
-only ever touch clients (thread-safe), never the session. Everything in the result is tagged
+only ever touch clients (thread-safe), never the session. Batches are planned as they are
+submitted and each comes back reduced to its days, so memory beyond the snapshot itself stays
+bounded by the batches in flight, not by the size of the account. Everything in the result is tagged
 from the request, never from what AWS answered.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from functools import partial
@@ -23,14 +25,15 @@ from cloudios.providers.aws.credentials import AwsBaseCredentials
 from cloudios.providers.aws.inventory import KNOWN_KINDS, SERVICE_OF_KIND, RegionScope, region_tasks
 from cloudios.providers.aws.metrics import (
     PERCENTILE,
+    BatchDays,
     MetricFetcher,
-    Summarizer,
-    pack,
-    plan_queries,
+    batches,
+    iter_queries,
     queries_per_call,
     window,
 )
 from cloudios.providers.aws.regions import validate_regions
+from cloudios.providers.aws.summaries import Summarizer
 from cloudios.providers.aws.tuning import AwsTuning
 from cloudios.providers.base import CollectRequest, CollectResult, Credentials, ProviderError
 
@@ -89,19 +92,18 @@ def collect(request: CollectRequest, *, tuning: AwsTuning | None = None) -> Coll
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudios-aws") as pool:
         found = _run_all(pool, [t for s in scopes for t in region_tasks(s, kinds)])
         resources = sorted((r for group in found for r in group), key=_order)
-        plans = {
-            s.region: plan_queries((r for r in resources if r.region == s.region), needs) for s in scopes
-        }
-        summarizer = Summarizer(
-            (q for plan in plans.values() for q in plan), start, end, request.lookback_days
-        )
-        jobs = [
-            partial(fetcher.fetch, scope.client("cloudwatch"), scope.region, batch)
-            for scope in scopes
-            for batch in pack(plans[scope.region], per_call)
-        ]
-        # summarized as batches land, then dropped; at most two batches per worker in flight
-        _run_all(pool, jobs, consume=summarizer.add, ahead=2 * workers)
+        summarizer = Summarizer(start, request.lookback_days)
+
+        def jobs() -> Iterator[Callable[[], BatchDays]]:
+            # Planned lazily: only the batches submitted and not yet summarized exist at a time.
+            for scope in scopes:
+                queries = iter_queries(_in_region(resources, scope.region), needs)
+                for batch in batches(queries, per_call):
+                    yield partial(fetcher.fetch, scope.client("cloudwatch"), scope.region, batch)
+
+        # each answer is reduced to its days in the worker that fetched it, summarized here as it
+        # lands, then dropped; at most two batches per worker in flight
+        _run_all(pool, jobs(), consume=summarizer.add, ahead=2 * workers)
 
     summaries = summarizer.finish()
     warnings.extend(fetcher.warnings)
@@ -134,9 +136,13 @@ def _order(resource: Resource) -> tuple[str, str, str]:
     return (resource.region, resource.kind, resource.id)
 
 
+def _in_region(resources: Iterable[Resource], region: str) -> Iterator[Resource]:
+    return (r for r in resources if r.region == region)
+
+
 def _run_all(
     pool: ThreadPoolExecutor,
-    tasks: Sequence[Callable[[], T]],
+    tasks: Iterable[Callable[[], T]],
     consume: Callable[[T], None] | None = None,
     *,
     ahead: int | None = None,
@@ -145,24 +151,23 @@ def _run_all(
 
     With ``consume``, each result is handed to it in this thread as soon as it is ready and then
     dropped (a finished future keeps its result alive); otherwise results come back in order.
-    With ``ahead``, at most that many tasks are submitted but not yet consumed at any time, so
-    finished results never pile up when ``consume`` is slower than the workers (a GetMetricData
-    answer of 45,000 datapoints takes tens of MiB once parsed): memory stays bounded whatever the
-    number of tasks.
+    With ``ahead``, at most that many tasks are taken from ``tasks`` (which may be a lazy
+    iterator) and submitted but not yet consumed at any time, so neither pending tasks nor
+    finished results pile up when ``consume`` is slower than the workers: memory stays bounded
+    whatever the number of tasks.
     """
-    limit = len(tasks) if ahead is None or consume is None else max(1, ahead)
     queue = iter(tasks)
     futures: list[Future[T]] = []
     pending: set[Future[T]] = set()
 
-    def submit(n: int) -> None:
+    def submit(n: int | None) -> None:
         for task in itertools.islice(queue, n):
             future = pool.submit(task)
             pending.add(future)
             if consume is None:
                 futures.append(future)
 
-    submit(limit)
+    submit(None if ahead is None or consume is None else max(1, ahead))
     try:
         while pending:
             done, pending_now = wait(pending, return_when=FIRST_COMPLETED)

@@ -5,6 +5,9 @@ with ``end`` at UTC midnight, so each query returns at most ``lookback_days`` da
 Queries are packed per region into calls of ``min(500, 100_800 // lookback_days)`` queries
 (the GetMetricData limits; with at most 90 days the 500-query limit always binds), so a region
 needs exactly ``ceil(queries / 500)`` calls plus NextToken pages if CloudWatch pages an answer.
+Queries are planned lazily, one batch at a time, and each answer is reduced in the worker thread
+that fetched it to one row of ``lookback_days`` doubles per query (``BatchDays``), so neither the
+plan of a large account nor its parsed answers are held for the whole scan.
 
 Memory comes from the CloudWatch agent when it runs (namespace ``CWAgent``, published with the
 ``InstanceId`` dimension: ``mem_used_percent`` on Linux, ``Memory % Committed Bytes In Use`` with
@@ -19,16 +22,18 @@ series is saved. Days without datapoints are omitted.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloudios.domain import DailyStat, Metric, MetricSummary, Resource
+from cloudios.domain import Metric, Resource
 from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, NAT_GATEWAY, RDS_INSTANCE
 from cloudios.providers.aws.errors import translate
 from cloudios.providers.base import ProviderError
@@ -107,7 +112,7 @@ def cloudwatch_metric(resource: Resource, metric: Metric) -> tuple[CloudWatchMet
     return (spec, resource.id) if spec is not None else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Query:
     """One statistic of one series: the unit GetMetricData bills and limits."""
 
@@ -136,17 +141,22 @@ class Query:
         }
 
 
-def plan_queries(resources: Iterable[Resource], needs: Mapping[str, Sequence[Metric]]) -> list[Query]:
-    """Queries for every needed (resource, metric); ``needs`` maps kind -> metrics."""
-    queries: list[Query] = []
+def iter_queries(resources: Iterable[Resource], needs: Mapping[str, Sequence[Metric]]) -> Iterator[Query]:
+    """Queries for every needed (resource, metric), made as they are consumed; ``needs`` maps
+    kind -> metrics. The statistics of one series come out together."""
     for resource in resources:
         for metric in needs.get(resource.kind, ()):
             found = cloudwatch_metric(resource, metric)
             if found is None:
                 continue
             source, value = found
-            queries.extend(Query(resource.id, metric, source, value, s) for s in source.statistics)
-    return queries
+            for stat in source.statistics:
+                yield Query(resource.id, metric, source, value, stat)
+
+
+def plan_queries(resources: Iterable[Resource], needs: Mapping[str, Sequence[Metric]]) -> list[Query]:
+    """Every query of ``iter_queries`` at once (for tests and counting; a scan streams them)."""
+    return list(iter_queries(resources, needs))
 
 
 def window(end: datetime, lookback_days: int) -> tuple[datetime, datetime]:
@@ -162,11 +172,26 @@ def queries_per_call(lookback_days: int, max_queries: int = 500, max_datapoints:
     return max(1, min(max_queries, max_datapoints // max(1, points_per_query)))
 
 
-def pack(queries: Sequence[Query], per_call: int) -> list[list[Query]]:
-    return [list(queries[i : i + per_call]) for i in range(0, len(queries), per_call)]
+def batches(queries: Iterable[Query], per_call: int) -> Iterator[tuple[Query, ...]]:
+    """``queries`` in calls of ``per_call``, one batch made at a time."""
+    it = iter(queries)
+    while batch := tuple(itertools.islice(it, per_call)):
+        yield batch
 
 
-Points = list[tuple[datetime, float]]
+@dataclass(frozen=True, slots=True)
+class BatchDays:
+    """One answered batch reduced to days: ``values[i * days + d]`` is query ``i``'s value on day
+    ``d`` of the window (NaN: no datapoint). 8 bytes a query-day, whatever botocore parsed."""
+
+    queries: tuple[Query, ...]
+    values: array[float]
+    days: int
+    percentiles: bool
+    """Whether the batch's percentile queries were sent (False once an endpoint refused them)."""
+
+    def row(self, i: int) -> array[float]:
+        return self.values[i * self.days : (i + 1) * self.days]
 
 
 class MetricFetcher:
@@ -180,19 +205,20 @@ class MetricFetcher:
     def __init__(self, start: datetime, end: datetime) -> None:
         self.start = start
         self.end = end
+        self.days = (end - start).days
+        self._first = start.date().toordinal()  # start is UTC midnight
         self._lock = threading.Lock()
         self._percentiles = True
         self.warnings: list[str] = []
 
-    def fetch(self, client: Any, region: str, batch: Sequence[Query]) -> list[tuple[Query, Points]]:
+    def fetch(self, client: Any, region: str, batch: Sequence[Query]) -> BatchDays:
         with self._lock:
             percentiles = self._percentiles
-        sent = [q for q in batch if percentiles or q.stat != PERCENTILE]
         try:
-            return self._call(client, sent)
+            return self._call(client, tuple(batch), percentiles=percentiles)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status >= _SERVER_ERROR and any(q.stat == PERCENTILE for q in sent):
+            if status >= _SERVER_ERROR and percentiles and any(q.stat == PERCENTILE for q in batch):
                 with self._lock:
                     if self._percentiles:
                         self._percentiles = False
@@ -206,24 +232,30 @@ class MetricFetcher:
         except BotoCoreError as exc:
             raise translate(exc, operation="cloudwatch:GetMetricData", where=region) from None
 
-    def _call(self, client: Any, batch: Sequence[Query]) -> list[tuple[Query, Points]]:
-        if not batch:
-            return []
-        points: list[Points] = [[] for _ in batch]
-        status = ["" for _ in batch]
-        paginator = client.get_paginator("get_metric_data")
-        pages = paginator.paginate(
-            MetricDataQueries=[q.request(f"q{i}") for i, q in enumerate(batch)],
-            StartTime=self.start,
-            EndTime=self.end,
-            ScanBy="TimestampAscending",
-        )
-        for page in pages:  # NextToken is followed by the paginator; each page is one call
-            for result in page.get("MetricDataResults", []):
-                i = int(result["Id"][1:])
-                points[i].extend(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
-                status[i] = result.get("StatusCode", "Complete")
-        bad = sorted({s for s in status if s not in ("Complete", "")})
+    def _call(self, client: Any, batch: tuple[Query, ...], *, percentiles: bool) -> BatchDays:
+        days, first = self.days, self._first
+        values = array("d", [math.nan]) * (len(batch) * days)
+        sent = [i for i, q in enumerate(batch) if percentiles or q.stat != PERCENTILE]
+        status = dict.fromkeys(sent, "")
+        if sent:
+            pages = client.get_paginator("get_metric_data").paginate(
+                MetricDataQueries=[batch[i].request(f"q{i}") for i in sent],
+                StartTime=self.start,
+                EndTime=self.end,
+                ScanBy="TimestampAscending",
+            )
+            for page in pages:  # NextToken is followed by the paginator; each page is one call
+                for result in page.get("MetricDataResults", []):
+                    i = int(result["Id"][1:])
+                    row = i * days
+                    for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+                        # the session parses timestamps to UTC; anything else is converted, naive is UTC
+                        moment = ts if ts.tzinfo is UTC or ts.tzinfo is None else ts.astimezone(UTC)
+                        day = moment.toordinal() - first
+                        if 0 <= day < days:  # the window is whole UTC days
+                            values[row + day] = value
+                    status[i] = result.get("StatusCode", "Complete")
+        bad = sorted({s for s in status.values() if s not in ("Complete", "")})
         if bad:
             raise ProviderError(
                 "MetricsIncomplete",
@@ -231,90 +263,4 @@ class MetricFetcher:
                 "series; the scan stopped rather than report partial metrics. Check "
                 "cloudwatch:GetMetricData permissions and retry.",
             )
-        return list(zip(batch, points, strict=True))
-
-
-class Summarizer:
-    """Builds metric summaries batch by batch, so raw datapoints never pile up.
-
-    Feed it from one thread. A series is finished as soon as all its queries have answered
-    (they may span two calls); ``finish`` closes whatever is left.
-    """
-
-    def __init__(self, queries: Iterable[Query], start: datetime, end: datetime, lookback_days: int) -> None:
-        self.start, self.end, self.lookback_days = start, end, lookback_days
-        self.summaries: dict[str, dict[Metric, MetricSummary]] = {}
-        self.missing_percentile = 0
-        self._expected: dict[tuple[str, Metric], int] = {}
-        for q in queries:
-            key = (q.resource_id, q.metric)
-            self._expected[key] = self._expected.get(key, 0) + 1
-        self._open: dict[tuple[str, Metric], _Series] = {}
-        self._dates: dict[date, date] = {}  # one date object per day, shared by every series
-
-    def add(self, results: Iterable[tuple[Query, Points]]) -> None:
-        for query, points in results:
-            key = (query.resource_id, query.metric)
-            series = self._open.get(key)
-            if series is None:
-                series = self._open[key] = _Series(counter=query.source.counter)
-            series.answered += 1
-            series.asked_percentile |= query.stat == PERCENTILE
-            for ts, value in points:
-                moment = ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)
-                if self.start <= moment < self.end:
-                    day = self._dates.setdefault(moment.date(), moment.date())
-                    series.days.setdefault(day, {})[query.stat] = float(value)
-            if series.answered >= self._expected.get(key, 0):
-                self._close(key)
-
-    def finish(self) -> dict[str, dict[Metric, MetricSummary]]:
-        for key in list(self._open):
-            self._close(key)
-        return self.summaries
-
-    def _close(self, key: tuple[str, Metric]) -> None:
-        series = self._open.pop(key)
-        daily = [
-            stat
-            for day in sorted(series.days)
-            if (stat := _daily(day, series.days[day], counter=series.counter)) is not None
-        ]
-        if series.asked_percentile and daily and all(d.p99 is None for d in daily):
-            self.missing_percentile += 1
-        resource_id, metric = key
-        self.summaries.setdefault(resource_id, {})[metric] = MetricSummary(
-            resource_id=resource_id, metric=metric, lookback_days=self.lookback_days, daily=tuple(daily)
-        )
-
-
-@dataclass
-class _Series:
-    counter: bool
-    answered: int = 0
-    asked_percentile: bool = False
-    days: dict[date, dict[str, float]] = field(default_factory=dict)
-
-
-def _daily(day: date, stats: Mapping[str, float], *, counter: bool) -> DailyStat | None:
-    samples = round(stats.get("SampleCount", 0.0))
-    if samples <= 0 or "Maximum" not in stats:
-        return None
-    if counter:
-        if "Sum" not in stats:
-            return None
-        total: float | None = stats["Sum"]
-        average = stats["Sum"] / stats["SampleCount"]
-    else:
-        if "Average" not in stats:
-            return None
-        total, average = None, stats["Average"]
-    return DailyStat(
-        day=day,
-        average=average,
-        maximum=stats["Maximum"],
-        p99=stats.get(PERCENTILE),
-        sum=total,
-        samples=samples,
-        minimum=stats.get("Minimum"),
-    )
+        return BatchDays(batch, values, days, percentiles)
