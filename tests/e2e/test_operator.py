@@ -176,7 +176,8 @@ def test_invalid_policies_report_conditions(operators: OperatorFactory, cluster:
     module = cluster.wait_condition(POLICIES, "bad-module", "Ready", "False", reason="InvalidModule")
     assert "spec.modules[0].name" in module["message"]
     assert "aws.ec2.idle" in module["message"]
-    assert "InvalidSchedule" in reasons(cluster, "bad-cron")
+    # The Event is posted after the condition is written: wait for it rather than race it.
+    eventually(lambda: "InvalidSchedule" in reasons(cluster, "bad-cron"), what="the InvalidSchedule Event")
 
     # Fixing the spec clears the condition.
     cluster.patch(POLICIES, "bad-cron", {"spec": {"schedule": "0 6 * * *"}})
