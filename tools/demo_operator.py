@@ -13,13 +13,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -36,6 +35,17 @@ from tests.support.controlplane import (  # noqa: E402
     start_control_plane,
 )
 from tools import demo_azure, demo_gcp, demo_kubernetes  # noqa: E402
+from tools.demo_process import (  # noqa: E402
+    LOG_TAIL,
+    DemoError,
+    Operator,
+    elapsed,
+    fresh_workdir,
+    progress,
+    show,
+    shown,
+    terminate_as_interrupt,
+)
 
 from cloudios.cli.audit import write_keys  # noqa: E402
 from cloudios.controller import decisions  # noqa: E402
@@ -50,86 +60,11 @@ EXAMPLES = ROOT / "examples" / "demo"
 CRDS = ROOT / "crds"
 PEERING_CRDS = ROOT / "tests" / "support" / "kopf-peering-crds.yaml"
 CHART = ROOT / "helm" / "cloudios"
-MARKER = ".cloudios-operator-demo"
 # The emulator accepts any keys; these only have to look like AWS keys. Never real credentials.
 DEMO_KEYS = {"aws_access_key_id": "cloudios-demo-emulator", "aws_secret_access_key": "demo-emulator-secret"}
 DEMO_SEED, DEMO_REGIONS, DEMO_LOOKBACK_DAYS = 7, ("us-east-1", "eu-west-1"), 30
-LOG_TAIL = 40
 HEARTBEAT_SECONDS = 10
 T = TypeVar("T")
-
-
-class DemoError(RuntimeError):
-    """Something the user should read: what failed and, if known, what to do."""
-
-
-_started = time.monotonic()
-
-
-def progress(message: str) -> None:
-    sys.stderr.write(f"[{time.monotonic() - _started:5.1f}s] {message}\n")
-    sys.stderr.flush()
-
-
-def show(command: str, output: str) -> None:
-    """A command as the user would type it, then its output (stdout: the demo's result)."""
-    sys.stdout.write(f"\n$ {command}\n{output.rstrip()}\n")
-    sys.stdout.flush()
-
-
-def _die_with_parent() -> None:
-    # A `kill -9` of the demo must not leave the operator running against a dead API server.
-    import ctypes  # noqa: PLC0415
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@dataclass
-class Operator:
-    """`python -m cloudios.controller` as a subprocess, logging (plain text) to a file."""
-
-    env: dict[str, str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "cloudios.controller"],
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Its own session: Ctrl-C reaches only the demo, which stops the operator first.
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
-        )
-
-    def check_alive(self) -> None:
-        if self.popen is not None and (code := self.popen.poll()) is not None:
-            raise DemoError(f"the operator exited with code {code}")
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def tail(self, lines: int = LOG_TAIL) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no operator log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -328,7 +263,7 @@ class Demo:
         )
         self.operator = Operator(env, self.workdir / "operator.log")
         self.operator.start()
-        progress(f"operator started (python -m cloudios.controller), log: {_shown(self.operator.log_path)}")
+        progress(f"operator started (python -m cloudios.controller), log: {shown(self.operator.log_path)}")
 
     def wait_ready(self) -> None:
         progress(
@@ -399,7 +334,8 @@ class Demo:
         return recs
 
     def approve_top(self, recs: list[dict[str, Any]]) -> None:
-        top = max(recs, key=lambda r: Decimal(str(r["spec"]["monthlySavings"]["amount"])))
+        priced = [r for r in recs if r["spec"].get("monthlySavings")]  # unpriced ones have no figure
+        top = max(priced, key=lambda r: Decimal(str(r["spec"]["monthlySavings"]["amount"])))
         name = top["metadata"]["name"]
         as_member = ["--as", MEMBER_USER, "--as-group", MEMBERS]
         as_admin = ["--as", ADMIN_USER, "--as-group", ADMINS]
@@ -442,46 +378,15 @@ class Demo:
             shutil.rmtree(self.workdir / "controlplane" / "etcd-data", ignore_errors=True)
 
 
-def _shown(path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return str(path)
-
-
-def _fresh_workdir(path: Path) -> Path:
-    """The demo's own directory under out/, emptied from a previous run (never anything else)."""
-    if path.exists() and any(path.iterdir()):
-        if not (path / MARKER).exists():
-            raise DemoError(f"{path} exists and was not made by this demo; choose another --workdir")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / MARKER).write_text("created by tools/demo_operator.py; removed by its next run\n")
-    return path.resolve()
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (e.g. a CI timeout) cleans up like Ctrl-C does."""
-
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
-        workdir = _fresh_workdir(Path(args.workdir))
+        workdir = fresh_workdir(Path(args.workdir))
     except (DemoError, OSError) as exc:
         sys.stderr.write(f"operator demo failed: {exc}\n")
         return 1
     demo = Demo(workdir=workdir, deadline=time.monotonic() + args.timeout)
     code = 0
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         try:
             progress("Cloudios operator demo: the same example manifests, now reconciled by the operator")
             seeding = demo.start_emulator()
@@ -497,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
             )
             show(f"kubectl cloudios summary -n {NAMESPACE}", demo.plugin("summary", "-n", NAMESPACE).stdout)
             demo.approve_top(recs)
-            progress(f"done in {time.monotonic() - _started:.0f}s; logs in {_shown(workdir)}")
+            progress(f"done in {elapsed():.0f}s; logs in {shown(workdir)}")
             if args.keep_running:
                 keep_running(demo)
         except KeyboardInterrupt:
@@ -507,7 +412,7 @@ def run(args: argparse.Namespace) -> int:
             known = isinstance(exc, DemoError | CommandError | ControlPlaneError)
             sys.stderr.write(f"\noperator demo failed: {exc if known else repr(exc)}\n")
             if demo.operator is not None:
-                log = _shown(demo.operator.log_path)
+                log = shown(demo.operator.log_path)
                 sys.stderr.write(f"--- last {LOG_TAIL} lines of {log} ---\n{demo.operator.tail()}\n")
             code = 1
         finally:
