@@ -19,27 +19,6 @@ from cloudios.security import files
 from cloudios.store import SqlRepository
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="scan a seeded local cloud emulator (AWS: moto) and print the savings")
-    p.add_argument(
-        "--provider",
-        default="aws",
-        choices=emulators.providers(),
-        help="the cloud to emulate; only clouds with a local emulator are accepted (default %(default)s)",
-    )
-    p.add_argument("--report", default="out/cloudios-demo-report.html", help="where to write the HTML report")
-    p.add_argument("--seed", type=int, default=7, help="random seed of the sample estate")
-    p.add_argument(
-        "--scale", type=float, default=1.0, help="size of the sample estate (1.0 = ~100 resources)"
-    )
-    p.add_argument(
-        "--estate",
-        type=Path,
-        metavar="FILE",
-        help="an estate file to load instead of the sample (docs/estates.md; gcp and azure emulators)",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     out = wide_console(sys.stdout)

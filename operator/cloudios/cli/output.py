@@ -15,8 +15,6 @@ from cloudios.cli import html_report
 from cloudios.cli.report import Report
 from cloudios.cli.terminal import cell
 
-FORMATS = ("table", "json", "csv", "html")
-
 _CSV_COLUMNS = (
     "id",
     "account",

@@ -15,8 +15,7 @@ from rich.progress import Progress
 from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
 from cloudios.cli import manifests as manifest_io
-from cloudios.cli import options
-from cloudios.cli.output import FORMATS, render
+from cloudios.cli.output import render
 from cloudios.cli.report import AccountError, Report
 from cloudios.cli.terminal import say
 from cloudios.pipeline.scan import ScanOutcome, scan
@@ -31,33 +30,6 @@ from cloudios.store import Repository, SqlRepository
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT = 0, 1, 2
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("scan", help="scan the accounts of CloudAccount/ScanPolicy manifests")
-    p.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="manifest file (repeatable; '-' for stdin)",
-    )
-    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")
-    options.add_store_location(p)
-    p.add_argument("--no-store", action="store_true", help="do not record the scan in the local store")
-    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there is any recommendation")
-    p.add_argument(
-        "--fail-above", metavar="AMOUNT", help="exit 1 when total monthly savings exceed AMOUNT (USD)"
-    )
-    p.add_argument("--concurrency", type=int, default=4, help="accounts scanned at once (default 4)")
-    p.add_argument(
-        "--prices",
-        metavar="FILE",
-        default=os.environ.get("CLOUDIOS_PRICES"),
-        help="price snapshot written by `cloudios prices refresh` (default $CLOUDIOS_PRICES, else bundled)",
-    )
 
 
 def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPolicy]], list[str]]:
