@@ -14,7 +14,9 @@ from rich.progress import Progress
 
 from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
+from cloudios.cli import hints
 from cloudios.cli import manifests as manifest_io
+from cloudios.cli.commands import EXIT_GATE, EXIT_INPUT, EXIT_OK
 from cloudios.cli.output import render
 from cloudios.cli.report import AccountError, Report
 from cloudios.cli.terminal import say
@@ -28,8 +30,6 @@ from cloudios.services.context import agent_reports_of
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_GATE, EXIT_INPUT = 0, 1, 2
 
 
 def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPolicy]], list[str]]:
@@ -101,8 +101,9 @@ def run_scans(
                 agent_reports=agent_reports_of(store),
             )
         except ProviderError as exc:
+            message = hints.message(account.spec.provider, exc.reason, exc.message)
             return AccountError(
-                found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message
+                found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, message
             )
 
     console = Console(file=sys.stderr)
@@ -132,7 +133,7 @@ def load_prices(path: str | None) -> PriceBook | None:
 
 def _gate(report: Report, args: argparse.Namespace, fail_above: Decimal | None) -> int:
     if report.errors:
-        return EXIT_INPUT
+        return hints.exit_code({e.reason for e in report.errors})
     if args.fail_on_findings and report.findings:
         return EXIT_GATE
     if fail_above is not None and report.total.amount > fail_above:
@@ -150,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
         except InvalidOperation:
             say(err, f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
             return EXIT_INPUT
+    if args.profile:
+        # The standard chain reads it like `aws --profile`: base credentials for every AWS account.
+        os.environ["AWS_PROFILE"] = args.profile
     try:
         book = load_prices(args.prices)
         found = manifest_io.load(args.filename)
@@ -159,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 found,
                 store=store,
                 concurrency=args.concurrency,
-                progress=sys.stderr.isatty(),
+                progress=sys.stderr.isatty() and not args.quiet,
                 price_book=book,
             )
         finally:
@@ -168,15 +172,21 @@ def run(args: argparse.Namespace) -> int:
     except manifest_io.ManifestError as exc:
         say(err, f"error: {exc}")
         return EXIT_INPUT
-    for note in notes:
+    for note in [] if args.quiet else notes:
         say(err, f"note: {note}")
+    _write(report, args, err)
+    for error in report.errors:
+        say(err, f"error: {error.file}: {error.obj}: {error.reason}: {error.message}")
+    return _gate(report, args, fail_above)
+
+
+def _write(report: Report, args: argparse.Namespace, err: Console) -> None:
+    """The report to --output-file (owner-only) or stdout; -q prints none to stdout."""
     if args.output_file:
         # Reports name accounts and resources: owner-only, like everything else Cloudios writes.
         with os.fdopen(files.open_private(args.output_file), "w", encoding="utf-8") as fh:
             render(report, args.output, fh)
-        say(err, f"report written to {args.output_file}")
-    else:
+        if not args.quiet:
+            say(err, f"report written to {args.output_file}")
+    elif not args.quiet:
         render(report, args.output, sys.stdout)
-    for error in report.errors:
-        say(err, f"error: {error.file}: {error.obj}: {error.reason}: {error.message}")
-    return _gate(report, args, fail_above)
