@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cloudios.cli import html_report
+from cloudios.cli import html_report, serialize
 from cloudios.cli.report import Report
 from cloudios.cli.terminal import cell
 
@@ -40,21 +40,13 @@ def render(report: Report, fmt: str, out: IO[str]) -> None:
         json.dump(report.to_json(), out, indent=2, sort_keys=False)
         out.write("\n")
     elif fmt == "yaml":
-        out.write(to_yaml(report.to_json()))
+        out.write(serialize.to_yaml(report.to_json()))
     elif fmt == "csv":
         out.write(to_csv(report))
     elif fmt == "html":
         out.write(to_html(report))
     else:
         table(report, wide_console(out))
-
-
-def to_yaml(data: object) -> str:
-    """YAML of plain data: safe_dump only (no Python tags), every non-ASCII or control character
-    escaped, so values from the cloud (tags, names) stay inert text, as in the JSON output."""
-    import yaml  # noqa: PLC0415 - only this format needs it
-
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=False, default_flow_style=False, width=100)
 
 
 def wide_console(out: IO[str]) -> Console:
