@@ -31,9 +31,10 @@ def variant(base: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 
 AZURE = {**AWS_ACCOUNT, "metadata": {"name": "az"}, "spec": {"provider": "azure", "azure": AZURE_BLOCK}}
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # letters, so that only lowerAscii() makes it equal
 REFUSED_BY_CEL = {
     "client id equals tenant id": variant(
-        AZURE, azure={**AZURE_BLOCK, "clientId": AZURE_BLOCK["tenantId"].upper()}
+        AZURE, azure={**AZURE_BLOCK, "tenantId": TENANT, "clientId": TENANT.upper()}
     ),
     "subscription equals tenant": variant(
         AZURE, azure={**AZURE_BLOCK, "subscriptionId": AZURE_BLOCK["tenantId"]}
