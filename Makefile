@@ -53,13 +53,18 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool),
-## installed when missing
+## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool)
+## and the shells whose completion scripts it checks (zsh, fish), installed when missing
 .PHONY: testdeps
 testdeps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql (the tests start a private server on loopback)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then \
+		echo "installing Debian's zsh and fish (the tests check \`cloudios completion zsh|fish\`)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			zsh fish >/dev/null; \
 	fi
 	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
 		echo "installing Debian's prometheus (the tests backfill blocks with promtool and start it on loopback)"; \
