@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudios.cli import completion
+from cloudios.cli import completion, kubectl_args
 from cloudios.cli.commands import audit, demo, prices
 from cloudios.cli.main import build_parser
 
@@ -49,8 +49,8 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Ite
                 yield from commands(child, (*path, name))
 
 
-def parser_at(path: tuple[str, ...]) -> argparse.ArgumentParser:
-    parser = build_parser()
+def parser_at(path: tuple[str, ...], root: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = root or build_parser()
     for name in path:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = sub.choices[name]
@@ -78,6 +78,21 @@ def test_every_help_has_a_description_examples_and_exit_codes(path: tuple[str, .
     codes = text.split("exit codes:\n", 1)[1]
     assert "  0  " in codes
     assert "  2  " in codes
+
+
+KUBECTL = list(commands(kubectl_args.build_parser()))
+
+
+@pytest.mark.parametrize("path", KUBECTL, ids=lambda p: " ".join(("kubectl cloudios", *p)))
+def test_every_kubectl_cloudios_help_has_a_description_examples_and_exit_codes(path: tuple[str, ...]) -> None:
+    parser = parser_at(path, kubectl_args.build_parser())
+    text = parser.format_help()
+    assert parser.description
+    assert "  kubectl cloudios " in text.split("examples:\n", 1)[1]
+    assert all(f"  {code}  " in text.split("exit codes:\n", 1)[1] for code in (0, 1, 2))
+    if path and path[0] not in {"export", "erase"}:  # their -o names the output file
+        output = next(a for a in parser._actions if "--output" in a.option_strings)
+        assert {"json", "yaml"} <= set(output.choices or ())
 
 
 def test_help_and_version_exit_zero_from_the_installed_script() -> None:
