@@ -46,12 +46,18 @@ demo-cli: venv
 controlplane:
 	bash tools/controlplane/build.sh
 
-## lint: ruff, ruff format --check, mypy strict, import-linter
+## lint: ruff, ruff format --check, mypy strict (the packages and the typed tools), import-linter
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tools/chart_docs.py
 	$(VENV)/bin/lint-imports
+
+## charts: regenerate both charts' values.schema.json and README values table from values.yaml
+.PHONY: charts
+charts: venv
+	$(PY) tools/chart_docs.py
 
 ## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool),
 ## installed when missing

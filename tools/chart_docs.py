@@ -108,7 +108,7 @@ def _parse(block: list[str], path: str) -> Comment:
 
 def _inferred(value: Any, path: str) -> dict[str, Any]:
     if value is None:
-        raise ValuesError(f"{path} is null: give its type with `# @schema {{type: [integer, \"null\"]}}`")
+        raise ValuesError(f'{path} is null: give its type with `# @schema {{type: [integer, "null"]}}`')
     if isinstance(value, list):
         schema: dict[str, Any] = {"type": "array"}
         kinds = {type(v) for v in value}
@@ -147,16 +147,19 @@ def schema_of(values: dict[str, Any], notes: dict[str, Comment], prefix: str = "
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
-def rows(values: dict[str, Any], notes: dict[str, Comment], schema: dict[str, Any], prefix: str = "") -> list[Row]:
+def rows(
+    values: dict[str, Any], notes: dict[str, Comment], schema: dict[str, Any], prefix: str = ""
+) -> list[Row]:
     """README rows of every described key, in the order of values.yaml."""
     found: list[Row] = []
     for key, value in values.items():
         path, prop = f"{prefix}{key}", schema["properties"][key]
         note = notes.get(path, Comment())
         kind = prop.get("type", "object")
+        kind = "/".join(kind) if isinstance(kind, list) else kind
         shown = note.default if note.default is not None else json.dumps(value, separators=(", ", ": "))
         if note.description:  # a described mapping gets a row of its own, then one per key
-            found.append(Row(path, "/".join(kind) if isinstance(kind, list) else kind, shown, note.description))
+            found.append(Row(path, kind, shown, note.description))
         if "properties" in prop:
             found.extend(rows(value, notes, prop, f"{path}."))
     return found
