@@ -148,6 +148,20 @@ def test_agent_chart_with_every_convention_value(
     assert "podmonitor.monitoring.coreos.com/conv-cloudios-agent created (server dry run)" in out, out
 
 
+def test_helm_lint_strict_passes_with_every_convention_value(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    operator = control_plane.helm("lint", "--strict", CHART, "-f", str(OPERATOR_VALUES))
+    assert "0 chart(s) failed" in operator.stdout
+    token = token_file(tmp_path)
+    agent = control_plane.helm(
+        "lint", "--strict", AGENT_CHART, "-f", str(AGENT_VALUES), "--set-file", f"token={token}"
+    )
+    assert "0 chart(s) failed" in agent.stdout
+    # Chart.yaml is complete: lint no longer recommends an icon.
+    assert "icon is recommended" not in operator.stdout + agent.stdout
+
+
 def test_the_agents_extra_args_are_flags_it_accepts(control_plane: ControlPlane, tmp_path: Path) -> None:
     """The flags in the values file parse (the agent refuses unknown ones), and win over variables."""
     from cloudios_agent import main as agent_main  # noqa: PLC0415 - the agent, as the container runs it
