@@ -1,5 +1,6 @@
 """The operator chart and the operator agree on variable names: every variable the Deployment sets is
-a setting the operator reads, and the notification values reach CLOUDIOS_NOTIFY_* as meant."""
+a setting the operator reads, and the notification values reach CLOUDIOS_NOTIFY_* as meant. The
+opt-in egress policy lets the webhooks (HTTPS) out and finds the API server by itself."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pydantic_settings import BaseSettings
 
 from cloudios.services.settings import NotifySettings, OperatorSettings
 from tests.support.chart import CHART, KEY, VALUES, render
-from tests.support.controlplane import ControlPlane
+from tests.support.controlplane import CommandError, ControlPlane
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
@@ -109,3 +110,53 @@ def test_notification_defaults_are_the_operators(control_plane: ControlPlane) ->
     )
     assert chart == NotifySettings.model_validate({})
     assert values["tagAllowList"] == list(NotifySettings.model_fields["tag_allow_list"].default)
+
+
+def endpoint_slice() -> dict[str, Any]:
+    """A `kubernetes` EndpointSlice as a cluster's control plane keeps it. The test control plane has
+    none (no endpoint reconciler, no controller-manager) and its loopback address may not be an
+    endpoint, so the slice names a documentation address (RFC 5737)."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["192.0.2.10"]}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }  # fmt: skip
+
+
+def test_the_egress_policy_finds_the_api_server_and_lets_webhooks_out(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    egress = (*KEY, "--set", "networkPolicy.egress.enabled=true")
+    # helm template cannot look the API server up: it says what to set.
+    with pytest.raises(
+        CommandError, match=r"networkPolicy\.egress\.apiServerCIDRs and .* could not be looked up"
+    ):
+        render(control_plane, *egress)
+    # helm install --dry-run=server can: the addresses come from the cluster.
+    slice_ = endpoint_slice()
+    created = (
+        control_plane.kubectl("create", "-f", "-", input=yaml.safe_dump(slice_), check=False).returncode == 0
+    )
+    try:
+        out = (
+            control_plane.helm("install", "eg", CHART, "--dry-run=server", "--namespace", namespace, *egress)
+            .stdout.split("MANIFEST:", 1)[1]
+            .split("\nNOTES:", 1)[0]
+        )
+    finally:
+        if created:
+            control_plane.kubectl("delete", "endpointslice", "kubernetes", "-n", "default", check=False)
+    (policy,) = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    api, dns, https = policy["spec"]["egress"]
+    address = slice_["endpoints"][0]["addresses"][0]
+    assert api == {"to": [{"ipBlock": {"cidr": f"{address}/32"}}],
+                   "ports": [{"port": slice_["ports"][0]["port"], "protocol": "TCP"}]}  # fmt: skip
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in https["to"]
+    assert {"ipBlock": {"cidr": "::/0"}} in https["to"]
