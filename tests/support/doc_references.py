@@ -20,6 +20,8 @@ The rules (tests/unit/test_docs_consistency.py checks what they find against the
   part is a top-level key of a chart when its line also says value(s), values.yaml, --set or chart
   (file names such as `rbac.json` and API groups or hosts such as `metrics.k8s.io` excepted).
   `[0]` indexes are dropped; a trailing `.*` asks only that the prefix exists.
+* An agent flag table: a code span that is only a long option (`--ingest-url`) on a line that also
+  names a `CLOUDIOS_AGENT_` variable is read as `cloudios-agent --ingest-url`.
 * Variables: every `CLOUDIOS_[A-Z0-9_]+` anywhere in code; one ending in `_` or followed by `*` or
   `<` (`CLOUDIOS_INGEST_*`, `CLOUDIOS_AGENT_<FLAG>`) is a prefix that some variable must start with.
 """
@@ -172,6 +174,9 @@ def _command_references(path: Path, fragment: Fragment) -> Iterator[Reference]:
 
 def _span_values(path: Path, fragment: Fragment, chart_roots: frozenset[str]) -> Iterator[Reference]:
     text = fragment.text.strip()
+    if re.fullmatch(r"--[a-z][a-z0-9-]*", text) and "CLOUDIOS_AGENT_" in fragment.context:
+        yield Reference("command", path, fragment.line, f"cloudios-agent {text}")
+        return
     if text.startswith(SET_FLAGS):
         return  # read as a command above
     assigned = ASSIGNED.match(text)

@@ -197,7 +197,8 @@ def _settings_variables(group: type[BaseSettings]) -> Iterable[str]:
             yield f"{prefix}{name}".upper()
 
 
-# Python code that reads variables: the product, and the test harness and tools (docs/development.md).
+# Python code that reads variables: the product, and the test harness and tools (docs/development.md);
+# shell scripts and the Makefile too (see variables()).
 READERS = ("operator/cloudios", "agent/cloudios_agent", "tests/support", "tools", "bench")
 
 
@@ -214,8 +215,10 @@ def variables() -> frozenset[str]:
                     and re.fullmatch(r"CLOUDIOS_[A-Z0-9_]*[A-Z0-9]", node.value)
                 ):
                     names.add(node.value)
-    for script in [ROOT / "Makefile", *(ROOT / "tools").rglob("*.sh")]:
-        names.update(re.findall(r"\$\{?(CLOUDIOS_[A-Z0-9_]*[A-Z0-9])", script.read_text(encoding="utf-8")))
+    scripts = [ROOT / "Makefile", *ROOT.glob("*.sh"), *(ROOT / "tools").rglob("*.sh")]
+    scripts += [*(ROOT / "images").rglob("*.sh")] if (ROOT / "images").is_dir() else []
+    for script in scripts:  # $X, ${X} (shell) and $(X) (make)
+        names.update(re.findall(r"\$[({]?(CLOUDIOS_[A-Z0-9_]*[A-Z0-9])", script.read_text(encoding="utf-8")))
     return frozenset(names)
 
 
@@ -297,6 +300,9 @@ value `metrics.k8s.io` is an API group and `rbac.json` a file, and `nodeSelector
 cloudios scna: not a command in YAML
 env: [{name: CLOUDIOS_IN_YAML}]
 ```
+
+| `--ingest-url` | `CLOUDIOS_AGENT_INGEST_URL` | an agent flag table |
+| `--no-such-agent-flag` | `CLOUDIOS_AGENT_NO_SUCH_AGENT_FLAG` | |
 """
 
 
@@ -319,6 +325,8 @@ def test_each_kind_of_wrong_reference_is_caught_and_prose_is_not() -> None:
         "docs/sample.md:20: CLOUDIOS_NO_SUCH is read nowhere",
         "docs/sample.md:20: no variable the code reads starts with CLOUDIOS_NOPE_",
         "docs/sample.md:24: CLOUDIOS_IN_YAML is read nowhere",
+        "docs/sample.md:28: `cloudios-agent` has no option --no-such-agent-flag",
+        "docs/sample.md:28: CLOUDIOS_AGENT_NO_SUCH_AGENT_FLAG is read nowhere",
     ]
     assert len(found) == len(expected), "\n".join(found)
     for problem_text, start in zip(found, expected, strict=True):
