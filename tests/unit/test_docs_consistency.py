@@ -64,8 +64,11 @@ def make_targets() -> frozenset[str]:
 
 @cache
 def parsers() -> dict[str, argparse.ArgumentParser]:
+    built: Any = (
+        cli_main.build_parser()
+    )  # (parser, runners) today; the parser alone once commands load lazily
     return {
-        "cloudios": cli_main.build_parser()[0],
+        "cloudios": built[0] if isinstance(built, tuple) else built,
         "kubectl-cloudios": kubectl.build_parser(),
         "cloudios-agent": agent_main._parser(),
     }
