@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test lint audit bench controlplane venv generate check-generated clean
+.PHONY: demo test lint bench controlplane venv generate check-generated clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -53,12 +53,6 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## audit: every package version in uv.lock against PyPI's published vulnerability data (pip-audit); fails
-## on a known vulnerability without an unexpired exception in security/audit-exceptions.toml, and when a
-## package could not be audited (also run by `make test`: tests/integration/test_audit_lock.py)
-audit: venv
-	$(PY) tools/audit_lock.py
-
 ## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool),
 ## installed when missing
 .PHONY: testdeps
@@ -83,6 +77,13 @@ bench: venv controlplane
 	$(PY) bench/azure_scan.py
 	$(PY) -m bench.operator --accounts 200 --runs 3
 	$(PY) -m bench.agent
+
+## audit: every package version in uv.lock against PyPI's published vulnerability data (pip-audit); fails
+## on a known vulnerability without an unexpired exception in security/audit-exceptions.toml, and when a
+## package could not be audited (also run by `make test`: tests/integration/test_audit_lock.py)
+.PHONY: audit
+audit: venv
+	$(PY) tools/audit_lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
