@@ -14,10 +14,12 @@ The rules (tests/unit/test_docs_consistency.py checks what they find against the
   are walked through the real argument parser: a subcommand must exist where the parser expects
   one, and every `-x`/`--long` option must belong to the (sub)command it follows, spelt in full.
   A word that is not lowercase letters and dashes (a placeholder like `<name>`, `…`) ends the walk.
-* Chart values: the keys of `--set`, `--set-string`, `--set-file` and `--set-json` in a command,
-  a code span that starts with one of those flags, a code span `a.b=value` (a dotted key set to
-  something), and a bare dotted span (`metrics.serviceMonitor.enabled`, `database.*`) whose first
-  part is a top-level key of a chart when its line also says value(s), values.yaml, --set or chart
+* Chart values: the keys of `--set`, `--set-string`, `--set-file` and `--set-json` in a helm
+  command; the same outside a helm command (a span `--set a.b=c`) and a code span `a.b=value` (a
+  dotted key set to something) when the key's first part is a top-level key of a chart, since
+  `--set x=2.5` may be a generic example; and a bare dotted span (`metrics.serviceMonitor.enabled`,
+  `database.*`) whose first part is a top-level key of a chart when its line also says value(s),
+  values.yaml, --set or chart
   (file names such as `rbac.json` and API groups or hosts such as `metrics.k8s.io` excepted).
   `[0]` indexes are dropped; a trailing `.*` asks only that the prefix exists.
 * An agent flag table: a code span that is only a long option (`--ingest-url`) on a line that also
@@ -149,12 +151,12 @@ def references(path: Path, text: str, chart_roots: frozenset[str]) -> Iterator[R
             yield Reference("variable", path, fragment.line, f"{name}*" if prefix else name)
         if not fragment.shell:
             continue
-        yield from _command_references(path, fragment)
+        yield from _command_references(path, fragment, chart_roots)
         if fragment.span:
             yield from _span_values(path, fragment, chart_roots)
 
 
-def _command_references(path: Path, fragment: Fragment) -> Iterator[Reference]:
+def _command_references(path: Path, fragment: Fragment, chart_roots: frozenset[str]) -> Iterator[Reference]:
     for words in commands(fragment.text):
         program = words[0]
         if program == "make":
@@ -169,7 +171,10 @@ def _command_references(path: Path, fragment: Fragment) -> Iterator[Reference]:
         if program in {"helm", *SET_FLAGS} or any(w.partition("=")[0] in SET_FLAGS for w in words):
             chart = _chart_of(words)
             for key in _set_keys(words):
-                yield Reference("chart-value", path, fragment.line, key, chart)
+                # Outside a helm command, `--set x=2.5` may be a generic example: only a key under a
+                # chart's top-level value is taken as naming a chart value.
+                if program == "helm" or key.split(".", 1)[0].split("[", 1)[0] in chart_roots:
+                    yield Reference("chart-value", path, fragment.line, key, chart)
 
 
 def _span_values(path: Path, fragment: Fragment, chart_roots: frozenset[str]) -> Iterator[Reference]:
@@ -181,7 +186,8 @@ def _span_values(path: Path, fragment: Fragment, chart_roots: frozenset[str]) ->
         return  # read as a command above
     assigned = ASSIGNED.match(text)
     if assigned:
-        yield Reference("chart-value", path, fragment.line, assigned.group(1))
+        if assigned.group(1).split(".", 1)[0].split("[", 1)[0] in chart_roots:
+            yield Reference("chart-value", path, fragment.line, assigned.group(1))
     elif (
         DOTTED.match(text)
         and not FILE_NAME.search(text)

@@ -296,7 +296,8 @@ helm install cloudios-agent helm/cloudios-agent \\
 ```
 
 Set the chart value `metrics.serviceMonitor.enable`, or `operator.peering.enabled=true`; the chart's
-value `metrics.k8s.io` is an API group and `rbac.json` a file, and `nodeSelector.zone` is free-form.
+value `metrics.k8s.io` is an API group and `rbac.json` a file, and `nodeSelector.zone` is free-form;
+`--set x=2.5` in general is no chart value, but `--set metrics.prot=1` is.
 `CLOUDIOS_LOG_LEVEL`, `CLOUDIOS_NO_SUCH`, `CLOUDIOS_INGEST_*`, `CLOUDIOS_NOPE_*`, `CLOUDIOS_AGENT_<FLAG>`.
 
 ```yaml
@@ -325,11 +326,12 @@ def test_each_kind_of_wrong_reference_is_caught_and_prose_is_not() -> None:
             "helm/cloudios/values.yaml or helm/cloudios-agent/values.yaml (did you mean "
             "metrics.serviceMonitor.enabled"
         ),
-        "docs/sample.md:20: CLOUDIOS_NO_SUCH is read nowhere",
-        "docs/sample.md:20: no variable the code reads starts with CLOUDIOS_NOPE_",
-        "docs/sample.md:24: CLOUDIOS_IN_YAML is read nowhere",
-        "docs/sample.md:28: `cloudios-agent` has no option --no-such-agent-flag",
-        "docs/sample.md:28: CLOUDIOS_AGENT_NO_SUCH_AGENT_FLAG is read nowhere",
+        "docs/sample.md:20: chart value `metrics.prot` is not in helm/cloudios/values.yaml or",
+        "docs/sample.md:21: CLOUDIOS_NO_SUCH is read nowhere",
+        "docs/sample.md:21: no variable the code reads starts with CLOUDIOS_NOPE_",
+        "docs/sample.md:25: CLOUDIOS_IN_YAML is read nowhere",
+        "docs/sample.md:29: `cloudios-agent` has no option --no-such-agent-flag",
+        "docs/sample.md:29: CLOUDIOS_AGENT_NO_SUCH_AGENT_FLAG is read nowhere",
     ]
     assert len(found) == len(expected), "\n".join(found)
     for problem_text, start in zip(found, expected, strict=True):
@@ -340,6 +342,7 @@ def test_each_kind_of_wrong_reference_is_caught_and_prose_is_not() -> None:
     assert ("make", "nothing-here") not in kinds
     assert ("chart-value", "operator.peering.enabled") in kinds
     assert ("chart-value", "nodeSelector.zone") in kinds
+    assert not any(r.kind == "chart-value" and r.text == "x" for r in refs)
     assert not any(r.text == "CLOUDIOS_IN_PROSE" for r in refs)
     assert not any(r.kind == "command" and "get" in r.text for r in refs)
     assert not any("metrics.k8s.io" in r.text or "rbac.json" in r.text for r in refs)
