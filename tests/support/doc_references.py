@@ -6,7 +6,7 @@ The rules (tests/unit/test_docs_consistency.py checks what they find against the
   cloudios category"). Fenced blocks tagged json, yaml, python or any other non-shell language
   give only variables; untagged and sh/bash/shell/console blocks give commands too.
 * A shell line is joined with its backslash continuations, loses its `# comment`, and is split into
-  commands at `|`, `&&`, `||`, `;` and `$(`. A command starts after `$ `, `sudo`, `env` and
+  commands at `|`, `&&`, `||`, `;`, `$(` and `<(`. A command starts after `$ `, `sudo`, `env` and
   `NAME=value` assignments; its program is the last path part of its first word
   (`.venv/bin/cloudios` is `cloudios`), so `helm install cloudios helm/cloudios` names no command.
 * `make A B`: every following word that looks like a target (lowercase, digits, dashes).
@@ -47,7 +47,7 @@ VALUE_WORDS = re.compile(r"\bvalues?\b|values\.yaml|--set|\bchart\b", re.IGNOREC
 FILE_NAME = re.compile(r"\.(json|ya?ml|py|md|txt|toml|db|crt|key|pem|sh|html|csv|lock|mod|sum)$")
 HOST = re.compile(r"\.(io|com|dev|net|org|internal|local)$")  # API groups and host names
 TARGET = re.compile(r"^[a-z][a-z0-9-]*$")
-SPLIT = re.compile(r"\|\||&&|\||;|\$\(")
+SPLIT = re.compile(r"\|\||&&|\||;|\$\(|<\(")
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,7 @@ def test_each_kind_of_wrong_reference_is_caught_and_prose_is_not() -> None:
     assert ("make", "demo") in kinds
     assert ("make", "lint") in kinds
     assert ("make", "nothing-here") not in kinds
+    assert ("command", "cloudios scan -f a.yaml -o json") in kinds
     assert ("chart-value", "operator.peering.enabled") in kinds
     assert ("chart-value", "nodeSelector.zone") in kinds
     assert not any(r.kind == "chart-value" and r.text == "x" for r in refs)
