@@ -163,15 +163,22 @@ def test_the_command_judges_a_recorded_report(tmp_path: Path) -> None:
     assert "exception[0].package: required" in refused.stderr
 
 
+def policy_canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def test_every_locked_version_is_audited_once_duplicates_in_a_second_run(lock_tool: ModuleType) -> None:
     pins = lock_tool.locked_packages(ROOT / "uv.lock")
     names = [name for name, _ in pins]
     assert "cloudios" not in names  # the project itself is not on PyPI
-    assert names.count("networkx") == 2  # one version per Python range
-    sets = lock_tool.pin_sets(pins)
-    assert sorted(p for chosen in sets for p in chosen) == pins
-    for chosen in sets:
-        assert len({n for n, _ in chosen}) == len(chosen)
+    assert len(pins) > 100
+    forked = [("networkx", "3.6.1"), ("Networkx", "3.7"), ("pyyaml", "6.0.2")]  # one per Python range
+    for case in (pins, forked):
+        sets = lock_tool.pin_sets(case)
+        assert sorted(p for chosen in sets for p in chosen) == sorted(case)
+        for chosen in sets:
+            assert len({policy_canonical(n) for n, _ in chosen}) == len(chosen)
+    assert len(lock_tool.pin_sets(forked)) == 2
 
 
 def test_the_project_json_stands_in_only_for_the_latest_release(lock_tool: ModuleType, policy: Any) -> None:
