@@ -84,5 +84,12 @@ bench: venv controlplane
 	$(PY) -m bench.operator --accounts 200 --runs 3
 	$(PY) -m bench.agent
 
+## audit: every package version in uv.lock against PyPI's published vulnerability data (pip-audit); fails
+## on a known vulnerability without an unexpired exception in security/audit-exceptions.toml, and when a
+## package could not be audited (also run by `make test`: tests/integration/test_audit_lock.py)
+.PHONY: audit
+audit: venv
+	$(PY) tools/audit_lock.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
