@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
 from tests.e2e.harness import Cluster, OperatorFactory, eventually
 from tests.e2e.manifests import ESTATE_ACCOUNT, SECRET_NAME, account, base_secret, policy
@@ -66,3 +67,21 @@ def test_a_scan_asks_the_verifier_and_each_recommendation_shows_its_verdict(
     assert [i for i in identifiers if i in sent] == []
     assert API_KEY not in sent
     assert all(got.headers["authorization"] == f"Bearer {API_KEY}" for got in fake_llm.received)
+
+
+def test_a_metadata_service_endpoint_is_refused_at_admission(
+    operators: OperatorFactory, cluster: Cluster
+) -> None:
+    operators(cluster.namespace)
+    body = with_verifier("https://169.254.169.254/v1/chat/completions")
+
+    def refused() -> str | None:
+        try:
+            cluster.create(POLICIES, body)
+        except k8s.ApiException as exc:
+            return str(exc.body)
+        cluster.delete(POLICIES, "daily")  # the webhook was not registered yet (it fails open)
+        return None
+
+    message = eventually(refused, timeout=60, what="admission refusing the metadata endpoint")
+    assert "spec.verifier.endpoint is refused: 169.254.169.254 is a cloud metadata service address" in message

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from cloudios.api.verifier import REASON_MAX
+from cloudios.controller import policy_admission
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
 from cloudios.sinks import verifier_wire
 from cloudios.sinks.verifier_summary import evidence_hash, pseudonym, summarize
@@ -120,3 +121,22 @@ def test_a_reason_is_cleaned_as_hostile_text() -> None:
     assert "\u202e" not in clean
     assert "abcdefgh12345678" not in clean
     assert len(clean) == REASON_MAX
+
+
+def test_admission_refuses_a_new_verifier_endpoint_the_ssrf_guard_refuses() -> None:
+    def body(endpoint: str) -> dict[str, object]:
+        return {"spec": {"verifier": {"provider": "openai", "endpoint": endpoint}}}
+
+    metadata = body("https://169.254.169.254/v1/chat/completions")
+    problem = policy_admission.verifier_problem(None, metadata, allow_private=False) or ""
+    assert "spec.verifier.endpoint is refused: 169.254.169.254 is a cloud metadata service" in problem
+    private = body("https://10.0.0.8/v1/messages")
+    assert policy_admission.verifier_problem(None, private, allow_private=False)
+    assert policy_admission.verifier_problem(None, private, allow_private=True) is None
+    assert policy_admission.verifier_problem(metadata, metadata, allow_private=False) is None  # unchanged
+    assert (
+        policy_admission.verifier_problem(
+            None, body("https://api.openai.com/v1/chat/completions"), allow_private=False
+        )
+        is None
+    )
