@@ -72,12 +72,15 @@ def test_an_unusable_or_hostile_answer_changes_nothing_but_the_verdict(bench: Be
     assert len(bench.llm.received) == ASKED
     assert bench.untouched() == before, "savings, state and spec are byte-identical"
     verdicts = bench.verdicts()
+    outcome = "failed" if verdict is None else "invalid" if verdict == "unsure" else "answered"
+    assert bench.counted("cloudios_verifier_questions_total", outcome=outcome) == ASKED
     if verdict is None:  # no answer at all: nothing is recorded, the next run asks again
         assert verdicts == {}
         assert "asked again next run" in ready.message
         return
     assert len(verdicts) == ASKED
     assert {v["verdict"] for v in verdicts.values()} == {verdict}
+    assert bench.counted("cloudios_verifier_verdicts_total", verdict=verdict) == ASKED
     for shown in verdicts.values():
         assert not any(c in shown["reason"] for c in "\x1b\u202e\n")
         assert len(shown["reason"]) <= 300

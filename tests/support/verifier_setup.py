@@ -7,14 +7,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from prometheus_client import CollectorRegistry
 
 from cloudios.api import ScanPolicy
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, SCAN_POLICY
@@ -27,6 +29,7 @@ from cloudios.sinks.conditions import Observation
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.recommendation_objects import PolicyRef
 from cloudios.sinks.verifier_http import VerifierClient
+from cloudios.sinks.verifier_metrics import VerifierMetrics
 from cloudios.store.sql import SqlRepository
 from tests.support.controlplane import ControlPlane
 from tests.support.fake_llm import ANTHROPIC_PATH, API_KEY, HOST_NAME, OPENAI_PATH, FakeLlm
@@ -68,13 +71,23 @@ class Bench:
     estate: VerifierEstate
     data: Path
     settings: VerifierSettings
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     policy: ScanPolicy | None = None
+
+    @cached_property
+    def metrics(self) -> VerifierMetrics:
+        return VerifierMetrics(self.registry)
+
+    def counted(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, {"namespace": self.namespace, **labels}) or 0.0
 
     def service(self) -> verifier.Verifier:
         client = VerifierClient(
             ca_file=self.llm.certs.ca_file, max_response_bytes=self.settings.max_response_bytes
         )
-        return verifier.Verifier(client=client, store=self.store, settings=self.settings, clock=lambda: T0)
+        return verifier.Verifier(
+            client=client, store=self.store, settings=self.settings, clock=lambda: T0, metrics=self.metrics
+        )
 
     def secret(self, value: str = API_KEY, key: str = "apiKey") -> None:
         body = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=SECRET), string_data={key: value})

@@ -26,6 +26,7 @@ from cloudios.sinks.kube import Kube
 from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.status import StatusWriter
 from cloudios.sinks.verifier_http import VerifierClient
+from cloudios.sinks.verifier_metrics import VerifierMetrics
 from cloudios.sinks.webhooks import WebhookSender
 from cloudios.store.repository import Repository
 from cloudios.store.sql import SqlRepository
@@ -186,6 +187,7 @@ def build(
         store=store,
         settings=settings.verifier,
         clock=clock,
+        metrics=VerifierMetrics(metrics.registry),
     )
     shared = {
         "kube": kube,

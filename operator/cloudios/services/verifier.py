@@ -31,6 +31,7 @@ from cloudios.sinks.conditions import Observation
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.recommendation_objects import object_name, savings, top_findings
 from cloudios.sinks.verifier_http import VerifierClient
+from cloudios.sinks.verifier_metrics import VerifierMetrics
 from cloudios.store.verdicts import StoredVerdict
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Verifier:
     settings: VerifierSettings
     clock: Callable[[], datetime]
     timer: Callable[[], float] = field(default=time.monotonic)
+    metrics: VerifierMetrics | None = None
 
 
 @dataclass
@@ -127,6 +129,11 @@ def _ask(verifier: Verifier, ready: Ready, stored: StoredFinding, deadline: floa
     return Asked(answer.verdict, verifier_wire.clean_reason(answer.reason))
 
 
+def _count(verifier: Verifier, namespace: str, outcome: str, verdict: str | None = None) -> None:
+    if verifier.metrics is not None:
+        verifier.metrics.asked(namespace, outcome, verdict)
+
+
 def verify(verifier: Verifier, kube: Kube, policy: ScanPolicy, found: Sequence[StoredFinding]) -> Observation:
     """Ask about what needs asking and show every known verdict; the VerifierReady observation."""
     setup = verifier_setup.check(verifier.settings, kube, verifier.store, policy)
@@ -161,7 +168,9 @@ def verify(verifier: Verifier, kube: Kube, policy: ScanPolicy, found: Sequence[S
         if isinstance(outcome, str):
             tally.failed += 1
             tally.errors.append(outcome)
+            _count(verifier, namespace, "failed")
             continue
+        _count(verifier, namespace, "invalid" if outcome.invalid else "answered", outcome.verdict)
         tally.invalid += int(outcome.invalid)
         tally.verdicts[outcome.verdict] += 1
         record = StoredVerdict(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +26,8 @@ VERIFIER_READY = "VerifierReady"
 DEFAULT_KEY = "apiKey"
 PSEUDONYM_KEY = "verifier/pseudonym-key"
 KEY_MAX = 4096
+# Two policies of one tenant may run at once: one of them creates the tenant's pseudonym key.
+_PSEUDONYM_KEY_LOCK = threading.Lock()
 
 
 class SecretsPort(Protocol):
@@ -95,10 +98,11 @@ def check(  # noqa: PLR0911 - one refusal per rule, in the order a user fixes th
         if stored is None or not hmac.compare_digest(stored, value):
             store.put_secret(namespace, name, value)
             stored = store.get_secret(namespace, name)
-        pseudonym_key = store.get_secret(namespace, PSEUDONYM_KEY)
-        if pseudonym_key is None:
-            store.put_secret(namespace, PSEUDONYM_KEY, secrets.token_bytes(32))
+        with _PSEUDONYM_KEY_LOCK:
             pseudonym_key = store.get_secret(namespace, PSEUDONYM_KEY)
+            if pseudonym_key is None:
+                store.put_secret(namespace, PSEUDONYM_KEY, secrets.token_bytes(32))
+                pseudonym_key = store.get_secret(namespace, PSEUDONYM_KEY)
     except keyring.KeyringError as exc:
         return _not_ready("KeyringUnavailable", f"the API key cannot be kept encrypted: {exc}")
     if stored is None or pseudonym_key is None:
