@@ -4,6 +4,7 @@ or slow costs a condition, never the scan, and a bounded time."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -130,4 +131,18 @@ def test_a_slow_endpoint_is_cut_off_by_the_timeout_and_the_run_by_its_budget(ben
     assert "wait for the next run" in ready.message
     assert 1 <= len(bench.llm.received) <= 3
     assert elapsed < 6, f"the budget bounds the run, took {elapsed:.1f}s"
+    assert bench.verdicts() == {}
+
+
+def test_a_compressed_answer_is_never_inflated(bench: Bench) -> None:
+    bomb = gzip.compress(openai_body({"verdict": "agree", "reason": " " * 50_000_000}))
+    assert len(bomb) < bench.settings.max_response_bytes  # small on the wire, 50 MB inflated
+    bench.llm.reply = _fixed(200, bomb)
+    bench.llm.headers = {"content-encoding": "gzip"}
+    bench.secret()
+    bench.publish(maxRecommendations=1)
+    ready = bench.verify()
+    assert ready.reason == "RequestFailed"
+    assert "gzip-encoded; only identity is read" in ready.message
+    assert bench.llm.received[0].headers["accept-encoding"] == "identity"
     assert bench.verdicts() == {}

@@ -94,6 +94,8 @@ class FakeLlm:
     port: int = 0
     reply: Reply = default_reply
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (e.g. a content-encoding the client did not ask for)."""
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -119,6 +121,8 @@ class FakeLlm:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(body)))
+                    for name, value in fake.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(body)
                 except OSError:  # the client gave up (a timeout test)

@@ -95,7 +95,11 @@ class VerifierClient:
             "POST",
             target,
             content=body,
-            headers={**headers, "host": host if parts.port in (None, 443) else f"{host}:{port}"},
+            headers={
+                **headers,
+                "host": host if parts.port in (None, 443) else f"{host}:{port}",
+                "accept-encoding": "identity",
+            },
             extensions={"sni_hostname": host},
             timeout=httpx.Timeout(timeout_seconds),
         )
@@ -111,9 +115,14 @@ class VerifierClient:
             if not 200 <= status < 300:  # noqa: PLR2004 - HTTP's success class
                 what = "redirects are not followed" if 300 <= status < 400 else "not answered"  # noqa: PLR2004
                 return Reply(status=status, error=f"HTTP {status}: {what}")
+            coding = response.headers.get("content-encoding", "identity").strip().lower()
+            if coding not in {"", "identity"}:  # asked for identity: a compressed answer may be a bomb
+                return Reply(
+                    status=status, error=f"the answer is {coding[:20]}-encoded; only identity is read"
+                )
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     return Reply(status=status, error=f"the answer is over {self.max_response_bytes} bytes")
