@@ -39,7 +39,7 @@ def test_a_scan_asks_the_verifier_and_each_recommendation_shows_its_verdict(
     cluster.secret(SECRET_NAME, base_secret())
     cluster.create(ACCOUNTS, account("prod"))
     cluster.create(POLICIES, with_verifier(fake_llm.url()))
-    operators(
+    operator = operators(
         cluster.namespace,
         CLOUDIOS_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         CLOUDIOS_VERIFIER_ALLOW_PRIVATE_NAMESPACES=cluster.namespace,
@@ -67,6 +67,17 @@ def test_a_scan_asks_the_verifier_and_each_recommendation_shows_its_verdict(
     assert [i for i in identifiers if i in sent] == []
     assert API_KEY not in sent
     assert all(got.headers["authorization"] == f"Bearer {API_KEY}" for got in fake_llm.received)
+    event = eventually(
+        lambda: next((e for e in cluster.events("daily") if e.reason == "Verified"), None),
+        timeout=30,
+        what="the Verified Event on the ScanPolicy",
+    )
+    assert event.type == "Normal"
+    assert "verifier asked 3" in operator.text()
+    assert API_KEY not in operator.text()
+    assert API_KEY not in str(cluster.get(POLICIES, "daily")) + str(
+        [e.message for e in cluster.events("daily")]
+    )
 
 
 def test_a_metadata_service_endpoint_is_refused_at_admission(
