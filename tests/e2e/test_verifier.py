@@ -96,3 +96,32 @@ def test_a_metadata_service_endpoint_is_refused_at_admission(
 
     message = eventually(refused, timeout=60, what="admission refusing the metadata endpoint")
     assert "spec.verifier.endpoint is refused: 169.254.169.254 is a cloud metadata service address" in message
+
+
+def test_a_scan_succeeds_when_the_verifier_is_down_and_says_so_in_a_condition(
+    operators: OperatorFactory, cluster: Cluster, fake_llm: FakeLlm
+) -> None:
+    fake_llm.stop()  # nothing listens at the endpoint any more
+    cluster.secret("llm-key", {"apiKey": API_KEY})
+    cluster.secret(SECRET_NAME, base_secret())
+    cluster.create(ACCOUNTS, account("prod"))
+    cluster.create(POLICIES, with_verifier(fake_llm.url()))
+    operators(
+        cluster.namespace,
+        CLOUDIOS_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        CLOUDIOS_VERIFIER_ALLOW_PRIVATE_NAMESPACES=cluster.namespace,
+        CLOUDIOS_VERIFIER_CA_FILE=str(fake_llm.certs.ca_file),
+    )
+    failed = cluster.wait_condition(
+        POLICIES, "daily", "VerifierReady", "False", reason="RequestFailed", timeout=180
+    )
+    assert "3 question(s) got no answer (asked again next run)" in failed["message"]
+    assert cluster.condition(POLICIES, "daily", "Ready")["reason"] == "ScanSucceeded"
+    assert len(cluster.items(RECOMMENDATIONS)) == 3
+    assert all("verifier" not in (r.get("status") or {}) for r in cluster.items(RECOMMENDATIONS))
+    warning = eventually(
+        lambda: next((e for e in cluster.events("daily") if e.reason == "RequestFailed"), None),
+        timeout=30,
+        what="the RequestFailed Event on the ScanPolicy",
+    )
+    assert warning.type == "Warning"
