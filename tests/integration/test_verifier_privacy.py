@@ -164,3 +164,15 @@ def test_a_missing_or_empty_secret_is_a_condition_naming_the_field(bench: Bench)
     wrong_key = bench.verify()
     assert "has no key 'apiKey'" in wrong_key.message
     assert bench.llm.received == []
+
+
+def test_a_dismissed_recommendation_is_not_asked_about(bench: Bench) -> None:
+    bench.secret()
+    bench.publish(maxRecommendations=100)
+    dismissed = min(bench.recommendations())
+    decision = {"spec": {"decision": {"type": "Dismissed", "reason": "kept on purpose"}}}
+    bench.kube.patch(RECOMMENDATION, bench.namespace, dismissed, decision)
+    ready = bench.verify()
+    assert "1 dismissed, not asked" in ready.message
+    assert dismissed not in bench.verdicts()
+    assert len(bench.llm.received) == len(bench.recommendations()) - 1

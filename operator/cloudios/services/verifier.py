@@ -65,6 +65,7 @@ class Tally:
     invalid: int = 0
     failed: int = 0
     waiting: int = 0
+    dismissed: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -129,6 +130,10 @@ def _ask(verifier: Verifier, ready: Ready, stored: StoredFinding, deadline: floa
     return Asked(answer.verdict, verifier_wire.clean_reason(answer.reason))
 
 
+def _dismissed(existing: Mapping[str, Any] | None) -> bool:
+    return (((existing or {}).get("spec") or {}).get("decision") or {}).get("type") == "Dismissed"
+
+
 def _count(verifier: Verifier, namespace: str, outcome: str, verdict: str | None = None) -> None:
     if verifier.metrics is not None:
         verifier.metrics.asked(namespace, outcome, verdict)
@@ -156,6 +161,9 @@ def verify(verifier: Verifier, kube: Kube, policy: ScanPolicy, found: Sequence[S
             f, setup.pseudonym_key, model=setup.spec.model, provider=setup.spec.provider
         )
         previous = known.get(f.id)
+        if _dismissed(objects.get(obj_name)):  # hidden by its users: no question is worth paying for
+            tally.dismissed += 1
+            continue
         if previous is not None and previous.evidence_hash == digest:
             tally.kept += 1
             _show(kube, namespace, obj_name, objects.get(obj_name), previous)
@@ -191,6 +199,7 @@ def _observation(tally: Tally, candidates: int) -> Observation:
     message = (
         f"{candidates} Recommendation(s) above the verifier's floor: answers this run: {counts}; "
         f"{tally.kept} unchanged since their answer"
+        + (f"; {tally.dismissed} dismissed, not asked" if tally.dismissed else "")
         + (f"; {tally.waiting} wait for the next run (per-run cap or time budget)" if tally.waiting else "")
     )
     if tally.failed:
