@@ -65,15 +65,34 @@ def notification_problems(
     return problems
 
 
+def verifier_problem(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, allow_private: bool
+) -> str | None:
+    """Why ``new``'s spec.verifier.endpoint is refused (judged like webhook URLs); an endpoint the old
+    object had already is left to the VerifierReady condition."""
+
+    def endpoint(body: Mapping[str, Any] | None) -> object:
+        verifier = ((body or {}).get("spec") or {}).get("verifier")
+        return verifier.get("endpoint") if isinstance(verifier, dict) else None
+
+    url = endpoint(new)
+    if not isinstance(url, str) or url == endpoint(old):
+        return None
+    problem = urls.webhook_url_problem(url, allow_private=allow_private)
+    return f"spec.verifier.endpoint is refused: {problem}" if problem is not None else None
+
+
 def register(
     registry: kopf.OperatorRegistry,
     *,
     persistent: bool = True,
     clock: Callable[[], dt.datetime] = _utcnow,
     allows_private: Callable[[str], bool] = lambda _namespace: False,
+    verifier_allows_private: Callable[[str], bool] = lambda _namespace: False,
 ) -> None:
     """Register the ScanPolicy webhook on ``registry`` (CREATE and UPDATE, fail open); a namespace
-    for which ``allows_private`` is true may name private addresses."""
+    for which ``allows_private`` (webhooks) or ``verifier_allows_private`` (the AI verifier) is true
+    may name private addresses there."""
 
     @kopf.on.validate(
         GROUP,
@@ -91,5 +110,7 @@ def register(
         namespace = str(((after or {}).get("metadata") or {}).get("namespace") or "")
         problems = [problem] if problem is not None else []
         problems += notification_problems(before, after, allow_private=allows_private(namespace))
+        endpoint = verifier_problem(before, after, allow_private=verifier_allows_private(namespace))
+        problems += [endpoint] if endpoint is not None else []
         if problems:
             raise kopf.AdmissionError("; ".join(problems), code=INVALID)
