@@ -1,5 +1,6 @@
 """What the ScanPolicy admission webhook refuses, as plain functions: the operator's webhook and
-`cloudios validate` give the same messages (a schedule that never fires, a refused webhook URL)."""
+`cloudios validate` give the same messages (a schedule that never fires, a refused webhook URL or
+AI verifier endpoint)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,20 @@ def notification_problems(
         if problem is not None:
             problems.append(f"spec.notifications[{i}].url is refused: {problem}")
     return problems
+
+
+def verifier_problem(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, allow_private: bool
+) -> str | None:
+    """Why ``new``'s spec.verifier.endpoint is refused (judged like webhook URLs); an endpoint the old
+    object had already is left to the VerifierReady condition."""
+
+    def endpoint(body: Mapping[str, Any] | None) -> object:
+        verifier = ((body or {}).get("spec") or {}).get("verifier")
+        return verifier.get("endpoint") if isinstance(verifier, dict) else None
+
+    url = endpoint(new)
+    if not isinstance(url, str) or url == endpoint(old):
+        return None
+    problem = urls.webhook_url_problem(url, allow_private=allow_private)
+    return f"spec.verifier.endpoint is refused: {problem}" if problem is not None else None

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cloudios.api.common import ApiModel, Condition, ObjectMeta
+from cloudios.api.verifier import VerifierVerdict
 from cloudios.domain.enums import Action, Category, Confidence, Provider
 from cloudios.domain.money import Money
 
@@ -138,6 +139,11 @@ class RecommendationStatus(ApiModel):
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."
+    )
+    verifier: VerifierVerdict | None = Field(
+        default=None,
+        description="The AI verifier's second opinion (ScanPolicy spec.verifier); it never changes the "
+        "savings, state or spec.",
     )
 
 

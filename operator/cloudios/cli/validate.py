@@ -96,6 +96,7 @@ def _admission_problems(file: str, obj: str, doc: dict[str, Any]) -> Iterator[Pr
     namespace can be allowed them only in the cluster)."""
     found = [admission.schedule_problem(None, doc, dt.datetime.now(dt.UTC))]
     found += admission.notification_problems(None, doc, allow_private=False)
+    found.append(admission.verifier_problem(None, doc, allow_private=False))
     for problem in filter(None, found):
         field, _, message = problem.partition(": ") if problem.startswith("spec.") else ("", "", problem)
         field = field.removesuffix(" is refused")

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from cloudios.api import GROUP, VERSION
-from cloudios.api.admission import notification_problems, schedule_problem
+from cloudios.api.admission import notification_problems, schedule_problem, verifier_problem
 from cloudios.api.names import PLURALS, SCAN_POLICY
 
 PLURAL = PLURALS[SCAN_POLICY]
@@ -33,9 +33,11 @@ def register(
     persistent: bool = True,
     clock: Callable[[], dt.datetime] = _utcnow,
     allows_private: Callable[[str], bool] = lambda _namespace: False,
+    verifier_allows_private: Callable[[str], bool] = lambda _namespace: False,
 ) -> None:
     """Register the ScanPolicy webhook on ``registry`` (CREATE and UPDATE, fail open); a namespace
-    for which ``allows_private`` is true may name private addresses."""
+    for which ``allows_private`` (webhooks) or ``verifier_allows_private`` (the AI verifier) is true
+    may name private addresses there."""
 
     @kopf.on.validate(
         GROUP,
@@ -53,5 +55,7 @@ def register(
         namespace = str(((after or {}).get("metadata") or {}).get("namespace") or "")
         problems = [problem] if problem is not None else []
         problems += notification_problems(before, after, allow_private=allows_private(namespace))
+        endpoint = verifier_problem(before, after, allow_private=verifier_allows_private(namespace))
+        problems += [endpoint] if endpoint is not None else []
         if problems:
             raise kopf.AdmissionError("; ".join(problems), code=INVALID)

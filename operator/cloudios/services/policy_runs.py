@@ -23,6 +23,7 @@ from cloudios.services import (
     policy_metrics,
     policy_notifications,
     policy_status,
+    policy_verifier,
     schedule,
     tenant_preferences,
 )
@@ -359,6 +360,8 @@ async def _publish(
             svc.kube.patch, KIND, namespace, name, {"metadata": {"annotations": annotations}}
         )
     log.info("policy %s/%s: %s", namespace, name, summary)
+    if failure is None:  # after the run's status: the scan's outcome never waits on the verifier
+        notices.extend(await policy_verifier.after_publish(svc, body, policy, found))
     return notices
 
 

@@ -302,5 +302,21 @@ webhook_outbox = sa.Table(
     sa.Index("ix_webhook_outbox_finished", "finished_at"),
 )
 
+# The AI verifier's answers (revision 0013): the latest per finding, with the hash of the evidence it
+# was asked about, so a finding is asked again only when that changes. reason is cleaned untrusted text.
+verifier_verdicts = sa.Table(
+    "verifier_verdicts",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("finding_id", sa.String(40), nullable=False),
+    sa.Column("policy", sa.String(253), nullable=False),
+    sa.Column("evidence_hash", sa.String(64), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("asked_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "finding_id", name="pk_verifier_verdicts"),
+)
+
 # Every table whose rows belong to a tenant: row-level security (ENABLE and FORCE) on all of them.
 TENANT_TABLES: tuple[str, ...] = tuple(sorted(t.name for t in metadata.tables.values() if "tenant" in t.c))

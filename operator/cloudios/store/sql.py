@@ -35,6 +35,7 @@ from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.outbox import OutboxStore
 from cloudios.store.repository import ScanDiff
+from cloudios.store.verdicts import VerdictStore
 
 __all__ = ["SqlRepository", "data_dir", "private_sqlite_file"]
 
@@ -47,7 +48,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-class SqlRepository(AgentStore, OutboxStore):
+class SqlRepository(AgentStore, OutboxStore, VerdictStore):
     """Repository over any SQLAlchemy engine; the URL picks the backend.
 
     With a master ``keyset`` it also keeps secrets, encrypted under per-tenant data keys
