@@ -232,8 +232,13 @@ def data_rights(args: argparse.Namespace) -> int:
         raise PluginError(str(exc), exc.code) from None
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The plugin's parser (declared in kubectl_args)."""
+    return kubectl_args.build_parser()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = kubectl_args.build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.as_group = [*args.as_group, *getattr(args, "as_group_after", [])]
     if args.as_group and not args.as_user:
