@@ -124,12 +124,21 @@ def test_a_failed_cel_rule_gives_the_crds_message_and_exit_two(
     assert "Traceback" not in result.stderr
 
 
-def test_the_webhooks_schedule_and_url_checks_with_their_own_words(tmp_path: Path) -> None:
+def test_the_webhooks_schedule_url_and_verifier_checks_with_their_own_words(tmp_path: Path) -> None:
     policy = {
         "apiVersion": "cloudios.io/v1alpha1",
         "kind": "ScanPolicy",
         "metadata": {"name": "p", "namespace": "team-a"},
-        "spec": {"schedule": "0 0 30 2 *", "notifications": [{"url": "https://169.254.169.254/hook"}]},
+        "spec": {
+            "schedule": "0 0 30 2 *",
+            "notifications": [{"url": "https://169.254.169.254/hook"}],
+            "verifier": {
+                "provider": "openai",
+                "endpoint": "https://127.0.0.1/v1/chat/completions",
+                "model": "gpt-4.1-mini",
+                "secretRef": {"name": "llm"},
+            },
+        },
     }
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -141,6 +150,9 @@ def test_the_webhooks_schedule_and_url_checks_with_their_own_words(tmp_path: Pat
     lines = result.stderr.splitlines()
     assert f"error: {path}: ScanPolicy/team-a/p: {schedule}" in lines
     assert f"error: {path}: ScanPolicy/team-a/p: {url.replace(' is refused: ', ': ', 1)}" in lines
+    verifier = admission.verifier_problem(None, policy, allow_private=False)
+    assert verifier is not None
+    assert f"error: {path}: ScanPolicy/team-a/p: {verifier.replace(' is refused: ', ': ', 1)}" in lines
 
 
 def test_a_rule_that_cannot_be_evaluated_is_said_so_not_passed() -> None:
