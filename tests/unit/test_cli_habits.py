@@ -180,6 +180,22 @@ def test_bash_completion_completes_partial_words(
     assert set(result.stdout.split()) == expected
 
 
+def test_bash_completion_offers_manifest_files_after_f(tmp_path: Path) -> None:
+    script = tmp_path / "cloudios.bash"
+    script.write_text(completion.script("bash"))
+    for name in ("team-a.yaml", "team-b.yaml", "other.txt"):
+        (tmp_path / name).write_text("")
+    words = ["cloudios", "validate", "-f", "team"]
+    result = subprocess.run(
+        [shell("bash"), "-c", BASH_COMPLETE, "complete", str(script), *words],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert set(result.stdout.split()) == {"team-a.yaml", "team-b.yaml"}
+
+
 def test_zsh_and_fish_scripts_parse_and_fish_completes(tmp_path: Path) -> None:
     zsh_script = tmp_path / "_cloudios"
     zsh_script.write_text(completion.script("zsh"))

@@ -22,6 +22,16 @@ EXIT_CODES_COMMON = (
 )
 
 
+# shtab's FILE hint, written out so that building the parser does not import shtab.
+_FILES = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
+def completes_files(action: argparse.Action) -> argparse.Action:
+    """Mark an option whose value is a path: completion scripts offer file names for it."""
+    setattr(action, "complete", _FILES)  # noqa: B010 - shtab reads this attribute; Action declares none
+    return action
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one clear line (the CLI contract), never a traceback."""
 

@@ -12,6 +12,7 @@ from cloudios.cli.commands import (
     EXIT_UNSCANNED,
     SubParsers,
     command,
+    completes_files,
     quiet_option,
 )
 from cloudios.cli.options import add_store_location
@@ -54,13 +55,15 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
             ),
         ),
     )
-    p.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="manifest file (repeatable; '-' for stdin)",
+    completes_files(
+        p.add_argument(
+            "-f",
+            "--filename",
+            action="append",
+            required=True,
+            metavar="FILE",
+            help="manifest file (repeatable; '-' for stdin)",
+        )
     )
     p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")

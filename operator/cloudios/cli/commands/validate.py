@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudios.cli.commands import EXIT_INPUT, EXIT_OK, SubParsers, command, quiet_option
+from cloudios.cli.commands import EXIT_INPUT, EXIT_OK, SubParsers, command, completes_files, quiet_option
 
 OUTPUTS = ("text", "json", "yaml")
 
@@ -31,13 +31,15 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
             (EXIT_INPUT, "at least one problem (or a usage error); each is printed on stderr"),
         ),
     )
-    p.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="manifest file or directory (repeatable; '-' for stdin)",
+    completes_files(
+        p.add_argument(
+            "-f",
+            "--filename",
+            action="append",
+            required=True,
+            metavar="FILE",
+            help="manifest file or directory (repeatable; '-' for stdin)",
+        )
     )
     p.add_argument(
         "-o", "--output", choices=OUTPUTS, default="text", help="result format on stdout (default: text)"
