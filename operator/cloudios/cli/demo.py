@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cloudios.cli import hints
 from cloudios.cli import manifests as manifest_io
+from cloudios.cli.commands import EXIT_INPUT, EXIT_OK
 from cloudios.cli.output import table, to_html, wide_console
 from cloudios.cli.scan import run_scans
 from cloudios.emulators import registry as emulators
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                     store.close()
     except emulators.EmulatorError as exc:
         sys.stderr.write(f"cloudios demo: {exc}\n")
-        return 2
+        return EXIT_INPUT
     for note in notes:
         err.print(f"note: {note}", markup=False)
     table(report, out)
@@ -56,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"API calls: {calls} ({time.monotonic() - started:.1f}s in all)")
     for error in report.errors:
         err.print(f"error: {error.obj}: {error.reason}: {error.message}", markup=False)
-    return 2 if report.errors else 0
+    return hints.exit_code({e.reason for e in report.errors}) if report.errors else EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cloudios.cli.commands import SubParsers, command
+from cloudios.cli.commands import EXIT_INPUT, EXIT_OK, EXIT_UNSCANNED, SubParsers, command
 
 PROVIDERS = ("aws", "gcp", "azure")
 """Clouds with a local emulator (cloudios.emulators.registry; a test keeps the two equal)."""
@@ -23,6 +23,11 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
             "cloudios demo",
             "cloudios demo --provider azure --report out/azure.html",
             "cloudios demo --provider gcp --estate my-estate.yaml",
+        ),
+        exit_codes=(
+            (EXIT_OK, "the demo scanned the emulator"),
+            (EXIT_INPUT, "bad input, or the emulator cannot start (its extra is not installed)"),
+            (EXIT_UNSCANNED, "the emulated account could not be scanned"),
         ),
     )
     p.add_argument(
