@@ -16,7 +16,9 @@ import kopf
 
 from cloudios.api import GROUP, VERSION, schedules
 from cloudios.api.names import PLURALS, SCAN_POLICY
+from cloudios.controller import handling
 from cloudios.security import urls
+from cloudios.sinks.operations_metrics import OperationsMetrics
 
 PLURAL = PLURALS[SCAN_POLICY]
 VALIDATE_ID = "validate-scanpolicy-schedule"  # also the URL path kopf serves
@@ -89,6 +91,7 @@ def register(
     clock: Callable[[], dt.datetime] = _utcnow,
     allows_private: Callable[[str], bool] = lambda _namespace: False,
     verifier_allows_private: Callable[[str], bool] = lambda _namespace: False,
+    metrics: OperationsMetrics | None = None,
 ) -> None:
     """Register the ScanPolicy webhook on ``registry`` (CREATE and UPDATE, fail open); a namespace
     for which ``allows_private`` (webhooks) or ``verifier_allows_private`` (the AI verifier) is true
@@ -104,6 +107,7 @@ def register(
         ignore_failures=True,
         registry=registry,
     )
+    @handling.admission(VALIDATE_ID, metrics)
     def check_schedule(*, old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any) -> None:
         before, after = None if old is None else dict(old), None if new is None else dict(new)
         problem = schedule_problem(before, after, clock())

@@ -120,6 +120,9 @@ async def _publish_schedule(
     status = body.get("status") or {}
     found = _next_run(policy, now)
     next_run = _time(found) if found is not None else None
+    policy_metrics.set_schedule(
+        svc, policy.metadata.namespace, policy.metadata.name, policy.spec.schedule, found
+    )
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
     observations = [o for o in also if policy_status.differs(body, o)]
     if ready is None or ready.get("reason") in _INVALID:
@@ -314,6 +317,7 @@ async def _publish(
     savings = SavingsSummary.of(open_findings)
     failed = [r for r in scanned if r.outcome == "Failed"]
     next_run = _next_run(policy, now)
+    policy_metrics.set_schedule(svc, namespace, name, policy.spec.schedule, next_run)
     summary = (
         f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s)"
         + (f", {len(skipped)} skipped (not Ready)" if skipped else "")
