@@ -18,7 +18,7 @@ from cloudios.security import tls
 from tests.e2e.harness import Cluster, OperatorFactory, eventually
 from tests.e2e.manifests import SECRET_NAME, account, base_secret, policy
 from tests.e2e.test_metrics_endpoint import grant_metrics, service_account_token
-from tests.support import chart, prometheus
+from tests.support import chart, dashboard, prometheus
 from tests.support.controlplane import ControlPlane, free_port
 from tests.support.scrape_config import scrape_config
 
@@ -176,6 +176,7 @@ def test_prometheus_scrapes_the_operator_as_the_chart_configures_it(
     )
     assert api.value(f'cloudios_account_credentials_valid{{namespace="{ns}",account="prod"}}') == 1
 
+    eventually(lambda: _dashboard_shows_the_scan(api), timeout=30, what="the dashboard's panels with data")
     _, promtool = prometheus.tools()
     (tmp_path / "exposition.txt").write_text(exposition)
     checked = subprocess.run(
@@ -195,3 +196,17 @@ def _scrape(job: dict[str, Any], token: str, ca: str) -> str:
     )
     response.raise_for_status()
     return response.text
+
+
+def _dashboard_shows_the_scan(api: PromApi) -> bool:
+    """Every dashboard query runs (Grafana's variables substituted as it would); the savings,
+    recommendation and API-call panels have data (rates need two scrapes after the scan)."""
+    answered: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for panel in dashboard.model()["panels"]:
+        for target in panel.get("targets", []):
+            answered[panel["title"], target["refId"]] = api.query(dashboard.substitute(target["expr"]))
+    for title in ("Savings by namespace", "Savings by category", "Savings by account", "Cloud API calls"):
+        hits = [result for (panel, _), result in answered.items() if panel.startswith(title)]
+        assert hits, title
+        assert all(hits), f"panel {title!r} shows no data"
+    return bool(answered["Open vs approved vs resolved", "A"])
