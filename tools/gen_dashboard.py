@@ -152,8 +152,8 @@ ROWS = (
         ), "Handler failures (transient: retried) and admission reviews the webhooks could not decide.",
             width=8),
         Panel("Webhook outbox", "timeseries", (
-            Query(f"sum(cloudios_webhook_outbox_depth{{{NS}}})", "pending"),
-            Query(f"sum(cloudios_webhook_dead_letters{{{NS}}})", "dead letters"),
+            Query(f"sum(cloudios_webhook_outbox_depth{{{NS}}}) or vector(0)", "pending"),
+            Query(f"sum(cloudios_webhook_dead_letters{{{NS}}}) or vector(0)", "dead letters"),
         ), "Webhook deliveries waiting, and those that ran out of retries.", width=8),
     )),
 )  # fmt: skip
