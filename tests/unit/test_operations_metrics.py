@@ -7,15 +7,22 @@ import asyncio
 import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import kopf
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 
 from cloudios.controller import handling
 from cloudios.domain import SavingsSummary
+from cloudios.security.audit import AuditEvent, ChainKey
+from cloudios.services import audit
+from cloudios.services.audit import AuditTrail
 from cloudios.sinks.kube import ApiError
 from cloudios.sinks.metrics import Metrics
+from cloudios.store.audit import SqlAuditLog
+from cloudios.store.checkpoint_files import CheckpointDirectory
 from tests.support.prometheus import tools
 
 T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -166,3 +173,42 @@ def test_promtool_accepts_the_exposition(metrics: Metrics) -> None:
         [str(promtool), "check", "metrics"], input=bad, capture_output=True, timeout=60, check=False
     )
     assert refused.returncode != 0
+
+
+class _BrokenStore:
+    """A checkpoint store that cannot be read or written (a ConfigMap the operator lost access to)."""
+
+    def latest(self) -> None:
+        raise OSError("the ConfigMap cannot be read")
+
+    def publish(self, *_: object, **__: object) -> None:
+        raise OSError("the ConfigMap cannot be written")
+
+    def describe(self) -> str:
+        return "broken"
+
+
+def test_audit_checkpoint_passes_report_the_newest_checkpoint(metrics: Metrics, tmp_path: Path) -> None:
+    """A pass that signs nothing still reports the current checkpoint's time (the overdue alert reads
+    it); a failing pass counts as a failure and leaves the time alone."""
+    log = SqlAuditLog.sqlite(tmp_path / "data", chain_key=ChainKey.generate())
+    now = [datetime.now(UTC)]
+    trail = AuditTrail(log, (CheckpointDirectory(tmp_path / "cp"),), Ed25519PrivateKey.generate(),
+                       clock=lambda: now[0])  # fmt: skip
+    try:
+        signed = audit.checkpoint_once(trail, metrics.ops)
+        assert signed is not None
+        stamp = datetime.strptime(signed.time, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        last = "cloudios_audit_last_checkpoint_timestamp_seconds"
+        assert value(metrics, last) == pytest.approx(stamp)
+        now[0] += timedelta(minutes=5)
+        assert audit.checkpoint_once(trail, metrics.ops) is None  # nothing moved: still current
+        assert value(metrics, last) == pytest.approx(stamp)
+        trail.stores = (_BrokenStore(),)  # type: ignore[assignment]
+        log.append(AuditEvent(tenant="team-a", actor="alice", action="recommendation.approved",
+                              target="team-a/r", details={}))  # fmt: skip
+        assert audit.checkpoint_once(trail, metrics.ops) is None
+        assert value(metrics, "cloudios_audit_checkpoint_failures_total") == 1
+        assert value(metrics, last) == pytest.approx(stamp)
+    finally:
+        log.close()
