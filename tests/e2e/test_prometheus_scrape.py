@@ -175,6 +175,11 @@ def test_prometheus_scrapes_the_operator_as_the_chart_configures_it(
         api.value('sum(cloudios_reconcile_duration_seconds_count{kind="ScanPolicy",handler="scheduler"})') > 0
     )
     assert api.value(f'cloudios_account_credentials_valid{{namespace="{ns}",account="prod"}}') == 1
+    # The decision webhooks answered the API server for the published Recommendations.
+    admitted = (
+        'sum(cloudios_admission_requests_total{webhook="validate-recommendation-decision",result="allowed"})'
+    )
+    assert api.value(admitted) > 0
 
     eventually(lambda: _dashboard_shows_the_scan(api), timeout=30, what="the dashboard's panels with data")
     _, promtool = prometheus.tools()
