@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +81,8 @@ class Demo:
     kubernetes: demo_kubernetes.KubernetesDemo | None = None
     operator: Operator | None = None
     custom: Any = None
+    operator_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the operator (tools/render_dashboard.py sets its metrics port)."""
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -259,6 +261,7 @@ class Demo:
                 **(self.azure.environment if self.azure is not None else {}),
                 **(self.gcp.environment if self.gcp is not None else {}),
                 **(self.kubernetes.environment if self.kubernetes is not None else {}),
+                **self.operator_env,
             }
         )
         self.operator = Operator(env, self.workdir / "operator.log")

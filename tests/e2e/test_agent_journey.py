@@ -41,6 +41,7 @@ from cloudios.api.names import CLOUD_ACCOUNT, PLURALS
 from cloudios.security import tls
 from tests.e2e.conftest import remove_webhooks
 from tests.e2e.harness import GROUP, VERSION, Cluster, OperatorFactory, eventually, operator_env
+from tests.e2e.test_metrics_endpoint import grant_metrics, scrape, service_account_token
 from tests.support.agent_identity import create_agent_identity, delete_agent_identity, write_kubeconfig
 from tests.support.controlplane import ControlPlane, free_port
 from tests.support.metrics_proxy import ContainerUsage, MetricsProxy, PodUsage
@@ -247,6 +248,25 @@ def approve(control_plane: ControlPlane, cluster: Cluster, name: str) -> dict[st
     )
 
 
+def assert_operator_counted_the_reports(
+    control_plane: ControlPlane, operators: OperatorFactory, cluster: Cluster
+) -> None:
+    """The operator's /metrics: ingest counted the agent's reports, none refused, and the account's
+    last report time (what CloudiosAgentSilent watches) is set."""
+    reader = service_account_token(control_plane, cluster.namespace, "prometheus")
+    grant_metrics(control_plane, cluster.namespace, "prometheus")
+    (operator,) = operators.started
+    found = scrape(
+        int(operator.env["CLOUDIOS_METRICS_PORT"]), reader, operator.env["CLOUDIOS_WEBHOOK_CA_FILE"]
+    )
+    assert found["cloudios_agent_reports_received_total"][0].value > 0
+    assert sum(s.value for s in found["cloudios_agent_reports_rejected_total"]) == 0
+    (last,) = [
+        s for s in found["cloudios_agent_last_report_timestamp_seconds"] if s.labels["account"] == "edge"
+    ]
+    assert time.time() - 300 < last.value <= time.time()
+
+
 def test_a_kubectl_applied_cluster_gets_priced_approvable_recommendations_from_its_agent(
     control_plane: ControlPlane, operators: OperatorFactory, cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -285,6 +305,7 @@ def test_a_kubectl_applied_cluster_gets_priced_approvable_recommendations_from_i
             assert metrics["cloudios_agent_batches_rejected_total"] == 0
             assert metrics["cloudios_agent_history_failures_total"] == 0
             assert token_file.read_text() not in log_path.read_text()
+            assert_operator_counted_the_reports(control_plane, operators, cluster)
             rec = scan(control_plane, cluster, f"{workloads}/Deployment/web")
     finally:
         if agent is not None:

@@ -12,6 +12,7 @@ import pytest
 from cloudios.security import tls
 from tests.e2e.harness import Cluster, OperatorFactory, eventually
 from tests.e2e.manifests import BASE_SECRET, SECRET_NAME, account, base_secret, policy
+from tests.e2e.test_metrics_endpoint import grant_metrics, scrape, service_account_token
 from tests.support.controlplane import ControlPlane, free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.aws]
@@ -133,13 +134,14 @@ def test_scan_publishes_stable_recommendations(operators: OperatorFactory, clust
 
 
 def test_bad_credentials_set_conditions_without_crash_loop(
-    operators: OperatorFactory, cluster: Cluster
+    operators: OperatorFactory, cluster: Cluster, control_plane: ControlPlane
 ) -> None:
     cluster.secret(SECRET_NAME, base_secret())
     cluster.create(ACCOUNTS, account("mismatch", account_id="222222222222", role_account="111111111111"))
     cluster.create(ACCOUNTS, account("nosecret", secret="missing-secret"))
     # Its own metrics port: the default 9090 may be taken by another operator, logged as an error.
-    operator = operators(cluster.namespace, CLOUDIOS_METRICS_PORT=str(free_port()))
+    port = free_port()
+    operator = operators(cluster.namespace, CLOUDIOS_METRICS_PORT=str(port))
 
     mismatch = cluster.wait_condition(
         ACCOUNTS, "mismatch", "CredentialsValid", "False", reason="AccountMismatch"
@@ -162,6 +164,16 @@ def test_bad_credentials_set_conditions_without_crash_loop(
     assert reasons(cluster, "mismatch").count("AccountMismatch") == 1
     assert reasons(cluster, "nosecret").count("SecretNotFound") == 1
     assert not operator.errors()
+    # CloudiosCredentialsInvalid's series: 0 with the credentials reason, per account.
+    reader = service_account_token(control_plane, cluster.namespace, "prometheus")
+    grant_metrics(control_plane, cluster.namespace, "prometheus")
+    found = scrape(port, reader, operator.env["CLOUDIOS_WEBHOOK_CA_FILE"])
+    valid = {
+        (s.labels["account"], s.labels["reason"]): s.value
+        for s in found["cloudios_account_credentials_valid"]
+        if s.labels["namespace"] == cluster.namespace
+    }
+    assert valid == {("mismatch", "AccountMismatch"): 0, ("nosecret", "SecretNotFound"): 0}
 
 
 def test_invalid_policies_report_conditions(operators: OperatorFactory, cluster: Cluster) -> None:

@@ -210,10 +210,10 @@ def test_audit_keys_are_generated_or_referenced_and_mounted_for_the_group_only(
 def test_optional_objects_render(control_plane: ControlPlane) -> None:
     docs = {d["kind"]: d for d in render(control_plane, *EVERYTHING)}
     rules = docs["PrometheusRule"]["spec"]["groups"][0]["rules"]
-    assert rules[0]["alert"] == "CloudiosScanStale"
-    assert rules[0]["expr"] == "time() - cloudios_scan_last_success_timestamp_seconds > 2 * 86400"
+    assert rules[0]["alert"] == "CloudiosScanStale"  # the alerts' behaviour: test_alert_rules.py
+    assert "cloudios_scan_next_run_timestamp_seconds" in rules[0]["expr"]
     (endpoint,) = docs["ServiceMonitor"]["spec"]["endpoints"]
-    assert (endpoint["port"], endpoint["scheme"]) == ("metrics", "https")
+    assert (endpoint["port"], endpoint["scheme"], endpoint["honorLabels"]) == ("metrics", "https", True)
     assert endpoint["bearerTokenFile"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
     (reader,) = [
         d

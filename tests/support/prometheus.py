@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import math
 import shutil
 import ssl
@@ -239,13 +240,17 @@ def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
 
 @contextlib.contextmanager
 def serve(
-    data_dir: Path, workdir: Path, *, tls: bool = True, compaction: bool = False
-) -> Iterator[RunningPrometheus]:
-    """Prometheus on 127.0.0.1 over ``data_dir``; stopped (and its log kept in ``workdir``) on exit."""
+    data_dir: Path, workdir: Path, *, tls: bool = True, compaction: bool = False,
+    scrape_configs: Sequence[Mapping[str, object]] = (),
+) -> Iterator[RunningPrometheus]:  # fmt: skip
+    """Prometheus on 127.0.0.1 over ``data_dir``; stopped (and its log kept in ``workdir``) on exit.
+    ``scrape_configs``: what it scrapes (none by default: it serves backfilled blocks)."""
     prometheus, _ = tools()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    config.write_text(
+        json.dumps({"global": {"scrape_interval": "1h"}, "scrape_configs": list(scrape_configs)}, indent=2)
+    )
     port = free_port()
     args = [
         str(prometheus), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",

@@ -42,6 +42,23 @@ FAMILIES = {
     "cloudios_webhook_dead_letters": {"namespace", "policy"},
     "cloudios_webhook_deliveries": {"namespace", "policy", "event"},
     "cloudios_webhook_attempts_failed": {"namespace", "policy", "event"},
+    "cloudios_potential_hourly_savings": {"namespace", "category", "currency"},
+    "cloudios_account_potential_monthly_savings": {"namespace", "account", "currency"},
+    "cloudios_reconcile_duration_seconds": {"kind", "handler"},
+    "cloudios_reconcile_errors": {"kind", "handler", "error"},
+    "cloudios_admission_duration_seconds": {"webhook"},
+    "cloudios_admission_requests": {"webhook", "result"},
+    "cloudios_scan_failures": {"namespace", "provider", "reason"},
+    "cloudios_scan_next_run_timestamp_seconds": {"namespace", "policy"},
+    "cloudios_scan_schedule_interval_seconds": {"namespace", "policy"},
+    "cloudios_account_credentials_valid": {"namespace", "account", "reason"},
+    "cloudios_agent_last_report_timestamp_seconds": {"namespace", "account"},
+    "cloudios_agent_reporting_window_seconds": set(),
+    "cloudios_agent_reports_received": set(),
+    "cloudios_agent_reports_rejected": {"reason"},
+    "cloudios_audit_last_checkpoint_timestamp_seconds": set(),
+    "cloudios_audit_checkpoint_max_age_seconds": set(),
+    "cloudios_audit_checkpoint_failures": set(),
 }
 
 

@@ -48,7 +48,9 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     async def reconcile_account(body: kopf.Body, **kwargs: Any) -> None:
         others = _claims_in(kwargs[INDEX], body)
         await handling.converge(
-            accounts.reconcile(services.accounts, body, others), what="CloudAccount reconcile"
+            accounts.reconcile(services.accounts, body, others),
+            what="CloudAccount reconcile",
+            metrics=services.metrics.ops,
         )
 
     @kopf.daemon(GROUP, VERSION, PLURAL, id="health-check", registry=registry)
@@ -58,7 +60,9 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
         async def check() -> None:
             others = _claims_in(index, body)
             await handling.tick(
-                accounts.reconcile(services.accounts, body, others), what="CloudAccount health check"
+                accounts.reconcile(services.accounts, body, others),
+                what="CloudAccount health check",
+                metrics=services.metrics.ops,
             )
 
         await reprobe.check_periodically(
@@ -74,7 +78,9 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     async def agent_check(body: kopf.Body, **kwargs: Any) -> None:
         others = _claims_in(kwargs[INDEX], body)
         await handling.tick(
-            accounts.reconcile(services.accounts, body, others), what="CloudAccount agent check"
+            accounts.reconcile(services.accounts, body, others),
+            what="CloudAccount agent check",
+            metrics=services.metrics.ops,
         )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)

@@ -31,6 +31,7 @@ import kopf
 
 from cloudios.api import GROUP, VERSION
 from cloudios.api.names import PLURALS, RECOMMENDATION
+from cloudios.controller import handling
 from cloudios.controller.decision_rules import (
     APPROVE_VERB,
     FORBIDDEN,
@@ -46,6 +47,7 @@ from cloudios.security import tls
 from cloudios.security.audit import AuditEntry, AuditEvent
 from cloudios.security.redaction import redact
 from cloudios.sinks.kube import Kube
+from cloudios.sinks.operations_metrics import OperationsMetrics
 
 PLURAL = PLURALS[RECOMMENDATION]
 # Handler ids are also the URL paths kopf serves (/<id>).
@@ -143,8 +145,10 @@ def register(
     authorizer: Authorizer | None = None,
     persistent: bool = True,
     clock: Callable[[], dt.datetime] = _utcnow,
+    metrics: OperationsMetrics | None = None,
 ) -> None:
-    """Register the mutating and validating decision webhooks on ``registry``.
+    """Register the mutating and validating decision webhooks on ``registry`` (timed and counted in
+    ``metrics``).
 
     ``operator_identities``: usernames that publish Recommendations (the operator's
     ServiceAccount; in tests the admin it runs as). ``authorizer``: defaults to a
@@ -164,6 +168,7 @@ def register(
         persistent=persistent,
         registry=registry,
     )
+    @handling.admission(MUTATE_ID, metrics)
     def stamp_decision(
         *, userinfo: kopf.UserInfo, patch: kopf.Patch, warnings: list[str],
         old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any,
@@ -184,6 +189,7 @@ def register(
         side_effects=True,  # audit rows, never on dry-run: sideEffects NoneOnDryRun
         registry=registry,
     )
+    @handling.admission(VALIDATE_ID, metrics)
     def guard_decision(
         *, userinfo: kopf.UserInfo, dryrun: bool, logger: logging.Logger | logging.LoggerAdapter[Any],
         old: kopf.Body | None = None, new: kopf.Body | None = None, operation: str | None = None, **_: Any,
@@ -234,11 +240,15 @@ def register(
         # Not who: a username is personal data, and the audit entry (seq) already holds it.
         logger.info("%s recorded as audit seq %d", verdict.action, entry.seq)
 
-    _register_status_guard(registry, identities, persistent=persistent)
+    _register_status_guard(registry, identities, persistent=persistent, metrics=metrics)
 
 
 def _register_status_guard(
-    registry: kopf.OperatorRegistry, identities: frozenset[str], *, persistent: bool
+    registry: kopf.OperatorRegistry,
+    identities: frozenset[str],
+    *,
+    persistent: bool,
+    metrics: OperationsMetrics | None,
 ) -> None:
     """Only the operator writes recommendations/status (kopf: the status subresource, UPDATE)."""
 
@@ -252,6 +262,7 @@ def _register_status_guard(
         persistent=persistent,
         registry=registry,
     )
+    @handling.admission(STATUS_ID, metrics)
     def guard_status(
         *, userinfo: kopf.UserInfo, old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any
     ) -> None:

@@ -27,13 +27,21 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     @kopf.on.create(GROUP, VERSION, PLURAL, id="reconcile", registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, id="reconcile", field="spec", registry=registry)
     async def reconcile_policy(body: kopf.Body, **_: Any) -> None:
-        await handling.converge(policy_runs.reconcile(services.policies, body), what="ScanPolicy reconcile")
+        await handling.converge(
+            policy_runs.reconcile(services.policies, body),
+            what="ScanPolicy reconcile",
+            metrics=services.metrics.ops,
+        )
 
     every = services.policies.settings.scheduler_interval_seconds
 
     @kopf.timer(GROUP, VERSION, PLURAL, id="scheduler", interval=every, registry=registry)
     async def scheduler(body: kopf.Body, **_: Any) -> None:
-        await handling.tick(policy_runs.tick(services.policies, body), what="ScanPolicy scheduler")
+        await handling.tick(
+            policy_runs.tick(services.policies, body),
+            what="ScanPolicy scheduler",
+            metrics=services.metrics.ops,
+        )
 
     notifier = services.policies.notifier
     deliver_every = notifier.settings.interval_seconds if notifier is not None else 5.0
@@ -41,7 +49,11 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
     @kopf.timer(GROUP, VERSION, PLURAL, id="webhooks", interval=deliver_every, registry=registry)
     async def webhooks(body: kopf.Body, **_: Any) -> None:
         # The outbox worker of this policy: due deliveries, retries, dead letters on status.
-        await handling.tick(webhook_delivery.deliver(services.policies, body), what="ScanPolicy webhooks")
+        await handling.tick(
+            webhook_delivery.deliver(services.policies, body),
+            what="ScanPolicy webhooks",
+            metrics=services.metrics.ops,
+        )
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", registry=registry)
     async def delete_policy(body: kopf.Body, **_: Any) -> None:

@@ -17,6 +17,12 @@ import kopf
 from cloudios.api import GROUP, VERSION
 from cloudios.api.admission import notification_problems, schedule_problem, verifier_problem
 from cloudios.api.names import PLURALS, SCAN_POLICY
+<<<<<<< HEAD
+=======
+from cloudios.controller import handling
+from cloudios.security import urls
+from cloudios.sinks.operations_metrics import OperationsMetrics
+>>>>>>> observe
 
 PLURAL = PLURALS[SCAN_POLICY]
 VALIDATE_ID = "validate-scanpolicy-schedule"  # also the URL path kopf serves
@@ -34,6 +40,7 @@ def register(
     clock: Callable[[], dt.datetime] = _utcnow,
     allows_private: Callable[[str], bool] = lambda _namespace: False,
     verifier_allows_private: Callable[[str], bool] = lambda _namespace: False,
+    metrics: OperationsMetrics | None = None,
 ) -> None:
     """Register the ScanPolicy webhook on ``registry`` (CREATE and UPDATE, fail open); a namespace
     for which ``allows_private`` (webhooks) or ``verifier_allows_private`` (the AI verifier) is true
@@ -49,6 +56,7 @@ def register(
         ignore_failures=True,
         registry=registry,
     )
+    @handling.admission(VALIDATE_ID, metrics)
     def check_schedule(*, old: kopf.Body | None = None, new: kopf.Body | None = None, **_: Any) -> None:
         before, after = None if old is None else dict(old), None if new is None else dict(new)
         problem = schedule_problem(before, after, clock())

@@ -30,4 +30,4 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
         work = recommendations.reconcile(
             services.kube, services.store, services.locks, body, services.notifier
         )
-        await handling.tick(work, what="Recommendation state")
+        await handling.tick(work, what="Recommendation state", metrics=services.metrics.ops)

@@ -160,11 +160,13 @@ def build_registry(
             registry,
             store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
+            metrics=services.metrics.ops,
         )
         policy_admission.register(
             registry,
             allows_private=settings.notify.allows_private,
             verifier_allows_private=settings.verifier.allows_private,
+            metrics=services.metrics.ops,
         )
     return registry
 
@@ -205,7 +207,9 @@ async def _serve(
     if trail is not None:
         background.append(
             asyncio.create_task(
-                audit.run_forever(trail, interval=settings.audit.checkpoint_interval_seconds),
+                audit.run_forever(
+                    trail, interval=settings.audit.checkpoint_interval_seconds, metrics=services.metrics.ops
+                ),
                 name="cloudios audit checkpoints",
             )
         )
@@ -294,7 +298,11 @@ def serve_data_rights(
         )
     cert, key, _ca = serving_files(settings)
     api = ingest.DataRightsApi(services.kube, data_rights.in_cluster(services.store, trail, services.kube))
-    reports = ReportsApi(services.store, settings.ingest) if settings.ingest.reports else None
+    reports = (
+        ReportsApi(services.store, settings.ingest, observe=services.metrics.ops.report_received)
+        if settings.ingest.reports
+        else None
+    )
     endpoint = ingest_server.serve(
         addr=settings.ingest.addr,
         port=settings.ingest.port,

@@ -103,8 +103,11 @@ class ReportsApi:
         *,
         clock: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        observe: Callable[[int], None] | None = None,
     ) -> None:
+        """``observe``: told each answer's HTTP status (the operator's metrics count them)."""
         self.store, self.settings, self.clock = store, settings, clock
+        self.observe = observe
         self.grants = Grants(store.find_cluster_token, settings.token_cache_seconds, clock=monotonic)
         self.tokens = TokenBuckets(settings.rate_per_second, settings.burst, clock=monotonic)
         self.failures = TokenBuckets(
@@ -115,6 +118,12 @@ class ReportsApi:
     def handle(self, headers: Headers, read: Callable[[int], bytes], source: str) -> Answer:
         """One POST /v1/reports: ``headers`` case-insensitive (an http.client message), ``read(n)``
         reads the body, ``source`` is the client's address."""
+        answer = self._handle(headers, read, source)
+        if self.observe is not None:
+            self.observe(int(answer.status))
+        return answer
+
+    def _handle(self, headers: Headers, read: Callable[[int], bytes], source: str) -> Answer:
         grant: TokenGrant | None = None
         try:
             grant, digest = self._authenticate(headers.get("Authorization"), source)

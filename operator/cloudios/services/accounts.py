@@ -26,6 +26,7 @@ from cloudios.services import (
 )
 from cloudios.services.account_identity import Claim
 from cloudios.services.context import AccountChecks
+from cloudios.services.schedule import parse_time
 from cloudios.sinks import conditions
 from cloudios.sinks.conditions import Observation
 from cloudios.sinks.kube import describe
@@ -171,11 +172,26 @@ async def reconcile(
             observations = _observations(account, error, result)
         ready = any(o.type == READY and o.status == "True" for o in observations)
         checks.metrics.set_account_ready(namespace, name, ready=ready)
+        if result is not None and account is not None:
+            _record_health(checks, account, result, agent)
         if result is not None and not result.ok:
             await event_notifications.credentials_invalid(
                 checks.notifier, checks.kube, body, reason=result.reason, message=result.message
             )
         return notices + await checks.status.write(body, observations, status)
+
+
+def _record_health(
+    checks: AccountChecks, account: CloudAccount, result: ProbeResult, agent: Mapping[str, Any]
+) -> None:
+    """Credentials validity (cloud accounts) or the agent's last report (kubernetes accounts)."""
+    namespace, name = account.metadata.namespace, account.metadata.name
+    if account.spec.provider is not Provider.KUBERNETES:
+        checks.metrics.ops.set_credentials(namespace, name, ok=result.ok, reason=result.reason)
+        return
+    last = parse_time(agent.get("lastReportAt"))
+    if last is not None:
+        checks.metrics.ops.set_agent_report(namespace, name, last)
 
 
 async def cleanup(checks: AccountChecks, namespace: str, name: str) -> None:

@@ -15,6 +15,7 @@ from cloudios.security.checkpoints import Checkpoint, load_signing_key
 from cloudios.services.settings import OperatorSettings, SettingsError
 from cloudios.sinks.audit_checkpoints import ConfigMapCheckpoints
 from cloudios.sinks.kube import Kube, describe
+from cloudios.sinks.operations_metrics import OperationsMetrics
 from cloudios.store.audit import CheckpointStore, SqlAuditLog
 from cloudios.store.checkpoint_files import CheckpointDirectory, CheckpointLocationError, checkpoint_dir
 
@@ -37,6 +38,8 @@ class AuditTrail:
     stores: tuple[CheckpointStore, ...]
     signing_key: Ed25519PrivateKey = field(repr=False)
     clock: Callable[[], datetime] = _utcnow
+    latest_signed_at: datetime | None = None
+    """When the newest checkpoint (signed now or found current) was signed; None before the first pass."""
 
     def append(self, event: AuditEvent, *, skip_repeat: bool = False) -> AuditEntry:
         """Append, then checkpoint at once, so no entry waits for the timer to be covered."""
@@ -54,13 +57,21 @@ class AuditTrail:
         def due(latest: Checkpoint | None, head_seq: int) -> bool:
             if latest is None or head_seq != latest.last_seq:
                 return True
-            signed_at = datetime.strptime(latest.time, "%Y-%m-%dT%H:%M:%S.%f%z")
+            signed_at = _signed_at(latest)
+            self.latest_signed_at = signed_at
             return heartbeat and now - signed_at >= HEARTBEAT
 
-        return self.log.checkpoint(self.signing_key, self.stores, due=due)
+        signed = self.log.checkpoint(self.signing_key, self.stores, due=due)
+        if signed is not None:
+            self.latest_signed_at = _signed_at(signed)
+        return signed
 
     def close(self) -> None:
         self.log.close()
+
+
+def _signed_at(checkpoint: Checkpoint) -> datetime:
+    return datetime.strptime(checkpoint.time, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
 def open_trail(settings: OperatorSettings, kube: Kube) -> AuditTrail:
@@ -113,13 +124,18 @@ def open_trail(settings: OperatorSettings, kube: Kube) -> AuditTrail:
     return AuditTrail(log=audit_log, stores=tuple(stores), signing_key=signing_key)
 
 
-def checkpoint_once(trail: AuditTrail) -> Checkpoint | None:
-    """One timer pass; a refusal (store and database disagree) is logged as an error, not raised."""
+def checkpoint_once(trail: AuditTrail, metrics: OperationsMetrics | None = None) -> Checkpoint | None:
+    """One timer pass; a refusal (store and database disagree) is logged as an error, not raised.
+    ``metrics`` learns when the newest checkpoint was signed (this pass's, or the current one's)."""
     try:
         signed = trail.checkpoint()
     except Exception as exc:  # noqa: BLE001 - logged in one line; the next pass tries again
         log.error("audit checkpoint failed: %s", describe(exc))  # noqa: TRY400
+        if metrics is not None:
+            metrics.checkpoint_failed()
         return None
+    if metrics is not None and trail.latest_signed_at is not None:
+        metrics.checkpointed(trail.latest_signed_at)
     if signed is not None:
         log.info(
             "audit checkpoint %d signed through seq %d (%s)",
@@ -130,8 +146,12 @@ def checkpoint_once(trail: AuditTrail) -> Checkpoint | None:
     return signed
 
 
-async def run_forever(trail: AuditTrail, *, interval: float) -> None:
+async def run_forever(
+    trail: AuditTrail, *, interval: float, metrics: OperationsMetrics | None = None
+) -> None:
     """Checkpoint now and then every ``interval`` seconds until cancelled."""
+    if metrics is not None:
+        metrics.checkpoint_max_age.set(HEARTBEAT.total_seconds() + interval)
     while True:
-        await asyncio.to_thread(checkpoint_once, trail)
+        await asyncio.to_thread(checkpoint_once, trail, metrics)
         await asyncio.sleep(interval)

@@ -167,6 +167,7 @@ def build(
     store = store or open_store(settings.store, settings.keyring.keyset)
     kube = kube or Kube.connect(pool_size=settings.worker_threads, timeout=settings.request_timeout_seconds)
     metrics = Metrics(version=__version__)
+    metrics.ops.agent_window.set(settings.agent.reporting_window_seconds)
     locks = ObjectLocks()
     reports = agent_reports_of(store)
     notifier = Notifier(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from cloudios.domain import Finding, SavingsSummary
@@ -28,6 +29,7 @@ def record_scan(
         api_calls=result.api_calls if result is not None else {},
         finished_at=result.finished_at if result is not None else None,
         provider=str((body.get("spec") or {}).get("provider") or "unknown"),
+        reason=run.reason,
     )
 
 
@@ -46,10 +48,23 @@ def namespace_savings(store: Repository, namespace: str) -> dict[str, SavingsSum
     return {currency: SavingsSummary.of(found, currency=currency) for currency, found in by_currency.items()}
 
 
+def account_savings(store: Repository, namespace: str) -> dict[tuple[str, str], Decimal]:
+    """Open findings' monthly savings of the namespace's live accounts: (account, currency) -> amount."""
+    live = {a.name for a in store.accounts(namespace)}
+    totals: dict[tuple[str, str], Decimal] = {}
+    for stored in store.findings(namespace):
+        money = stored.finding.monthly_savings
+        if stored.account_name in live and money is not None:
+            key = (stored.account_name, money.currency)
+            totals[key] = totals.get(key, Decimal(0)) + money.amount
+    return totals
+
+
 async def refresh_savings(store: Repository, metrics: Metrics, namespace: str) -> None:
     """Set the namespace's savings gauges from the store (after a run, or an account's deletion)."""
     totals = await asyncio.to_thread(namespace_savings, store, namespace)
-    metrics.replace_savings(namespace, totals)
+    by_account = await asyncio.to_thread(account_savings, store, namespace)
+    metrics.replace_savings(namespace, totals, by_account=by_account)
 
 
 def last_success(
@@ -64,6 +79,16 @@ def last_success(
         if entry.get("outcome") == "Succeeded" and (t := schedule.parse_time(entry.get("lastRunTime")))
     ]
     return max(times, default=None)
+
+
+def set_schedule(svc: PolicyRuns, namespace: str, name: str, cron: str, next_run: datetime | None) -> None:
+    """The policy's next run and its schedule's period, for staleness relative to each schedule."""
+    if next_run is None:  # no slot within a year: nothing to be late for
+        svc.metrics.ops.forget_policy(namespace, name)
+        return
+    svc.metrics.ops.set_schedule(
+        namespace, name, next_run=next_run, following=schedule.next_after(cron, next_run)
+    )
 
 
 async def seed(svc: PolicyRuns, body: Mapping[str, Any]) -> None:

@@ -83,6 +83,14 @@ def _next_run(policy: ScanPolicy, now: datetime) -> datetime | None:
     return found.replace(microsecond=0) if found is not None else None
 
 
+def _scheduled_next(svc: PolicyRuns, policy: ScanPolicy, now: datetime) -> datetime | None:
+    """The next cron slot, also exported (with the schedule's period) for schedule-relative staleness."""
+    found = _next_run(policy, now)
+    meta = policy.metadata
+    policy_metrics.set_schedule(svc, meta.namespace, meta.name, policy.spec.schedule, found)
+    return found
+
+
 async def _write(
     svc: PolicyRuns, body: Mapping[str, Any], observations: list[Observation], extra: Mapping[str, Any]
 ) -> list[Notice]:
@@ -118,7 +126,7 @@ async def _publish_schedule(
 ) -> list[Notice]:
     now = svc.clock()
     status = body.get("status") or {}
-    found = _next_run(policy, now)
+    found = _scheduled_next(svc, policy, now)
     next_run = _time(found) if found is not None else None
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == READY), None)
     observations = [o for o in also if policy_status.differs(body, o)]
@@ -313,7 +321,7 @@ async def _publish(
     ]
     savings = SavingsSummary.of(open_findings)
     failed = [r for r in scanned if r.outcome == "Failed"]
-    next_run = _next_run(policy, now)
+    next_run = _scheduled_next(svc, policy, now)
     summary = (
         f"scanned {len(scanned) - len(failed)} of {len(scanned)} due account(s)"
         + (f", {len(skipped)} skipped (not Ready)" if skipped else "")

@@ -25,6 +25,7 @@ from cloudios.api.recommendation import RecommendationState
 from cloudios.api.webhooks import EVENT_TYPES
 from cloudios.domain.enums import Category
 from cloudios.domain.scan import SavingsSummary
+from cloudios.sinks.operations_metrics import OperationsMetrics, children
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 STATES: tuple[str, ...] = get_args(RecommendationState)
@@ -32,6 +33,7 @@ RETRIES_SUFFIX = ".retries"  # the providers' call counters report extra HTTP at
 # Scans take seconds (a small account) to tens of minutes (many regions; the default timeout is 30 min).
 DURATION_BUCKETS: tuple[float, ...] = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 OTHER = "other"  # label value for anything that does not look like a bounded name
+HOURS_PER_MONTH = Decimal(730)  # OpenCost's convention: hourly = monthly / 730
 _CENT = Decimal("0.01")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # botocore service names: ec2, cloudwatch, ...
@@ -89,6 +91,19 @@ class Metrics:
             ["namespace", "category", "currency"],
             registry=r,
         )
+        self.hourly_savings = Gauge(
+            "cloudios_potential_hourly_savings",
+            "The monthly savings gauge divided by 730 (OpenCost's hours per month), in units of the "
+            "currency label per hour, for joining with OpenCost's hourly cost metrics.",
+            ["namespace", "category", "currency"],
+            registry=r,
+        )
+        self.account_savings = Gauge(
+            "cloudios_account_potential_monthly_savings",
+            "Monthly savings of the CloudAccount's open findings, in units of the currency label.",
+            ["namespace", "account", "currency"],
+            registry=r,
+        )
         self.recommendations = Gauge(
             "cloudios_recommendations",
             "Recommendation objects in the namespace by status.state.",
@@ -144,6 +159,7 @@ class Metrics:
             registry=r,
         )
         self.build_info.labels(version).set(1)
+        self.ops = OperationsMetrics(r)
         if process_metrics:
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
@@ -165,13 +181,17 @@ class Metrics:
         api_calls: Mapping[str, int],
         finished_at: datetime | None = None,
         provider: str,
+        reason: str = "",
     ) -> None:
         """One account's scan under ``policy``. ``api_calls`` are the scan's 'service.Operation'
-        counts; keys ending in '.retries' count extra attempts and go to the retries counter."""
+        counts; keys ending in '.retries' count extra attempts and go to the retries counter.
+        ``reason``: why a failed scan failed (a bounded set is kept, see operations_metrics)."""
         for result in ("success", "failure"):  # both series exist, so rate() and ratios work at once
             self.scans.labels(namespace, policy, result)
         self.scans.labels(namespace, policy, "success" if ok else "failure").inc()
         self.scan_duration.labels(namespace).observe(max(0.0, duration_seconds))
+        if not ok:
+            self.ops.scan_failed(namespace, provider, reason)
         if ok and finished_at is not None:
             self.mark_last_success(namespace, policy, finished_at)
         for key, count in api_calls.items():
@@ -207,6 +227,7 @@ class Metrics:
             _remove(self.scans, namespace, policy, result)
         _remove(self.webhook_outbox, namespace, policy)
         _remove(self.webhook_dead, namespace, policy)
+        self.ops.forget_policy(namespace, policy)
 
     # -- webhooks ------------------------------------------------------------------------------
 
@@ -231,8 +252,7 @@ class Metrics:
             self._opted_out.add(namespace)
             currencies = self._currencies.pop(namespace, set())
         for currency in currencies:
-            for category in CATEGORIES:
-                _remove(self.savings, namespace, category, currency)
+            self._remove_savings(namespace, currency)
         for state in STATES:
             _remove(self.recommendations, namespace, state)
 
@@ -255,6 +275,7 @@ class Metrics:
         for category in CATEGORIES:
             amount = totals_by_category.get(category, Decimal(0))
             self.savings.labels(namespace, category, currency).set(_cents(amount))
+            self.hourly_savings.labels(namespace, category, currency).set(float(amount / HOURS_PER_MONTH))
 
     def replace_savings(
         self,
@@ -262,9 +283,11 @@ class Metrics:
         by_currency: Mapping[str, SavingsSummary],
         *,
         default_currency: str = "USD",
+        by_account: Mapping[tuple[str, str], Decimal] | None = None,
     ) -> None:
         """All of the namespace's savings at once: currencies no longer present lose their series;
-        ``default_currency`` always has its (possibly zero) series."""
+        ``default_currency`` always has its (possibly zero) series. ``by_account``: (account,
+        currency) -> monthly amount; accounts or currencies not in it lose their series."""
         if not self._exported(namespace):
             return
         wanted: dict[str, Mapping[str, Decimal]] = {
@@ -277,8 +300,25 @@ class Metrics:
             stale = self._currencies.get(namespace, set()) - set(wanted)
             self._currencies[namespace] = set(wanted)
         for currency in stale:
-            for category in CATEGORIES:
-                _remove(self.savings, namespace, category, currency)
+            self._remove_savings(namespace, currency)
+        if by_account is not None:
+            self._replace_account_savings(namespace, by_account)
+
+    def _replace_account_savings(self, namespace: str, amounts: Mapping[tuple[str, str], Decimal]) -> None:
+        for account, currency in {k[1:] for k in children(self.account_savings) if k[0] == namespace}:
+            if (account, currency) not in amounts:
+                _remove(self.account_savings, namespace, account, currency)
+        for (account, currency), amount in amounts.items():
+            if _CURRENCY.match(currency):
+                self.account_savings.labels(namespace, account, currency).set(_cents(amount))
+
+    def _remove_savings(self, namespace: str, currency: str) -> None:
+        for category in CATEGORIES:
+            _remove(self.savings, namespace, category, currency)
+            _remove(self.hourly_savings, namespace, category, currency)
+        for account, found in {k[1:] for k in children(self.account_savings) if k[0] == namespace}:
+            if found == currency:
+                _remove(self.account_savings, namespace, account, currency)
 
     def set_recommendation_states(self, namespace: str, counts: Mapping[str, int]) -> None:
         """Recommendation objects by state; every known state gets a series (0 when none).
@@ -296,6 +336,10 @@ class Metrics:
     def forget_account(self, namespace: str, account: str) -> None:
         """Drop a deleted CloudAccount's series."""
         _remove(self.account_ready, namespace, account)
+        for found_ns, found, currency in children(self.account_savings):
+            if (found_ns, found) == (namespace, account):
+                _remove(self.account_savings, namespace, account, currency)
+        self.ops.forget_account(namespace, account)
 
     # -- exposition ----------------------------------------------------------------------------
 
