@@ -17,12 +17,8 @@ import kopf
 from cloudios.api import GROUP, VERSION
 from cloudios.api.admission import notification_problems, schedule_problem, verifier_problem
 from cloudios.api.names import PLURALS, SCAN_POLICY
-<<<<<<< HEAD
-=======
 from cloudios.controller import handling
-from cloudios.security import urls
 from cloudios.sinks.operations_metrics import OperationsMetrics
->>>>>>> observe
 
 PLURAL = PLURALS[SCAN_POLICY]
 VALIDATE_ID = "validate-scanpolicy-schedule"  # also the URL path kopf serves
