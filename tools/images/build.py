@@ -33,6 +33,7 @@ class Spec:
     commands: tuple[str, ...]
     cmd: list[str]
     whole_project: bool
+    debs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def specs(lock: Lock) -> list[Spec]:
             ("cloudios", "kubectl-cloudios"),
             ["cloudios", "--help"],
             whole_project=True,
+            # grpcio (Google's SDK) links the C++ runtime, as manylinux wheels expect from the system.
+            debs=("libstdc++6",),
         ),
         Spec("cloudios-agent", lock.agent(), ("cloudios-agent",), ["cloudios-agent"], whole_project=False),
     ]
@@ -105,7 +108,7 @@ def build_one(
     reference = f"{REGISTRY}/{spec.name}:{tag}"
     dest = work / spec.name
     dest.mkdir()
-    debs = debian.assemble(base, dest)
+    debs = debian.assemble(base, dest, spec.debs)
     install.users(dest)
     site = install.virtualenv(dest)
     install.wheels(uv, spec.packages, site, work / f"requirements-{spec.name}.txt")

@@ -148,15 +148,15 @@ _PINS_HEADER = (
 )
 
 
-def runtime_packages(packages: dict[str, Package]) -> list[Package]:
-    """RUNTIME_ROOTS and their dependencies, stopping at the packages that only install software."""
+def runtime_packages(packages: dict[str, Package], extra: tuple[str, ...] = ()) -> list[Package]:
+    """RUNTIME_ROOTS, ``extra`` and their dependencies, stopping at packages that only install software."""
     provides = {
         re.sub(r"\s.*", "", v.strip()): p.name
         for p in packages.values()
         for v in p.field("Provides").split(",")
         if v.strip()
     }
-    todo, seen = list(RUNTIME_ROOTS), set[str]()
+    todo, seen = [*RUNTIME_ROOTS, *extra], set[str]()
     while todo:
         name = todo.pop()
         if name in seen or name in INSTALL_ONLY:
@@ -178,13 +178,13 @@ def _listed_files(root: Path, package: Package) -> list[str]:
     raise BaseError(f"no file list for {package.name} in {root}")
 
 
-def assemble(root: Path, dest: Path) -> list[Package]:
-    """Copy the runtime packages' files from ``root`` into ``dest`` (merged /usr, as in bookworm)."""
+def assemble(root: Path, dest: Path, extra: tuple[str, ...] = ()) -> list[Package]:
+    """Copy the runtime packages (and ``extra``) from ``root`` into ``dest`` (merged /usr, as in bookworm)."""
     for top in ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "etc", "var/lib/dpkg/status.d"):
         (dest / top).mkdir(parents=True, exist_ok=True)
     for link in ("bin", "sbin", "lib", "lib64"):
         (dest / link).symlink_to(f"usr/{link}")
-    chosen = runtime_packages(installed(root))
+    chosen = runtime_packages(installed(root), extra)
     for package in chosen:
         for entry in _listed_files(root, package):
             keep = not entry.startswith(DROPPED) or entry.endswith("/copyright")
