@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -125,3 +126,15 @@ def requirements(packages: Iterable[Locked]) -> str:
         hashes = [a.sha256 for a in p.wheels] + ([p.sdist.sha256] if p.sdist else [])
         lines.append(f"{p.name}=={p.version}" + "".join(f" \\\n    --hash=sha256:{h}" for h in hashes))
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """`python tools/images/lock.py operator|agent [uv.lock]`: the image's requirements (the Dockerfiles)."""
+    lock = Lock(Path(argv[2]) if len(argv) > 2 else Path("uv.lock"))  # noqa: PLR2004
+    packages = {"operator": lock.operator, "agent": lock.agent}[argv[1]]()
+    sys.stdout.write(requirements(packages))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
