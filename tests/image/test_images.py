@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tools.images import build, oci
+from tools.images import build, install, oci
 from tools.images.lock import Lock
 
 from cloudios.cli.main import main
@@ -203,6 +203,8 @@ def test_digest_and_sbom_describe_the_archive(
     assert project in pypi
     # The agent image holds the project's cloudios_agent package only, without its dist-info.
     assert dist_infos == (pypi if image.name == "cloudios-operator" else pypi - {project})
+    # Nothing about the build machine (uv's record of a local wheel's temporary path and install time).
+    assert not [p for name in install.INSTALL_RECORDS for p in site.glob(f"*.dist-info/{name}")]
     status_d = image.rootfs / "var/lib/dpkg/status.d"
     in_image = set()
     for stanza in status_d.iterdir():

@@ -100,16 +100,30 @@ def helm_binary() -> Path:
     return path
 
 
+class Clock:
+    """Prints how long each step of an image took (stderr), so a slow build says where."""
+
+    def __init__(self, image: str) -> None:
+        self.image, self.last = image, time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        print(f"  {self.image}: {step} {now - self.last:.1f} s", file=sys.stderr)
+        self.last = now
+
+
 def build_one(
     spec: Spec, *, base: Path, staging: Path, wheel: Path, uv: Path, work: Path, out: Path, epoch: int
 ) -> Built:
     started = time.monotonic()
+    clock = Clock(spec.name)
     tag = version()
     reference = f"{REGISTRY}/{spec.name}:{tag}"
     dest = work / spec.name
     dest.mkdir()
     debs = debian.assemble(base, dest, spec.debs)
     install.users(dest)
+    clock.lap("Debian runtime packages")
     site = install.virtualenv(dest)
     install.wheels(uv, spec.packages, site, work / f"requirements-{spec.name}.txt")
     if spec.whole_project:
@@ -118,10 +132,13 @@ def build_one(
         install.agent_only(staging, site)
     scripts = entry_points()
     install.scripts(dest, {name: scripts[name] for name in spec.commands})
+    clock.lap("Python packages")
     install.compile_bytecode(dest)
+    clock.lap("byte-compiling")
     size = oci.unpacked_bytes(dest)
     layer = work / f"{spec.name}.tar"
     oci.layer_tarball(dest, layer, epoch)
+    clock.lap("layer tarball")
     config = oci.ImageConfig(
         user=f"{install.UID}:{install.GID}",
         env=install.ENV,
@@ -135,7 +152,11 @@ def build_one(
         },
     )
     archive = out / f"{spec.name}-{tag}.oci.tar"
-    digest = oci.Buildah(work / "storage").build(layer, reference, config, epoch, archive)
+    buildah = oci.Buildah(work / "storage")
+    buildah.commit(layer, reference, config, epoch)
+    clock.lap("buildah from/add/config/commit")
+    digest = buildah.push(reference, archive)
+    clock.lap("buildah push oci-archive")
     (out / f"{spec.name}-{tag}.digest").write_text(f"{reference}@{digest}\n", encoding="utf-8")
     document = sbom.document(
         spec.name, reference, digest, version=tag, python=spec.packages, debs=debs, epoch=epoch

@@ -27,8 +27,15 @@ PINS = Path(__file__).resolve().parents[2] / "images" / "debian-packages.txt"
 # tar, perl, debconf, openssl's command) stop the walk, as in distroless images.
 RUNTIME_ROOTS = ("base-files", "python3.11-minimal", "libpython3.11-stdlib", "ca-certificates")
 INSTALL_ONLY = frozenset({"dpkg", "tar", "perl-base", "debconf", "openssl", "mawk"})
-# Documentation is dropped except each package's copyright file (the licence travels with the code).
-DROPPED = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/lintian/")
+# Documentation is dropped except each package's copyright file (the licence travels with the code),
+# and so are glibc's iconv modules (8 MiB): Python's codecs are its own.
+DROPPED = (
+    "/usr/share/doc/",
+    "/usr/share/man/",
+    "/usr/share/info/",
+    "/usr/share/lintian/",
+    "/usr/lib/x86_64-linux-gnu/gconv/",
+)
 
 
 class BaseError(Exception):

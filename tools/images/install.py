@@ -125,6 +125,25 @@ def project(uv: Path, wheel: Path, site: Path) -> None:
         UV_PYTHON_DOWNLOADS="never",
     )
     shutil.rmtree(site / "bin", ignore_errors=True)
+    _forget_install_records(site)
+
+
+# uv records where a local wheel came from (a temporary path) and when: neither belongs in an image,
+# and both would make every build's digest different.
+INSTALL_RECORDS = ("direct_url.json", "uv_cache.json")
+
+
+def _forget_install_records(site: Path) -> None:
+    for info in site.glob("*.dist-info"):
+        for name in INSTALL_RECORDS:
+            (info / name).unlink(missing_ok=True)
+        record = info / "RECORD"
+        kept = [
+            line
+            for line in record.read_text(encoding="utf-8").splitlines()
+            if line.split(",", 1)[0].rsplit("/", 1)[-1] not in INSTALL_RECORDS
+        ]
+        record.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
 def agent_only(staging: Path, site: Path) -> None:

@@ -54,8 +54,8 @@ class Buildah:
             raise OciError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
         return done.stdout.strip()
 
-    def build(self, layer: Path, reference: str, config: ImageConfig, epoch: int, archive: Path) -> str:
-        """One layer holding the tarball ``layer``, committed at ``epoch``; returns the manifest digest."""
+    def commit(self, layer: Path, reference: str, config: ImageConfig, epoch: int) -> None:
+        """An image of one layer holding the tarball ``layer``, committed at ``epoch``."""
         container = self("from", "--quiet", "scratch")
         try:
             self("add", container, str(layer), "/")
@@ -74,6 +74,9 @@ class Buildah:
             self("commit", "--quiet", "--format", "oci", "--timestamp", str(epoch), container, reference)
         finally:
             self("rm", container)
+
+    def push(self, reference: str, archive: Path) -> str:
+        """Write the committed image as an OCI archive, drop it from storage; returns its digest."""
         digestfile = archive.with_suffix(".pushed-digest")
         archive.unlink(missing_ok=True)
         self(
