@@ -20,7 +20,8 @@ from tests.image.conftest import build_images
 from tests.support.moto import AwsEnv
 from tests.support.oci_runtime import Image
 
-pytestmark = [pytest.mark.image, pytest.mark.slow]
+# The first test also waits for the session's image build (about 3.5 minutes on a cold machine).
+pytestmark = [pytest.mark.image, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "/opt/cloudios/lib/python3.11/site-packages"
