@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tarfile
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +20,6 @@ from tools.images.lock import Lock
 
 from cloudios.cli.main import main
 from cloudios.emulators.aws import demo, sample_estate
-from tests.image.conftest import build_images
 from tests.support.moto import AwsEnv
 from tests.support.oci_runtime import Image
 
@@ -64,7 +67,7 @@ NOT_IN_AGENT = (
 
 
 def dist(name: str) -> str:
-    """``name-version`` of a dist-info directory or SBOM entry, with the name normalised (PEP 503)."""
+    """``name@version`` of a dist-info directory name, the name normalised (PEP 503) as in the lock."""
     project, version = name.removesuffix(".dist-info").rsplit("-", 1)
     return f"{re.sub(r'[-_.]+', '-', project).lower()}@{version}"
 
@@ -204,6 +207,10 @@ def test_digest_and_sbom_describe_the_archive(
     assert project in pypi
     # The agent image holds the project's cloudios_agent package only, without its dist-info.
     assert dist_infos == (pypi if image.name == "cloudios-operator" else pypi - {project})
+    # Every file a RECORD lists is there (uv's console scripts, removed, are not listed).
+    for record in site.glob("*.dist-info/RECORD"):
+        for line in record.read_text(encoding="utf-8").splitlines():
+            assert (site / line.split(",", 1)[0]).exists(), f"{record}: {line}"
     # Nothing about the build machine (uv's record of a local wheel's temporary path and install time).
     assert not [p for name in install.INSTALL_RECORDS for p in site.glob(f"*.dist-info/{name}")]
     status_d = image.rootfs / "var/lib/dpkg/status.d"
@@ -228,12 +235,22 @@ def test_charts_are_packaged_for_the_images(built_images: Path, summary: dict[st
         assert meta["appVersion"] == tag == build.version()
 
 
-def test_a_second_build_gives_the_same_digest(
+def test_a_second_build_elsewhere_gives_the_same_digest(
     built_images: Path, summary: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Reproducible: the agent image rebuilt from the same tree (cached base) is bit-identical."""
-    build_images(tmp_path, "--only", "cloudios-agent", "--no-charts")
-    again = json.loads((tmp_path / "images.json").read_text(encoding="utf-8"))["cloudios-agent"]
+    """Reproducible: the agent rebuilt from a copy of the tree at another path is bit-identical."""
+    checkout = tmp_path / "elsewhere"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (REPO / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+    out = tmp_path / "out"
+    command = [sys.executable, str(checkout / "tools/images/build.py"), "--out", str(out)]
+    command += ["--uv", str(build.default_uv()), "--only", "cloudios-agent", "--no-charts"]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(build.source_date_epoch())}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=900)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((out / "images.json").read_text(encoding="utf-8"))["cloudios-agent"]
     assert again["digest"] == summary["cloudios-agent"]["digest"]
-    first = (built_images / again["sbom"]).read_bytes()
-    assert (tmp_path / again["sbom"]).read_bytes() == first
+    assert (out / again["sbom"]).read_bytes() == (built_images / again["sbom"]).read_bytes()

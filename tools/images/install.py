@@ -91,8 +91,7 @@ def wheels(uv: Path, packages: list[Locked], site: Path, reqs: Path) -> None:
         ],
         UV_PYTHON_DOWNLOADS="never",
     )
-    # Console scripts of dependencies are not needed and point at the build machine's interpreter.
-    shutil.rmtree(site / "bin", ignore_errors=True)
+    _tidy(site)
 
 
 def project_wheel(uv: Path, repo: Path, work: Path, epoch: int) -> Path:
@@ -124,8 +123,7 @@ def project(uv: Path, wheel: Path, site: Path) -> None:
         ],
         UV_PYTHON_DOWNLOADS="never",
     )
-    shutil.rmtree(site / "bin", ignore_errors=True)
-    _forget_install_records(site)
+    _tidy(site)
 
 
 # uv records where a local wheel came from (a temporary path) and when: neither belongs in an image,
@@ -133,7 +131,13 @@ def project(uv: Path, wheel: Path, site: Path) -> None:
 INSTALL_RECORDS = ("direct_url.json", "uv_cache.json")
 
 
-def _forget_install_records(site: Path) -> None:
+def _tidy(site: Path) -> None:
+    """Drop what describes the build machine rather than the package, from the files and RECORDs.
+
+    That is the console scripts uv generates (their shebang names the build machine's interpreter;
+    the image gets its own, see scripts()) and uv's install records.
+    """
+    shutil.rmtree(site / "bin", ignore_errors=True)
     for info in site.glob("*.dist-info"):
         for name in INSTALL_RECORDS:
             (info / name).unlink(missing_ok=True)
@@ -141,7 +145,7 @@ def _forget_install_records(site: Path) -> None:
         kept = [
             line
             for line in record.read_text(encoding="utf-8").splitlines()
-            if line.split(",", 1)[0].rsplit("/", 1)[-1] not in INSTALL_RECORDS
+            if not line.startswith("bin/") and line.split(",", 1)[0].rsplit("/", 1)[-1] not in INSTALL_RECORDS
         ]
         record.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
