@@ -86,6 +86,20 @@ def pin_lines(packages: dict[str, Package]) -> list[str]:
     return [f"{p.name} {p.version}" for p in sorted(packages.values(), key=lambda p: p.name)]
 
 
+def drift(got: list[str], want: list[str]) -> list[str]:
+    """What differs between installed and pinned ``name version`` lines, one phrase per package."""
+    have, pinned = dict(ln.split(" ", 1) for ln in got), dict(ln.split(" ", 1) for ln in want)
+    phrases = []
+    for name in sorted(have.keys() | pinned.keys()):
+        if name not in pinned:
+            phrases.append(f"{name} {have[name]} is new")
+        elif name not in have:
+            phrases.append(f"{name} {pinned[name]} is gone")
+        elif have[name] != pinned[name]:
+            phrases.append(f"{name} is {have[name]}, pinned {pinned[name]}")
+    return phrases
+
+
 def cache_dir() -> Path:
     base = os.environ.get("CLOUDIOS_CACHE_DIR") or str(Path.home() / ".cache" / "cloudios")
     return Path(base) / "images"
@@ -136,10 +150,10 @@ def rootfs(log: list[str], *, repin: bool = False) -> Path:
         want = [ln for ln in PINS.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
         if got != want:
             shutil.rmtree(work, ignore_errors=True)
-            drift = sorted(set(got) ^ set(want))
             raise BaseError(
                 f"debootstrap of {SUITE} from {MIRROR} installed other packages than {PINS} pins "
-                f"(the archive moved on; review and run `tools/images/build.py --repin`): {drift}"
+                f"(the archive moved on; review and run `tools/images/build.py --repin`): "
+                + "; ".join(drift(got, want))
             )
         (work / ".complete").write_text("\n".join(command) + "\n", encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
