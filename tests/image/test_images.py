@@ -42,9 +42,12 @@ print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "home": os.environ["HO
     "etc": writable("/etc/probe"), "site": writable(sys.argv[1] + "/probe"), "tmp": writable("/tmp/probe")}))
 """
 
-# What `python -m cloudios.controller` (the chart's command) and the scans import: kopf and every SDK.
+# What `python -m cloudios.controller` (the chart's command), `python -m cloudios.services.job` (scan
+# Jobs, same image) and the scans import: kopf and every SDK.
 OPERATOR_MODULES = (
+    "cloudios.controller.__main__",
     "cloudios.controller.runner",
+    "cloudios.services.job",
     "kopf",
     "kubernetes",
     "boto3",
