@@ -62,7 +62,7 @@ charts: venv
 ## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool)
 ## and the shells whose completion scripts it checks (zsh, fish), installed when missing
 .PHONY: testdeps
-testdeps:
+testdeps: imagedeps
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql (the tests start a private server on loopback)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
@@ -77,6 +77,22 @@ testdeps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			prometheus >/dev/null; \
 	fi
+
+## imagedeps: Debian's buildah, debootstrap and crun (`make image` and the image tests), installed when missing
+.PHONY: imagedeps
+imagedeps:
+	@missing=""; for tool in buildah debootstrap crun; do \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian's$$missing (images are built with buildah from a debootstrap root, run by crun)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap crun >/dev/null; \
+	fi
+
+## image: the operator and agent images as OCI archives in out/images (buildah from a debootstrap base,
+## no Docker), each with its digest and SPDX SBOM, and both charts packaged beside them
+.PHONY: image
+image: venv controlplane imagedeps
+	$(PY) tools/images/build.py --uv $(UV) --out out/images
 
 ## test: everything the suite needs, then the whole suite (unit, golden, integration, e2e) and the gates
 test: venv controlplane testdeps

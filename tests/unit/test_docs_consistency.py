@@ -202,7 +202,7 @@ def _settings_variables(group: type[BaseSettings]) -> Iterable[str]:
 
 # Python code that reads variables: the product, and the test harness and tools (docs/development.md);
 # shell scripts and the Makefile too (see variables()).
-READERS = ("operator/cloudios", "agent/cloudios_agent", "tests/support", "tools", "bench")
+READERS = ("operator/cloudios", "agent/cloudios_agent", "tests/support", "tests/image", "tools", "bench")
 
 
 @cache
