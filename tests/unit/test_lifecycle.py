@@ -51,11 +51,7 @@ def test_the_table_is_exactly_the_documented_edges() -> None:
 
 @pytest.mark.parametrize(
     ("state", "trigger"),
-    [
-        (s, t)
-        for s, t in itertools.product(State, Trigger)
-        if (s.value, t.value) not in EXPECTED
-    ],
+    [(s, t) for s, t in itertools.product(State, Trigger) if (s.value, t.value) not in EXPECTED],
 )
 def test_every_other_transition_is_refused(state: State, trigger: Trigger) -> None:
     assert not allowed(state, trigger)
@@ -65,7 +61,7 @@ def test_every_other_transition_is_refused(state: State, trigger: Trigger) -> No
 
 def test_verified_is_reached_only_from_applied_and_is_final() -> None:
     assert [s for (s, _), to in TRANSITIONS.items() if to is State.VERIFIED] == [State.APPLIED]
-    assert FINAL == {State.VERIFIED}
+    assert {State.VERIFIED} == FINAL
     assert not any(s in FINAL for s, _ in TRANSITIONS)
 
 
