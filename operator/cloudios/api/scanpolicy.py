@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cloudios.api import schedules
+from cloudios.api.closed_loop import ClosedLoop
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
 from cloudios.api.webhooks import EventType
 from cloudios.domain.money import DecimalStr, Money
@@ -104,6 +105,12 @@ class ScanPolicySpec(ApiModel):
         le=500,
         strict=True,
         description="Cap on Recommendation objects per policy (top by savings).",
+    )
+    closed_loop: ClosedLoop = Field(
+        default_factory=ClosedLoop,
+        description="Following recommendations after publication: verification window, regression "
+        "thresholds, "
+        "expiry.",
     )
 
     @field_validator("schedule")

@@ -20,6 +20,7 @@ from cloudios.domain import Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.services import (
     account_scans,
+    closed_loop,
     policy_metrics,
     policy_notifications,
     policy_status,
@@ -287,8 +288,9 @@ async def _publish(
         preferences = tenant_preferences.read(svc.kube, namespace)
         svc.metrics.allow_aggregates(namespace, allowed=preferences.aggregate_metrics)
         found = candidates(svc.store, namespace, names, modules)
+        records = closed_loop.records_for(svc.store, namespace, found)
         report = recommendation_sync.sync(
-            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor
+            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor, records=records
         )
         svc.metrics.set_recommendation_states(
             namespace, recommendation_sync.state_counts(svc.kube, namespace)

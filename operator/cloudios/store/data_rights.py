@@ -25,6 +25,7 @@ DECISION_PREFIX = "recommendation."
 # the law allows keeping it); audit_identities is erased, which leaves its entries pseudonymous.
 ERASED_TABLES = (
     schema.findings,
+    schema.recommendation_outcomes,
     schema.scans,
     schema.health_checks,
     schema.accounts,
