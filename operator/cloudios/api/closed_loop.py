@@ -90,3 +90,21 @@ class Outcome(ApiModel):
         default="",
         description="sha256 of the canonical evidence of the latest transition (in the audit log).",
     )
+
+
+class ClosedLoopSummary(ApiModel):
+    """The policy's Recommendations after publication: how many were applied, verified, regressed, and
+    what the verified ones estimated vs really saved."""
+
+    applied: int = Field(default=0, ge=0, description="Recommendations in state Applied (not verified yet).")
+    verified: int = Field(default=0, ge=0, description="Recommendations in state Verified.")
+    regressed: int = Field(default=0, ge=0, description="Applied or Verified ones with Regressed=True.")
+    estimated_monthly_savings: Money | None = Field(
+        default=None, description="What the Verified ones with a known realized saving estimated per month."
+    )
+    realized_monthly_savings: Money | None = Field(
+        default=None, description="What the same Verified ones realized per month (list-price run rates)."
+    )
+    unknown_realized: int = Field(
+        default=0, ge=0, description="Verified ones whose realized saving is unknown (a price is missing)."
+    )

@@ -8,11 +8,35 @@ enqueues the webhooks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
-from cloudios.domain import StoredFinding
+from cloudios.api import ScanPolicy
+from cloudios.api.closed_loop import ClosedLoopSummary
+from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
+from cloudios.api.webhooks import PolicyRef as WebhookPolicy
+from cloudios.domain import Money, StoredFinding
 from cloudios.domain.closed_loop import LoopRecord
+from cloudios.security.audit import AuditEvent, JsonValue
+from cloudios.security.redaction import redact
+from cloudios.services import notification_events, notifications
+from cloudios.services.audit import AuditTrail
+from cloudios.services.context import PolicyRuns
+from cloudios.services.notification_events import PendingEvent
+from cloudios.services.notifications import Destinations
+from cloudios.sinks import loop_metrics
+from cloudios.sinks import recommendation_loop as loop
+from cloudios.sinks.loop_metrics import TotalsKey
+from cloudios.sinks.notices import Notice
+from cloudios.sinks.recommendation_loop import Transition
+from cloudios.sinks.recommendation_objects import PolicyRef
+from cloudios.sinks.recommendation_sync import SyncReport
 from cloudios.store.repository import Repository
+
+log = logging.getLogger(__name__)
 
 
 def records_for(store: Repository, tenant: str, found: Sequence[StoredFinding]) -> dict[str, LoopRecord]:
@@ -24,3 +48,129 @@ def records_for(store: Repository, tenant: str, found: Sequence[StoredFinding]) 
             if (account, record.finding_id) in wanted:
                 records[record.finding_id] = record
     return records
+
+
+OPERATOR = "system:cloudios-operator"
+"""The audit actor of the transitions the operator makes itself."""
+
+
+def _audit(trail: AuditTrail | None, namespace: str, t: Transition, action: str) -> None:
+    if trail is None:
+        log.info("recommendation %s/%s: %s (no audit log configured)", namespace, t.name, action)
+        return
+    details: dict[str, JsonValue] = {
+        "from": t.previous,
+        "to": t.state,
+        "findingId": t.finding_id,
+        "evidenceHash": t.evidence_hash,
+    }
+    trail.append(AuditEvent(namespace, OPERATOR, action, f"recommendations/{t.name}", details))
+
+
+def _message(t: Transition) -> str:
+    record = t.record
+    if t.state == "Applied" and record is not None and record.applied_at is not None:
+        return f"applied: {record.detail} (seen {record.applied_at:%Y-%m-%d %H:%M} UTC)"
+    if t.state == "Verified" and record is not None and record.realized is not None:
+        realized = record.realized
+        money = realized.monthly_savings
+        saved = f"{money.amount} {money.currency}/month" if money else f"unknown ({realized.reason})"
+        days = realized.post_change_days
+        return f"verified after {days} day(s) of data: realized {saved} ({realized.basis})"
+    return f"{t.previous or 'new'} -> {t.state}"
+
+
+async def announce(
+    svc: PolicyRuns, policy: ScanPolicy, found: Destinations, report: SyncReport
+) -> list[Notice]:
+    """Audit every state change the publish wrote, post its Event; Regressed: Event, metric, webhook."""
+    namespace = policy.metadata.namespace
+    notices: list[Notice] = []
+    for t in report.transitions:
+        await asyncio.to_thread(_audit, svc.audit, namespace, t, f"recommendation.{t.state.lower()}")
+        if t.state in ("Applied", "Verified", "Expired"):
+            notices.append(Notice(t.obj, "Normal", f"Recommendation{t.state}", redact(_message(t))[:1024]))
+    events: list[PendingEvent] = []
+    for t in report.regressed:
+        await asyncio.to_thread(_audit, svc.audit, namespace, t, "recommendation.regressed")
+        record = t.record
+        condition = loop.regressed_condition(record)
+        message = str(condition["message"]) if condition else "regressed after the change"
+        notices.append(Notice(t.obj, "Warning", "RecommendationRegressed", redact(message)[:1024]))
+        if record is not None:
+            loop_metrics.of(svc.metrics.registry).regressed(namespace, record.module)
+            ref = WebhookPolicy(namespace=namespace, name=policy.metadata.name)
+            events.append(
+                notification_events.recommendation_regressed(
+                    ref=ref, name=t.name, state=t.state, record=record, now=svc.clock()
+                )
+            )
+    if events and svc.notifier is not None and found.usable:
+        try:
+            await asyncio.to_thread(notifications.enqueue, svc.notifier, policy, found.usable, events)
+        except Exception:  # the Recommendations are written; a failed announcement does not undo them
+            log.exception(
+                "policy %s/%s: enqueueing recommendation.regressed failed", namespace, policy.metadata.name
+            )
+    return notices
+
+
+def totals(items: Sequence[Mapping[str, Any]]) -> tuple[dict[TotalsKey, Decimal], dict[TotalsKey, Decimal]]:
+    """Estimated and realized monthly savings of the Verified objects by (account, category, module,
+    currency); an unknown realized saving counts in neither (its estimate is not compared)."""
+    estimated: dict[TotalsKey, Decimal] = {}
+    realized: dict[TotalsKey, Decimal] = {}
+    for item in items:
+        spec, status = item.get("spec") or {}, item.get("status") or {}
+        got = status.get("realizedMonthlySavings")
+        if status.get("state") != "Verified" or not got:
+            continue
+        key = (
+            str((spec.get("accountRef") or {}).get("name", "")),
+            str(spec.get("category", "")),
+            str(spec.get("module", "")),
+            str(got.get("currency", "USD")),
+        )
+        realized[key] = realized.get(key, Decimal(0)) + Decimal(str(got.get("amount", "0")))
+        estimate = (spec.get("monthlySavings") or {}).get("amount")
+        estimated[key] = estimated.get(key, Decimal(0)) + Decimal(str(estimate or "0"))
+    return estimated, realized
+
+
+def summary(items: Sequence[Mapping[str, Any]]) -> ClosedLoopSummary | None:
+    """The ScanPolicy status' closedLoop from its Recommendation objects; None before anything applied."""
+    states = [(i.get("status") or {}) for i in items]
+    applied = sum(1 for s in states if s.get("state") == "Applied")
+    verified = [s for s in states if s.get("state") == "Verified"]
+    regressed = sum(
+        1
+        for s in states
+        if s.get("state") in ("Applied", "Verified")
+        and any(
+            c.get("type") == loop.REGRESSED and c.get("status") == "True" for c in s.get("conditions") or []
+        )
+    )
+    if not applied and not verified:
+        return None
+    estimated, realized = totals(items)
+    currency = next(iter({k[3] for k in realized}), "USD")
+    return ClosedLoopSummary(
+        applied=applied,
+        verified=len(verified),
+        regressed=regressed,
+        estimated_monthly_savings=Money(amount=sum(estimated.values(), Decimal(0)), currency=currency),
+        realized_monthly_savings=Money(amount=sum(realized.values(), Decimal(0)), currency=currency),
+        unknown_realized=sum(1 for s in verified if not s.get("realizedMonthlySavings")),
+    )
+
+
+def publish_totals(svc: PolicyRuns, policy: PolicyRef, *, allowed: bool) -> ClosedLoopSummary | None:
+    """Set the namespace's estimated vs realized gauges (unless the tenant objects to aggregate
+    metrics); the policy's summary for its status. Blocking: lists the namespace's Recommendations."""
+    items = svc.kube.items(RECOMMENDATION, policy.namespace)
+    estimated, realized = totals(items) if allowed else ({}, {})
+    loop_metrics.of(svc.metrics.registry).set_totals(policy.namespace, estimated, realized)
+    mine = [
+        i for i in items if (i["metadata"].get("labels") or {}).get(LABEL_POLICY) == label_value(policy.name)
+    ]
+    return summary(mine)

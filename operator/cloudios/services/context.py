@@ -12,6 +12,7 @@ from typing import cast
 from cloudios import __version__
 from cloudios.providers.base import AgentReports
 from cloudios.security.keyset import MasterKeyset
+from cloudios.services.audit import AuditTrail
 from cloudios.services.notifications import Notifier
 from cloudios.services.settings import (
     AgentSettings,
@@ -125,6 +126,8 @@ class PolicyRuns(_Collaborators):
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     notifier: Notifier | None = None
     """Webhooks (spec.notifications): destinations, the outbox and its delivery."""
+    audit: AuditTrail | None = None
+    """Where the operator's own Recommendation transitions are audited (set once the trail is open)."""
 
 
 @dataclass

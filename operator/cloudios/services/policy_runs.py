@@ -295,6 +295,7 @@ async def _publish(
         svc.metrics.set_recommendation_states(
             namespace, recommendation_sync.state_counts(svc.kube, namespace)
         )
+        report.loop = closed_loop.publish_totals(svc, ref, allowed=preferences.aggregate_metrics)
         return report, found
 
     failure: str | None = None
@@ -344,6 +345,7 @@ async def _publish(
             counts=savings.counts,
             savings_by_category=savings.category_money(),
             potential_monthly_savings=savings.money,
+            closed_loop=report.loop,
             accounts=[runs[n].entry() for n in names],
         )
     )
@@ -353,7 +355,10 @@ async def _publish(
             savings=savings, report=report, published=found, failure_message=detail,
         )  # fmt: skip
     observations = [ready, policy_status.degraded(skipped), *_observed(webhooks)]
-    notices = await _write(svc, body, observations, status)
+    notices = [
+        *await _write(svc, body, observations, status),
+        *await closed_loop.announce(svc, policy, webhooks, report),
+    ]
     notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}

@@ -8,7 +8,7 @@ change was seen), and kept. The Regressed condition carries the post-change evid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -123,3 +123,5 @@ class Transition:
     state: str
     evidence_hash: str
     record: LoopRecord | None
+    obj: Mapping[str, Any] = field(default_factory=dict)
+    """apiVersion, kind and metadata (name, namespace, uid) of the object, for its Events."""

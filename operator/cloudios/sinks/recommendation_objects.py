@@ -33,6 +33,15 @@ OPERATOR_STATES = frozenset({"Proposed", "Approved", "Dismissed", "Resolved"})
 LOOP_STATES = frozenset({"Applied", "Verified", "Expired"})
 
 
+def _reference(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+    }
+
+
 def object_name(module: str, finding_id: str) -> str:
     """``<module-slug>-<first 12 hex of the finding id>``: stable across scans and operators."""
     slug = re.sub(r"[^a-z0-9]+", "-", module.lower()).strip("-")[:40]
@@ -217,14 +226,24 @@ class Plan:
         evidence = record.evidence_hash if record is not None else ""
         if "state" in patch and patch["state"] != old.get("state"):
             self.transitions.append(
-                loop.Transition(name, stored.finding.id, old.get("state"), patch["state"], evidence, record)
+                loop.Transition(
+                    name,
+                    stored.finding.id,
+                    old.get("state"),
+                    patch["state"],
+                    evidence,
+                    record,
+                    _reference(have),
+                )
             )
         raised = any(c.get("type") == loop.REGRESSED for c in patch.get("conditions") or [])
         had = any(c.get("type") == loop.REGRESSED for c in old.get("conditions") or [])
         if raised and not had:
             state = str(patch.get("state") or old.get("state"))
             self.regressed.append(
-                loop.Transition(name, stored.finding.id, old.get("state"), state, evidence, record)
+                loop.Transition(
+                    name, stored.finding.id, old.get("state"), state, evidence, record, _reference(have)
+                )
             )
 
     @property

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from cloudios.api.closed_loop import ClosedLoopSummary
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
 from cloudios.domain import StoredFinding
 from cloudios.domain.closed_loop import LoopRecord
@@ -34,6 +35,8 @@ class SyncReport:
     """State changes of existing objects written by this reconcile (audit, Events)."""
     regressed: list[Transition] = field(default_factory=list)
     """Objects whose Regressed condition this reconcile raised (Event, metric, webhook)."""
+    loop: ClosedLoopSummary | None = None
+    """The policy's Recommendations in the closed loop, for its status (set by the caller)."""
 
 
 def _create(kube: Kube, policy: PolicyRef, body: dict[str, Any], status: dict[str, Any]) -> str:
