@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudios.api import GROUP, VERSION
-from cloudios.cli import kubectl_data
+from cloudios.cli import kubectl_data, loop_summary
 from cloudios.cli.terminal import cell
 from cloudios.domain.text import printable
 
@@ -188,6 +188,7 @@ def summary(args: argparse.Namespace) -> int:
             table.add_row(cell(key), f"{value:.2f}")  # keys come from objects' fields
         console.print(table)
     console.print(f"[bold]Total open savings: {total:.2f} USD per month[/]")
+    loop_summary.print_loop(console, [o for o in items.get("items", []) if _published(o)])
     if unconfirmed:
         console.print(
             f"{unconfirmed} recommendation(s) not (yet) confirmed by the operator are not counted "

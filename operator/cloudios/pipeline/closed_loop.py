@@ -81,7 +81,7 @@ def baseline(finding: Finding, book: PriceBook, now: datetime) -> Baseline:
     return Baseline(
         finding=finding,
         recorded_at=now,
-        run_rate=rate.money if rate is not None else None,
+        run_rate=rate.money.rounded() if rate is not None and rate.money is not None else None,
         run_rate_basis=rate.basis if rate is not None else run_rate.basis_of(book),
         unpriced_reason=(rate.reason if rate is not None else "the finding names no billed usage"),
     )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from cloudios import __version__
@@ -189,6 +189,7 @@ def build(
         agents=settings.agent,
         notifier=notifier,
     )
+    offset = timedelta(seconds=settings.scan.clock_offset_seconds)
     policies = PolicyRuns(
         **shared,  # type: ignore[arg-type]
         settings=settings.scan,
@@ -196,7 +197,7 @@ def build(
         pod=settings.pod,
         job_environment=dict(job_environment or {}),
         agent_reports=reports,
-        clock=clock,
+        clock=(lambda: clock() + offset) if offset else clock,
         slots=asyncio.Semaphore(settings.scan.concurrency),
         notifier=notifier,
     )
