@@ -8,15 +8,21 @@ the way the API server would (status merge patch), so a second plan shows what a
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from cloudios import pricing
+from cloudios.cli import loop_summary
 from cloudios.domain import Finding, Money, ScanRecord, Snapshot
 from cloudios.modules import registry
 from cloudios.pipeline import closed_loop
 from cloudios.pricing import aws as aws_pricing
+from cloudios.services import closed_loop as closed_loop_service
+from cloudios.sinks import loop_metrics
 from cloudios.sinks import recommendation_objects as objects
 from cloudios.store.sql import SqlRepository
 from tests.golden.test_golden import load_snapshot
@@ -188,3 +194,114 @@ def test_the_docs_table_is_the_state_machine() -> None:
 
 def _rounded(money: Money | None) -> Money | None:
     return money.rounded() if money is not None else None
+
+
+def test_stale_proposed_recommendations_expire_and_come_back_when_seen_again(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    _scan(repo, _before())
+    _, obj = _publish(repo, None)
+    found = repo.findings(TENANT, account_name=ACCOUNT, include_resolved=True)
+    fid = found[0].finding.id
+    fresh = _before().collected_at + timedelta(days=13)
+    assert (
+        closed_loop_service.expire(
+            repo, TENANT, found, {fid: "Proposed"}, now=fresh, max_age=timedelta(days=14)
+        )
+        == 0
+    )
+    late = _before().collected_at + timedelta(days=15)
+    # An approved one is not expired: a user is acting on it.
+    assert (
+        closed_loop_service.expire(
+            repo, TENANT, found, {fid: "Approved"}, now=late, max_age=timedelta(days=14)
+        )
+        == 0
+    )
+    assert (
+        closed_loop_service.expire(
+            repo, TENANT, found, {fid: "Proposed"}, now=late, max_age=timedelta(days=14)
+        )
+        == 1
+    )
+    assert (
+        closed_loop_service.expire(
+            repo, TENANT, found, {fid: "Proposed"}, now=late, max_age=timedelta(days=14)
+        )
+        == 0
+    )
+    plan, obj = _publish(repo, obj)
+    assert obj["status"]["state"] == "Expired"
+    assert [(t.previous, t.state) for t in plan.transitions] == [("Proposed", "Expired")]
+    # The next scan reports it again: Proposed again, with fresh evidence.
+    _scan(repo, _after(_before(), {}, 15))
+    plan, obj = _publish(repo, obj)
+    assert obj["status"]["state"] == "Proposed"
+    assert [(t.previous, t.state) for t in plan.transitions] == [("Expired", "Proposed")]
+
+
+def test_totals_and_summary_count_only_known_realized_savings() -> None:
+    def item(
+        account: str, state: str, estimate: str, realized: str | None, *, regressed: bool = False
+    ) -> dict[str, Any]:
+        status: dict[str, Any] = {"state": state}
+        if realized is not None:
+            status["realizedMonthlySavings"] = {"amount": realized, "currency": "USD"}
+        if regressed:
+            status["conditions"] = [{"type": "Regressed", "status": "True"}]
+        spec = {"accountRef": {"name": account}, "category": "rightsize", "module": MODULE,
+                "monthlySavings": {"amount": estimate, "currency": "USD"}}  # fmt: skip
+        return {"metadata": {"namespace": TENANT, "labels": {}}, "spec": spec, "status": status}
+
+    items = [
+        item("prod", "Verified", "100", "90"),
+        item("prod", "Verified", "50", None),  # a price went missing: neither column
+        item("dev", "Verified", "10", "12", regressed=True),
+        item("dev", "Applied", "70", None),
+        item("dev", "Proposed", "500", None),
+    ]
+    estimated, realized = closed_loop_service.totals(items)
+    assert estimated == {
+        ("prod", "rightsize", MODULE, "USD"): Decimal(100),
+        ("dev", "rightsize", MODULE, "USD"): Decimal(10),
+    }
+    assert realized == {
+        ("prod", "rightsize", MODULE, "USD"): Decimal(90),
+        ("dev", "rightsize", MODULE, "USD"): Decimal(12),
+    }
+    summary = closed_loop_service.summary(items)
+    assert summary is not None
+    assert (summary.applied, summary.verified, summary.regressed, summary.unknown_realized) == (1, 3, 1, 1)
+    assert summary.realized_monthly_savings == Money(amount=Decimal(102), currency="USD")
+    assert summary.estimated_monthly_savings == Money(amount=Decimal(110), currency="USD")
+    assert closed_loop_service.summary(items[-1:]) is None
+    rows = loop_summary.totals(items)
+    assert rows["account"] == {
+        f"{TENANT}/prod": (Decimal(100), Decimal(90)),
+        f"{TENANT}/dev": (Decimal(10), Decimal(12)),
+    }
+
+
+def test_realized_gauges_replace_the_namespace_series() -> None:
+    registry = CollectorRegistry()
+    gauges = loop_metrics.of(registry)
+    assert loop_metrics.of(registry) is gauges
+    key = ("prod", "rightsize", MODULE, "USD")
+    gauges.set_totals(TENANT, {key: Decimal("140.16")}, {key: Decimal("139.9")})
+    labels = {
+        "namespace": TENANT,
+        "account": "prod",
+        "category": "rightsize",
+        "module": MODULE,
+        "currency": "USD",
+    }
+    assert registry.get_sample_value("cloudios_realized_monthly_savings", labels) == 139.9
+    assert registry.get_sample_value("cloudios_verified_estimated_monthly_savings", labels) == 140.16
+    gauges.set_totals(TENANT, {}, {})
+    assert registry.get_sample_value("cloudios_realized_monthly_savings", labels) is None
+    gauges.regressed(TENANT, MODULE)
+    assert (
+        registry.get_sample_value(
+            "cloudios_recommendation_regressions_total", {"namespace": TENANT, "module": MODULE}
+        )
+        == 1
+    )

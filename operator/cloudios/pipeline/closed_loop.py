@@ -203,6 +203,12 @@ def _keep_baselines(p: _Pass, published: Sequence[Finding], book: PriceBook, now
     """This scan's proposals become the baselines, unless their change was already carried out."""
     for finding in published:
         record = p.get(finding.id)
+        if record is not None and record.state == "Expired":
+            # Seen again: the expired proposal is open again, with fresh evidence (lifecycle: reopen).
+            p.changed[finding.id] = record.model_copy(
+                update={"state": None, "expired_at": None, "baseline": baseline(finding, book, now)}
+            )
+            continue
         if record is not None and record.state is not None:
             continue  # carried out: the baseline stays the one the change was made from
         if record is None or record.baseline.finding != finding:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from cloudios.api.closed_loop import ClosedLoopSummary
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
 from cloudios.api.webhooks import PolicyRef as WebhookPolicy
 from cloudios.domain import Money, StoredFinding
-from cloudios.domain.closed_loop import LoopRecord
+from cloudios.domain.closed_loop import Baseline, LoopRecord
 from cloudios.security.audit import AuditEvent, JsonValue
 from cloudios.security.redaction import redact
 from cloudios.services import notification_events, notifications
@@ -174,3 +175,71 @@ def publish_totals(svc: PolicyRuns, policy: PolicyRef, *, allowed: bool) -> Clos
         i for i in items if (i["metadata"].get("labels") or {}).get(LABEL_POLICY) == label_value(policy.name)
     ]
     return summary(mine)
+
+
+def expire(
+    store: Repository,
+    tenant: str,
+    found: Sequence[StoredFinding],
+    states: Mapping[str, str | None],
+    *,
+    now: datetime,
+    max_age: timedelta,
+) -> int:
+    """Mark Expired the open findings no scan has confirmed for ``max_age`` whose Recommendation is
+    Proposed (``states``: status.state by finding id); the publish then writes and audits the state.
+    A later scan that reports the finding again reopens it (pipeline.closed_loop)."""
+    records = records_for(store, tenant, found)
+    stale: list[LoopRecord] = []
+    for stored in found:
+        fid = stored.finding.id
+        record = records.get(fid)
+        if (
+            stored.resolved_at is not None
+            or stored.last_seen > now - max_age
+            or states.get(fid) != "Proposed"
+        ):
+            continue
+        if record is not None and record.state is not None:
+            continue
+        base = (
+            record.baseline
+            if record is not None
+            else Baseline(finding=stored.finding, recorded_at=stored.first_seen)
+        )
+        stale.append(
+            LoopRecord(
+                tenant=tenant,
+                account_name=stored.account_name,
+                finding_id=fid,
+                module=stored.finding.module,
+                state="Expired",
+                baseline=base,
+                expired_at=now,
+                detail=f"no scan has confirmed it since {stored.last_seen:%Y-%m-%d %H:%M} UTC "
+                f"(more than {max_age.days} days)",
+            )
+            if record is None
+            else record.model_copy(update={"state": "Expired", "expired_at": now})
+        )
+    return store.save_outcomes(tenant, stale, now=now) if stale else 0
+
+
+def records_after_expiry(
+    svc: PolicyRuns, ref: PolicyRef, policy: ScanPolicy, found: Sequence[StoredFinding], now: datetime
+) -> dict[str, LoopRecord]:
+    """Expire what is stale (spec.closedLoop.expireAfterDays, default the lookback), then the records.
+    Blocking: lists the policy's Recommendations to know which are still Proposed."""
+    days = policy.spec.closed_loop.expire_after_days or policy.spec.lookback_days
+    objects = svc.kube.items(
+        RECOMMENDATION, ref.namespace, label_selector=f"{LABEL_POLICY}={label_value(ref.name)}"
+    )
+    states = {
+        str((o.get("spec") or {}).get("findingId")): (o.get("status") or {}).get("state") for o in objects
+    }
+    expired = expire(svc.store, ref.namespace, found, states, now=now, max_age=timedelta(days=days))
+    if expired:
+        log.info(
+            "policy %s/%s: %d recommendation(s) expired (stale evidence)", ref.namespace, ref.name, expired
+        )
+    return records_for(svc.store, ref.namespace, found)

@@ -288,7 +288,7 @@ async def _publish(
         preferences = tenant_preferences.read(svc.kube, namespace)
         svc.metrics.allow_aggregates(namespace, allowed=preferences.aggregate_metrics)
         found = candidates(svc.store, namespace, names, modules)
-        records = closed_loop.records_for(svc.store, namespace, found)
+        records = closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock())
         report = recommendation_sync.sync(
             svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor, records=records
         )
