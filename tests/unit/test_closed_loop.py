@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cloudios import pricing
-from cloudios.cli import loop_summary
+from cloudios.cli import html_report, loop_summary
 from cloudios.domain import Finding, Money, ScanRecord, Snapshot
 from cloudios.modules import registry
 from cloudios.pipeline import closed_loop
@@ -37,7 +37,10 @@ BOOK = aws_pricing.bundled()
 def _scan(repo: SqlRepository, snapshot: Snapshot, *, settings: closed_loop.LoopSettings | None = None,
           ) -> closed_loop.LoopReport:  # fmt: skip
     module = registry.get(MODULE)
-    findings: list[Finding] = module.run(snapshot)
+    findings: list[Finding] = [
+        f.model_copy(update={"monthly_savings": _rounded(pricing.savings(f, BOOK))})
+        for f in module.run(snapshot)
+    ]
     report = closed_loop.follow(
         repo,
         tenant=TENANT,
@@ -54,8 +57,7 @@ def _scan(repo: SqlRepository, snapshot: Snapshot, *, settings: closed_loop.Loop
     when = snapshot.collected_at
     record = ScanRecord(str(uuid.uuid4()), TENANT, ACCOUNT, "nightly", "aws", "123456789012", when, when,
                         (MODULE,), {}, len(snapshot.resources))  # fmt: skip
-    priced = [f.model_copy(update={"monthly_savings": _rounded(pricing.savings(f, BOOK))}) for f in findings]
-    repo.record_scan(record, priced)
+    repo.record_scan(record, findings)
     return report
 
 
@@ -305,3 +307,30 @@ def test_realized_gauges_replace_the_namespace_series() -> None:
         )
         == 1
     )
+
+
+def test_the_html_report_shows_estimated_vs_realized(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    _scan(repo, _before())
+    _scan(repo, _resized(1, 40))
+    _scan(repo, _resized(9, 97))  # 7 whole days after the change day, saturated
+    records = [r for r in repo.outcomes(TENANT) if r.state in ("Applied", "Verified")]
+    section = html_report.loop_rows(records)
+    assert (section["estimated"], section["realized"], section["regressed"]) == ("140.16", "140.16", 1)
+    page = html_report.render({"summary": _EMPTY_SUMMARY, "recommendations": []}, loop=section)
+    assert "<h2>Applied and verified</h2>" in page
+    assert "realized <strong>140.16 USD</strong>" in page
+    assert "<td>CpuSaturated</td>" in page
+    assert "Applied and verified" not in html_report.render(
+        {"summary": _EMPTY_SUMMARY, "recommendations": []}
+    )
+
+
+_EMPTY_SUMMARY = {
+    "monthlySavings": {"amount": "0", "currency": "USD"},
+    "recommendations": 0,
+    "accounts": 1,
+    "resources": 0,
+    "unpriced": 0,
+    "byCategory": {},
+}
