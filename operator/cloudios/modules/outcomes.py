@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from cloudios.domain import Action, Finding, Metric, Resource, Snapshot
+from cloudios.domain import azure, gcp
 from cloudios.domain import kubernetes as k8s
 from cloudios.domain import resource as kinds
 
@@ -141,6 +142,9 @@ def _observe_requests(finding: Finding, workload: Resource | None, snapshot: Sna
 
 
 _WORKLOAD = Watch(k8s.K8S_WORKLOAD, signals=(OOM, CPU), observe=_observe_requests)
+_DEALLOCATED = Watch(
+    azure.VM, removal=True, state_key="powerState", applied_states=frozenset({"deallocated", "deallocating"})
+)
 
 WATCHES: dict[str, Watch] = {
     "aws.ec2.rightsize": _INSTANCE,
@@ -169,8 +173,27 @@ WATCHES: dict[str, Watch] = {
     "aws.elb.idle": _removal(kinds.ELB),
     "aws.nat.idle": _removal(kinds.NAT_GATEWAY),
     "k8s.workload.rightsize": _WORKLOAD,
+    "gcp.compute.rightsize": Watch(gcp.GCE_INSTANCE, keys=("machineType",), signals=(CPU,)),
+    "gcp.compute.idle": Watch(
+        gcp.GCE_INSTANCE,
+        removal=True,
+        state_key="status",
+        applied_states=frozenset({"TERMINATED", "STOPPING", "SUSPENDED"}),
+    ),
+    "gcp.sql.idle": Watch(gcp.SQL_INSTANCE, removal=True, applied_states=frozenset({"STOPPED"})),
+    "gcp.address.unused": _removal(gcp.GCE_ADDRESS),
+    "gcp.disk.unattached": _removal(gcp.GCE_DISK),
+    "gcp.snapshot.old": _removal(gcp.GCE_SNAPSHOT),
+    "azure.vm.rightsize": Watch(azure.VM, keys=("vmSize",), signals=(CPU,)),
+    "azure.vm.idle": _DEALLOCATED,
+    "azure.vm.stopped_not_deallocated": _DEALLOCATED,
+    "azure.disk.unattached": _removal(azure.DISK),
+    "azure.lb.no_backends": _removal(azure.LOAD_BALANCER),
+    "azure.publicip.unassociated": _removal(azure.PUBLIC_IP),
+    "azure.snapshot.old": _removal(azure.SNAPSHOT),
 }
-"""Modules whose outcome a scan observes. Not covered yet: GCP, Azure and the other Kubernetes modules."""
+"""Modules whose outcome a scan observes. Not covered yet: the Kubernetes modules other than
+k8s.workload.rightsize (node.underutilized, pvc.unused, service.lb_idle, workload.abandoned)."""
 
 REMOVALS = frozenset({Action.DELETE, Action.RELEASE, Action.STOP})
 
