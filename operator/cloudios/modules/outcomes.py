@@ -24,8 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from cloudios.domain import Action, Finding, Metric, Resource, Snapshot
-from cloudios.domain import azure, gcp
+from cloudios.domain import Action, Finding, Metric, Resource, Snapshot, azure, gcp
 from cloudios.domain import kubernetes as k8s
 from cloudios.domain import resource as kinds
 
