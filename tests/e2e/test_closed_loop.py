@@ -235,10 +235,10 @@ def test_applied_then_verified_or_regressed(  # noqa: PLR0915, PLR0917 - one sto
     actions = audited(tmp_path, cluster.namespace)
     quiet_name = verified[fleet.quiet]["metadata"]["name"]
     assert [a for a, t, _ in actions if t == f"recommendations/{quiet_name}"] == [
-        "recommendation.applied",
-        "recommendation.verified",
+        "lifecycle.applied",
+        "lifecycle.verified",
     ]
-    assert ("recommendation.regressed", f"recommendations/{hurt['metadata']['name']}") in {
+    assert ("lifecycle.regressed", f"recommendations/{hurt['metadata']['name']}") in {
         (a, t) for a, t, _ in actions
     }
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for _, _, h in actions)

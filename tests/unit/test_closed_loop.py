@@ -135,6 +135,9 @@ def test_applied_then_verified_with_realized_savings_and_a_restart_in_between(tm
     assert [(t.previous, t.state) for t in plan.transitions] == [("Applied", "Verified")]
     assert _scan(restarted, _resized(12, 40)).verified == []
     assert _publish(restarted, obj)[0].transitions == []
+    (exported,) = restarted.export_tenant(TENANT, now=_before().collected_at)["recommendationOutcomes"]
+    assert (exported["findingId"], exported["state"]) == (record.finding_id, "Verified")
+    assert exported["realized"]["monthly_savings"] == {"amount": "140.16", "currency": "USD"}
 
 
 def test_a_change_without_approval_is_applied_and_flagged(tmp_path: Path) -> None:

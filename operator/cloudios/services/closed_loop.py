@@ -88,12 +88,12 @@ async def announce(
     namespace = policy.metadata.namespace
     notices: list[Notice] = []
     for t in report.transitions:
-        await asyncio.to_thread(_audit, svc.audit, namespace, t, f"recommendation.{t.state.lower()}")
+        await asyncio.to_thread(_audit, svc.audit, namespace, t, f"lifecycle.{t.state.lower()}")
         if t.state in ("Applied", "Verified", "Expired"):
             notices.append(Notice(t.obj, "Normal", f"Recommendation{t.state}", redact(_message(t))[:1024]))
     events: list[PendingEvent] = []
     for t in report.regressed:
-        await asyncio.to_thread(_audit, svc.audit, namespace, t, "recommendation.regressed")
+        await asyncio.to_thread(_audit, svc.audit, namespace, t, "lifecycle.regressed")
         record = t.record
         condition = loop.regressed_condition(record)
         message = str(condition["message"]) if condition else "regressed after the change"
