@@ -13,9 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from cloudios import pricing
+from cloudios.api.closed_loop import ClosedLoop
 from cloudios.cli import html_report, loop_summary
 from cloudios.domain import Finding, Money, ScanRecord, Snapshot
 from cloudios.modules import registry
@@ -337,3 +340,12 @@ _EMPTY_SUMMARY = {
     "unpriced": 0,
     "byCategory": {},
 }
+
+
+def test_per_module_windows_name_modules() -> None:
+    loop = ClosedLoop.model_validate({"verificationDaysByModule": {MODULE: 3}})
+    assert loop.verification_days_by_module == {MODULE: 3}
+    with pytest.raises(ValidationError, match="not module names: Bad Name"):
+        ClosedLoop.model_validate({"verificationDaysByModule": {"Bad Name": 3}})
+    with pytest.raises(ValidationError):
+        ClosedLoop.model_validate({"verificationDaysByModule": {MODULE: 0}})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cloudios.api.common import ApiModel
 from cloudios.domain.money import Money
 
 MODULE_KEY = r"^[a-z0-9]+(\.[a-z0-9_]+)+$"
+MODULE_NAME_MAX = 128
 
 
 class ClosedLoop(ApiModel):
@@ -29,6 +31,15 @@ class ClosedLoop(ApiModel):
         description="Per-module verification window in days, e.g. {aws.ec2.rightsize: 14}; others use "
         "verificationDays.",
     )
+
+    @field_validator("verification_days_by_module")
+    @classmethod
+    def _module_names(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(k for k in value if not re.fullmatch(MODULE_KEY, k) or len(k) > MODULE_NAME_MAX)
+        if bad:
+            raise ValueError(f"not module names: {', '.join(bad)} (e.g. aws.ec2.rightsize)")
+        return value
+
     cpu_saturation_percent: float = Field(
         default=90,
         ge=50,
