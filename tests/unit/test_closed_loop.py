@@ -28,7 +28,7 @@ from cloudios.services import closed_loop as closed_loop_service
 from cloudios.sinks import loop_metrics
 from cloudios.sinks import recommendation_objects as objects
 from cloudios.store.sql import SqlRepository
-from tests.golden.test_golden import load_snapshot
+from tests.golden.test_golden import BOOKS, load_snapshot
 from tests.golden_loop.test_golden_loop import GOLDEN, _after
 
 TENANT, ACCOUNT, MODULE = "team-a", "prod", "aws.ec2.rightsize"
@@ -39,9 +39,16 @@ BOOK = aws_pricing.bundled()
 
 def _scan(repo: SqlRepository, snapshot: Snapshot, *, settings: closed_loop.LoopSettings | None = None,
           ) -> closed_loop.LoopReport:  # fmt: skip
-    module = registry.get(MODULE)
+    return _scan_module(repo, snapshot, MODULE, "123456789012", settings=settings)
+
+
+def _scan_module(repo: SqlRepository, snapshot: Snapshot, name: str, account_id: str, *,
+                 settings: closed_loop.LoopSettings | None = None) -> closed_loop.LoopReport:  # fmt: skip
+    """What pipeline.scan does with a store: the loop over the previous findings, then the record."""
+    module = registry.get(name)
+    book = BOOKS[snapshot.provider]()
     findings: list[Finding] = [
-        f.model_copy(update={"monthly_savings": _rounded(pricing.savings(f, BOOK))})
+        f.model_copy(update={"monthly_savings": _rounded(pricing.savings(f, book))})
         for f in module.run(snapshot)
     ]
     report = closed_loop.follow(
@@ -51,15 +58,16 @@ def _scan(repo: SqlRepository, snapshot: Snapshot, *, settings: closed_loop.Loop
         snapshot=snapshot,
         previous=repo.findings(TENANT, account_name=ACCOUNT),
         published=findings,
-        book=BOOK,
+        book=book,
         settings=settings or closed_loop.LoopSettings(),
         now=snapshot.collected_at,
-        modules=(MODULE,),
+        modules=(name,),
         regions=None,
     )
     when = snapshot.collected_at
-    record = ScanRecord(str(uuid.uuid4()), TENANT, ACCOUNT, "nightly", "aws", "123456789012", when, when,
-                        (MODULE,), {}, len(snapshot.resources))  # fmt: skip
+    provider = snapshot.provider.value
+    record = ScanRecord(str(uuid.uuid4()), TENANT, ACCOUNT, "nightly", provider, account_id, when, when,
+                        (name,), {}, len(snapshot.resources))  # fmt: skip
     repo.record_scan(record, findings)
     return report
 
@@ -349,3 +357,27 @@ def test_per_module_windows_name_modules() -> None:
         ClosedLoop.model_validate({"verificationDaysByModule": {"Bad Name": 3}})
     with pytest.raises(ValidationError):
         ClosedLoop.model_validate({"verificationDaysByModule": {MODULE: 0}})
+
+
+def test_a_workload_is_verified_from_its_containers_usage(tmp_path: Path) -> None:
+    """k8s.workload.rightsize: the finding names the workload; post-change days come from its containers."""
+    repo = SqlRepository.sqlite(tmp_path)
+    before, _, _ = load_snapshot(GOLDEN / "k8s.workload.rightsize" / "oversized")
+    container = "shop/Deployment/web/app"
+    lowered = {"requests": {"cpuM": 230, "memoryBytes": 361758720}}
+
+    def scan(days: int) -> closed_loop.LoopReport:
+        usage = {"days": days, "average": 150, "maximum": 200, "p95": 190, "samples": 288}
+        after = _after(
+            before, {"set": {container: lowered}, "metrics": {container: {"cpu_millicores": usage}}}, days
+        )
+        return _scan_module(repo, after, "k8s.workload.rightsize", "golden-cluster")
+
+    _scan_module(repo, before, "k8s.workload.rightsize", "golden-cluster")
+    assert scan(1).applied
+    assert scan(8).verified == []  # six whole days after the change day
+    (fid,) = scan(9).verified
+    (record,) = [r for r in repo.outcomes(TENANT) if r.finding_id == fid]
+    assert record.realized is not None
+    assert record.realized.monthly_savings is not None
+    assert record.realized.post_change_days == 7

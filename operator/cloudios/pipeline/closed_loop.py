@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloudios.api import ScanPolicy
-from cloudios.domain import Finding, Snapshot, StoredFinding
+from cloudios.domain import Finding, Snapshot, StoredFinding, Usage
 from cloudios.domain.closed_loop import Baseline, LoopRecord, Realized
 from cloudios.modules import outcomes
 from cloudios.pricing import PriceBook, run_rate
@@ -89,14 +89,21 @@ def baseline(finding: Finding, book: PriceBook, now: datetime) -> Baseline:
 
 def _post_change_days(finding: Finding, snapshot: Snapshot, applied_at: datetime) -> int:
     """Whole days of post-change data: metric days after the change, else (removals) days elapsed."""
-    series = snapshot.metrics.get(finding.resource_id, {})
-    days = {d.day for s in series.values() for d in s.daily if d.samples and d.day > applied_at.date()}
+    # A workload's usage is measured per container (``<workload id>/<container>``).
+    prefix = f"{finding.resource_id}/"
+    series = [
+        summary
+        for rid, by_metric in snapshot.metrics.items()
+        if rid == finding.resource_id or rid.startswith(prefix)
+        for summary in by_metric.values()
+    ]
+    days = {d.day for s in series for d in s.daily if d.samples and d.day > applied_at.date()}
     if days or finding.action not in outcomes.REMOVALS:
         return len(days)
     return max(0, (snapshot.collected_at - applied_at).days)
 
 
-def _after_usage(finding: Finding) -> tuple[object, ...]:
+def _after_usage(finding: Finding) -> tuple[Usage, ...]:
     return () if finding.action in outcomes.REMOVALS else finding.proposed_usage
 
 
@@ -131,7 +138,7 @@ def _follow_applied(
     if record.state == "Applied":
         days = _post_change_days(finding, snapshot, record.applied_at)
         if days >= settings.window(finding.module):
-            result = run_rate.realized(finding.current_usage, _after_usage(finding), book)  # type: ignore[arg-type]
+            result = run_rate.realized(finding.current_usage, _after_usage(finding), book)
             update |= {
                 "state": "Verified",
                 "verified_at": now,
