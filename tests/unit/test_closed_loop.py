@@ -25,6 +25,7 @@ from cloudios.modules import registry
 from cloudios.pipeline import closed_loop
 from cloudios.pricing import aws as aws_pricing
 from cloudios.services import closed_loop as closed_loop_service
+from cloudios.services import recommendation_ownership as ownership
 from cloudios.sinks import loop_metrics
 from cloudios.sinks import recommendation_objects as objects
 from cloudios.store.sql import SqlRepository
@@ -381,3 +382,30 @@ def test_a_workload_is_verified_from_its_containers_usage(tmp_path: Path) -> Non
     assert record.realized is not None
     assert record.realized.monthly_savings is not None
     assert record.realized.post_change_days == 7
+
+
+def test_the_object_handler_keeps_loop_states_but_never_writes_one_first(tmp_path: Path) -> None:
+    """The publish writes (and audits) every loop transition; an object event in between changes none."""
+    repo = SqlRepository.sqlite(tmp_path)
+    _scan(repo, _before())
+    _, obj = _publish(repo, None)
+    _scan(repo, _resized(3, 97))  # Applied
+    _scan(repo, _resized(5, 97))  # saturated after the change
+    (stored,) = repo.findings(TENANT, account_name=ACCOUNT, include_resolved=True)
+    (record,) = repo.outcomes(TENANT)
+    assert (record.state, bool(record.regressions)) == ("Applied", True)
+    pending = ownership.desired_status(obj, stored, record)
+    assert pending["state"] == "Proposed"
+    assert pending.get("appliedAt") is None
+    assert "conditions" not in pending
+    _, written = _publish(repo, obj)  # the publish: Applied, Regressed
+    kept = ownership.desired_status(written, stored, record)
+    assert kept["state"] == "Applied"
+    assert objects.status_patch(written, kept) is None
+    forged = {**obj, "status": {**obj["status"], "state": "Verified"}}
+    assert ownership.desired_status(forged, stored, record)["state"] == "Proposed"
+    assert (
+        ownership.desired_status(forged, stored, None)["state"] == "Resolved"
+    )  # the store backs no loop state here
+    verified = record.model_copy(update={"state": "Verified"})
+    assert ownership.desired_status(written, stored, verified)["state"] == "Applied"  # the publish moves it

@@ -60,19 +60,37 @@ def desired_status(
 ) -> dict[str, Any]:
     """The status the operator owns: from the store, the closed loop's record and spec.decision;
     without the store's record, the state follows the decision (Resolved stays) and nothing else is
-    touched. A loop state (Applied, Verified, Expired) wins over the decision."""
+    touched.
+
+    The loop's transitions (to Applied, Verified, Expired; a raised Regressed condition) are written
+    by the policy's publish, which audits and announces them; this object handler keeps them once
+    written (and a pending Applied -> Verified as it is) but never writes one first, so no transition
+    escapes the audit log. A loop state the store does not back is replaced.
+    """
     if stored is None:
         resolved = (body.get("status") or {}).get("state") == "Resolved"
         return {"state": objects.state_for(body, resolved=resolved)}
     status = objects.desired_status(stored, None)
     status["state"] = objects.state_for(body, resolved=stored.resolved_at is not None)
+    current = (body.get("status") or {}).get("state")
     if record is not None and record.state in objects.LOOP_STATES:
-        status["state"] = record.state
-    status.update(loop.loop_status(record, body))
-    conditions = loop.conditions(body, record)
-    if conditions is not None:
-        status["conditions"] = conditions
+        # Resolution is superseded by the loop's state, which the publish writes next.
+        backed = current in _BACKED[record.state]
+        status["state"] = current if backed else objects.state_for(body, resolved=False)
+    if record is None or record.state is None or status["state"] == record.state:
+        status.update(loop.loop_status(record, body))
+    regressed = any(
+        c.get("type") == loop.REGRESSED for c in (body.get("status") or {}).get("conditions") or []
+    )
+    if record is None or not record.regressions or regressed:
+        conditions = loop.conditions(body, record)
+        if conditions is not None:
+            status["conditions"] = conditions
     return status
+
+
+# The current states a loop record backs: its own, and Applied while a Verified waits for the publish.
+_BACKED = {"Applied": ("Applied",), "Verified": ("Verified", "Applied"), "Expired": ("Expired",)}
 
 
 def spec_repairs(
