@@ -149,6 +149,21 @@ def audited(workdir: Path, namespace: str) -> list[tuple[str, str, str]]:
         log.close()
 
 
+def triggers(workdir: Path, namespace: str, name: str) -> list[Any]:
+    """The state machine's triggers the audit entries of one object name (domain.lifecycle)."""
+    log = SqlAuditLog.sqlite(
+        workdir / "data", chain_key=load_chain_key(workdir / "audit-keys" / "audit-chain.key")
+    )
+    try:
+        return [
+            e.details.get("triggers")
+            for e in log.readable(namespace)
+            if e.actor == "system:cloudios-operator" and e.target == f"recommendations/{name}"
+        ]
+    finally:
+        log.close()
+
+
 def test_applied_then_verified_or_regressed(  # noqa: PLR0915, PLR0917 - one story, told in order
     loop_operators: OperatorFactory,
     cluster: Cluster,
@@ -242,6 +257,7 @@ def test_applied_then_verified_or_regressed(  # noqa: PLR0915, PLR0917 - one sto
         (a, t) for a, t, _ in actions
     }
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for _, _, h in actions)
+    assert triggers(tmp_path, cluster.namespace, quiet_name) == [["apply"], ["verify"]]
 
     # `kubectl cloudios summary`: estimated vs realized.
     capsys.readouterr()

@@ -16,6 +16,7 @@ from cloudios.domain.lifecycle import (
     Trigger,
     advance,
     allowed,
+    path,
     table,
 )
 
@@ -89,3 +90,12 @@ def test_no_state_is_skipped_or_set_twice(triggers: list[Trigger]) -> None:
             assert before in (State.PROPOSED, State.APPROVED, State.DISMISSED)
     assert path.count(State.APPLIED) <= 1
     assert path.count(State.VERIFIED) <= 1
+
+
+def test_path_names_the_triggers_of_a_compound_write() -> None:
+    assert path(State.PROPOSED, State.APPLIED) == [Trigger.APPLY]
+    assert path(State.RESOLVED, State.APPROVED) == [Trigger.REOPEN, Trigger.APPROVE]
+    assert path(State.EXPIRED, State.APPLIED) == [Trigger.REOPEN, Trigger.APPLY]
+    assert path(State.APPLIED, State.PROPOSED) is None
+    assert path(State.VERIFIED, State.APPLIED) is None
+    assert path(State.RESOLVED, State.VERIFIED) == [Trigger.REOPEN, Trigger.APPLY, Trigger.VERIFY]

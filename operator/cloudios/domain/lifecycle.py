@@ -113,6 +113,22 @@ def advance(state: State, trigger: Trigger) -> State:
     return found
 
 
+def path(start: State, end: State) -> list[Trigger] | None:
+    """The shortest run of triggers from ``start`` to ``end`` (one write can cover two steps, e.g. a
+    reopened finding that a user had approved: reopen, approve); None when the table has no way."""
+    frontier: list[tuple[State, list[Trigger]]] = [(start, [])]
+    seen = {start}
+    while frontier:
+        state, steps = frontier.pop(0)
+        for (source, trigger), target in TRANSITIONS.items():
+            if source is state and target not in seen:
+                if target is end:
+                    return [*steps, trigger]
+                seen.add(target)
+                frontier.append((target, [*steps, trigger]))
+    return None
+
+
 def table() -> list[tuple[str, str, str, str]]:
     """(from, trigger, to, fired by) rows, in declaration order: the docs table."""
     return [(s.value, t.value, to.value, TRIGGER_SOURCES[t]) for (s, t), to in TRANSITIONS.items()]

@@ -19,7 +19,7 @@ from cloudios.api import ScanPolicy
 from cloudios.api.closed_loop import ClosedLoopSummary
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
 from cloudios.api.webhooks import PolicyRef as WebhookPolicy
-from cloudios.domain import Money, StoredFinding
+from cloudios.domain import Money, StoredFinding, lifecycle
 from cloudios.domain.closed_loop import Baseline, LoopRecord
 from cloudios.security.audit import AuditEvent, JsonValue
 from cloudios.security.redaction import redact
@@ -59,13 +59,33 @@ def _audit(trail: AuditTrail | None, namespace: str, t: Transition, action: str)
     if trail is None:
         log.info("recommendation %s/%s: %s (no audit log configured)", namespace, t.name, action)
         return
+    steps = _steps(t)
+    if steps is None:
+        log.warning(
+            "recommendation %s/%s: %s -> %s is not in the state machine",
+            namespace,
+            t.name,
+            t.previous,
+            t.state,
+        )
     details: dict[str, JsonValue] = {
         "from": t.previous,
         "to": t.state,
+        "triggers": steps,
         "findingId": t.finding_id,
         "evidenceHash": t.evidence_hash,
     }
     trail.append(AuditEvent(namespace, OPERATOR, action, f"recommendations/{t.name}", details))
+
+
+def _steps(t: Transition) -> list[JsonValue] | None:
+    """The state machine's triggers behind a written change (domain.lifecycle); None off the table."""
+    try:
+        start, end = lifecycle.State(t.previous or "Proposed"), lifecycle.State(t.state)
+    except ValueError:
+        return None
+    found = lifecycle.path(start, end) if start is not end else []
+    return None if found is None else [str(x) for x in found]
 
 
 def _message(t: Transition) -> str:
