@@ -241,6 +241,7 @@ def describe(obj: dict[str, Any]) -> str:
             f"at {spec.get('priceBasis', 'list')} prices"
         ),
         f"  state:      {status.get('state', 'Proposed')}",
+        *loop_summary.describe(status),
     ]
     evidence = spec.get("evidence") or {}
     # Metric summaries sit under evidence.metrics (one per metric); older objects had them on top.

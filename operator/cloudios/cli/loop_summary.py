@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudios.cli.terminal import cell
+from cloudios.domain.text import printable
 
 DIMENSIONS = ("namespace", "account", "category", "module")
 
@@ -86,3 +87,31 @@ def print_loop(console: Console, items: list[Mapping[str, Any]]) -> None:
     console.print(
         f"Applied, waiting for their verification window: {applied}; regressed after the change: {regressed}"
     )
+
+
+def describe(status: Mapping[str, Any]) -> list[str]:
+    """`kubectl cloudios explain` lines for what the closed loop saw (none before it saw anything)."""
+    outcome = status.get("outcome") or {}
+    lines: list[str] = []
+    if outcome:
+        observed = ", ".join(f"{k} {v}" for k, v in (outcome.get("observed") or {}).items())
+        lines.append(f"  observed:   {outcome.get('result')}: {observed or outcome.get('detail', '')}")
+    if status.get("appliedAt"):
+        approved = "after approval" if status.get("approved") else "without approval"
+        lines.append(f"  applied:    {status['appliedAt']} ({approved})")
+    realized = status.get("realized") or {}
+    if realized:
+        money = realized.get("monthlySavings") or {}
+        saved = (
+            f"{money.get('amount')} {money.get('currency')}"
+            if money
+            else f"unknown ({realized.get('reason')})"
+        )
+        days, basis = realized.get("postChangeDays"), realized.get("basis")
+        lines.append(f"  realized:   {saved} per month over {days} day(s) ({basis})")
+    lines.extend(
+        f"  regressed:  {c.get('reason')}: {c.get('message')}"
+        for c in status.get("conditions") or []
+        if c.get("type") == "Regressed" and c.get("status") == "True"
+    )
+    return [printable(line) for line in lines]
