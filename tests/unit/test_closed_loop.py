@@ -424,3 +424,17 @@ def test_explain_tells_what_the_loop_saw(tmp_path: Path) -> None:
     assert "(without approval)" in text
     assert "  realized:   140.16 USD per month over 7 day(s) (list prices of the aws price book dated" in text
     assert "  regressed:  CpuSaturated: after the change: CpuSaturated of i-0b000000000000001" in text
+
+
+def test_a_change_undone_before_verification_realizes_nothing(tmp_path: Path) -> None:
+    repo = SqlRepository.sqlite(tmp_path)
+    _scan(repo, _before())
+    _scan(repo, _resized(1, 40))
+    cpu = {"days": 9, "average": 15, "maximum": 25}
+    undone = _after(_before(), {"metrics": {INSTANCE: {"cpu_utilization": cpu}}}, 9)  # m5.2xlarge again
+    (fid,) = _scan(repo, undone).verified
+    (record,) = repo.outcomes(TENANT)
+    assert record.finding_id == fid
+    assert record.realized is not None
+    assert record.realized.monthly_savings == Money.zero("USD")
+    assert "undone" in (record.realized.reason or "")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloudios.api import ScanPolicy
-from cloudios.domain import Finding, Snapshot, StoredFinding, Usage
+from cloudios.domain import Finding, Money, Snapshot, StoredFinding, Usage
 from cloudios.domain.closed_loop import Baseline, LoopRecord, Realized
 from cloudios.modules import outcomes
 from cloudios.pricing import PriceBook, run_rate
@@ -125,6 +125,33 @@ def _observe(record: LoopRecord, snapshot: Snapshot, now: datetime) -> LoopRecor
     return record.model_copy(update=update)
 
 
+def _realized(finding: Finding, snapshot: Snapshot, book: PriceBook, days: int) -> Realized:
+    """Before minus after at one book's prices, if the resource still matches the proposal: a change
+    undone before verification realized nothing; one changed again, not as proposed, is unknown."""
+    seen = outcomes.observe(finding, snapshot)
+    if seen is not None and seen.outcome is outcomes.Outcome.UNCHANGED:
+        return Realized(
+            monthly_savings=Money.zero(book.currency),
+            basis=run_rate.basis_of(book),
+            reason=f"the change was undone before its verification window ended ({seen.detail})",
+            post_change_days=days,
+        )
+    if seen is not None and seen.outcome is not outcomes.Outcome.APPLIED:
+        return Realized(
+            monthly_savings=None,
+            basis=run_rate.basis_of(book),
+            reason=f"the resource no longer matches the proposal ({seen.detail})",
+            post_change_days=days,
+        )
+    result = run_rate.realized(finding.current_usage, _after_usage(finding), book)
+    return Realized(
+        monthly_savings=result.money.rounded() if result.money is not None else None,
+        basis=result.basis,
+        reason=result.reason,
+        post_change_days=days,
+    )
+
+
 def _follow_applied(
     record: LoopRecord, snapshot: Snapshot, book: PriceBook, settings: LoopSettings, now: datetime
 ) -> LoopRecord:
@@ -138,16 +165,10 @@ def _follow_applied(
     if record.state == "Applied":
         days = _post_change_days(finding, snapshot, record.applied_at)
         if days >= settings.window(finding.module):
-            result = run_rate.realized(finding.current_usage, _after_usage(finding), book)
             update |= {
                 "state": "Verified",
                 "verified_at": now,
-                "realized": Realized(
-                    monthly_savings=result.money.rounded() if result.money is not None else None,
-                    basis=result.basis,
-                    reason=result.reason,
-                    post_change_days=days,
-                ),
+                "realized": _realized(finding, snapshot, book, days),
             }
     return record.model_copy(update=update) if update else record
 
