@@ -46,20 +46,31 @@ demo-cli: venv
 controlplane:
 	bash tools/controlplane/build.sh
 
-## lint: ruff, ruff format --check, mypy strict, import-linter
+## lint: ruff, ruff format --check, mypy strict (the packages and the typed tools), import-linter
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tools/chart_docs.py
 	$(VENV)/bin/lint-imports
 
-## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool),
-## installed when missing
+## charts: regenerate both charts' values.schema.json and README values table from values.yaml
+.PHONY: charts
+charts: venv
+	$(PY) tools/chart_docs.py
+
+## testdeps: Debian packages the suite starts itself (PostgreSQL's server, Prometheus and promtool)
+## and the shells whose completion scripts it checks (zsh, fish), installed when missing
 .PHONY: testdeps
 testdeps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing Debian's postgresql (the tests start a private server on loopback)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then \
+		echo "installing Debian's zsh and fish (the tests check \`cloudios completion zsh|fish\`)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			zsh fish >/dev/null; \
 	fi
 	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
 		echo "installing Debian's prometheus (the tests backfill blocks with promtool and start it on loopback)"; \
@@ -77,6 +88,13 @@ bench: venv controlplane
 	$(PY) bench/azure_scan.py
 	$(PY) -m bench.operator --accounts 200 --runs 3
 	$(PY) -m bench.agent
+
+## audit: every package version in uv.lock against PyPI's published vulnerability data (pip-audit); fails
+## on a known vulnerability without an unexpired exception in security/audit-exceptions.toml, and when a
+## package could not be audited (also run by `make test`: tests/integration/test_audit_lock.py)
+.PHONY: audit
+audit: venv
+	$(PY) tools/audit_lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ pytest_plugins = [
     "tests.support.azure",
     "tests.support.prometheus",
     "tests.support.webhook_receiver",
+    "tests.support.verifier_estate",
+    "tests.support.verifier_setup",
 ]
 
 # Properties are checked for correctness, never for speed (speed is measured in bench/): no

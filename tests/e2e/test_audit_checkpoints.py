@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client as k8s
 
 from cloudios.cli import audit as audit_cli
+from cloudios.cli.commands import audit as audit_commands
 from cloudios.security.audit import AuditEvent, load_chain_key
 from cloudios.security.audit_verify import verify
 from cloudios.security.checkpoints import Checkpoint, load_public_keys
@@ -31,7 +32,7 @@ def latest_in(cluster: Cluster) -> Checkpoint:
 
 def verify_from_cluster(plane: ControlPlane, work: Path, namespace: str) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="cloudios")
-    audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    audit_commands.add_parser(parser.add_subparsers(dest="command", required=True))
     argv = [
         "audit", "verify", "--from-cluster",
         "--kubeconfig", str(plane.kubeconfig_path),

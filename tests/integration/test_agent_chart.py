@@ -15,7 +15,6 @@ from kubernetes import client as k8s
 from cloudios_agent import main as agent_main
 from cloudios_agent.history import BackfillSettings
 from cloudios_agent.history_query import PrometheusSource
-from tests.integration.test_chart import commented_keys, leaf_keys
 from tests.support.chart import ROOT, dump
 from tests.support.controlplane import CommandError, ControlPlane
 
@@ -251,19 +250,14 @@ def test_the_bound_service_account_can_read_and_nothing_more(
         control_plane.kubectl("delete", "clusterrole,clusterrolebinding", f"agent-{namespace}", check=False)
 
 
-def test_every_value_is_commented_and_documented() -> None:
-    text = (CHART / "values.yaml").read_text()
-    values = yaml.safe_load(text)
+def test_every_variable_the_readme_names_is_set_by_a_template() -> None:
+    """The README's environment table is hand-written (its values table is generated and checked by
+    tests/unit/test_chart_values.py): every CLOUDIOS_AGENT_* it names must be one a template sets."""
     readme = (CHART / "README.md").read_text()
-    commented = commented_keys(text)
-    for path in leaf_keys(values):
-        assert path in commented, f"{path} has no '# --' comment in helm/cloudios-agent/values.yaml"
-        assert f"| `{path}` |" in readme, f"{path} is missing from helm/cloudios-agent/README.md"
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    assert schema["additionalProperties"] is False
-    assert set(values) <= set(schema["properties"])
     templates = " ".join(p.read_text() for p in (CHART / "templates").iterdir())
-    for name in re.findall(r"`(CLOUDIOS_AGENT_[A-Z_]+)`", readme):
+    names = re.findall(r"`(CLOUDIOS_AGENT_[A-Z_]+)`", readme)
+    assert names
+    for name in names:
         assert name in templates, f"README names {name}, which no template sets"
 
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
-import secrets
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes import client as k8s
 
-from tests.support.chart import CHART, GROUP, KEY, apply_crds_for_real, dump, render
+from tests.support.chart import CHART, KEY, apply_crds_for_real, apply_stand_ins, dump, render
 from tests.support.controlplane import CommandError, ControlPlane
 
 # PostgreSQL as docs/operations.md sets it up: URLs without passwords, passwords from Secrets.
@@ -45,39 +41,6 @@ def render_fails(plane: ControlPlane, *args: str) -> str:
     result = plane.helm("template", "cloudios", CHART, *args, check=False)
     assert result.returncode != 0, result.stdout[:2000]
     return result.stderr
-
-
-# Stand-ins for the Prometheus Operator and cert-manager CRDs, which the test server lacks: just
-# enough (open schemas) for the API server to accept the chart's objects in a dry run.
-STAND_INS = [
-    ("monitoring.coreos.com", "ServiceMonitor", "v1"),
-    ("monitoring.coreos.com", "PrometheusRule", "v1"),
-    ("cert-manager.io", "Certificate", "v1"),
-]
-
-
-def stand_in_crd(group: str, kind: str, version: str) -> dict[str, Any]:
-    plural = kind.lower() + "s"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}", "labels": {"cloudios.io/test-stand-in": "true"}},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                    },
-                }
-            ],
-        },
-    }
 
 
 # -- helm lint and rendering ---------------------------------------------------------------------
@@ -280,10 +243,7 @@ def test_rendered_chart_passes_server_side_dry_run(control_plane: ControlPlane, 
 
 
 def test_optional_objects_pass_server_side_dry_run(control_plane: ControlPlane, namespace: str) -> None:
-    stand_ins = [stand_in_crd(*spec) for spec in STAND_INS]
-    control_plane.kubectl("apply", "--server-side", "-f", "-", input=dump(stand_ins))
-    names = [f"crd/{c['metadata']['name']}" for c in stand_ins]
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    apply_stand_ins(control_plane)
     docs = render(
         control_plane,
         *EVERYTHING,
@@ -334,142 +294,6 @@ def test_operator_pod_satisfies_pod_security_restricted(control_plane: ControlPl
     pod["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     with pytest.raises(CommandError, match="violates PodSecurity"):
         control_plane.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=dump([pod]))
-
-
-def status_of(action: Callable[[], object]) -> int:
-    try:
-        action()
-    except k8s.ApiException as exc:
-        return int(exc.status)
-    return 200
-
-
-# -- a real install ---------------------------------------------------------------------------
-
-
-CRD_NAMES = [
-    *(f"crd/{plural}.{GROUP}" for plural in ("cloudaccounts", "scanpolicies", "recommendations")),
-    *(f"crd/{plural}.kopf.dev" for plural in ("clusterkopfpeerings", "kopfpeerings")),
-]
-
-
-def hand_crds_to(plane: ControlPlane, release: str | None, namespace: str = "") -> None:
-    """Let Helm adopt the CRDs other tests applied with kubectl (or give them back afterwards)."""
-    if release is None:
-        plane.kubectl("annotate", *CRD_NAMES, "meta.helm.sh/release-name-", "meta.helm.sh/release-namespace-")
-        return
-    plane.kubectl(
-        "annotate", "--overwrite", *CRD_NAMES,
-        f"meta.helm.sh/release-name={release}", f"meta.helm.sh/release-namespace={namespace}",
-    )  # fmt: skip
-    plane.kubectl("label", "--overwrite", *CRD_NAMES, "app.kubernetes.io/managed-by=Helm")
-
-
-def test_install_upgrade_uninstall(control_plane: ControlPlane, namespace: str) -> None:
-    release = f"c{secrets.token_hex(3)}"
-    args = (
-        "--namespace", namespace,
-        "--set", "masterKey.devGenerate=true",
-        "--set", "rbac.create=false",  # the user-facing ClusterRoles are shared with the RBAC tests
-        "--set", "operator.peering.enabled=true",
-        "--set", "operator.peering.name=" + release,
-    )  # fmt: skip
-    apply_crds_for_real(control_plane, render(control_plane, *args[2:]))
-    hand_crds_to(control_plane, release, namespace)
-    admission = k8s.AdmissionregistrationV1Api(control_plane.api_client())
-    core = k8s.CoreV1Api(control_plane.api_client())
-    extensions = k8s.ApiextensionsV1Api(control_plane.api_client())
-    name = f"{release}-cloudios"
-    try:
-        control_plane.helm("install", release, CHART, *args)
-        crd = extensions.read_custom_resource_definition(f"cloudaccounts.{GROUP}")
-        assert crd.metadata.labels["helm.sh/chart"] == "cloudios-0.1.0"
-        assert crd.metadata.annotations["helm.sh/resource-policy"] == "keep"
-        # The post-install hook created the peering object once kopf's CRDs existed.
-        peering = k8s.CustomObjectsApi(control_plane.api_client()).get_cluster_custom_object(
-            "kopf.dev", "v1", "clusterkopfpeerings", release
-        )
-        assert peering["metadata"]["name"] == release
-        first = admission.read_validating_webhook_configuration(name).webhooks[0].client_config.ca_bundle
-        key = core.read_namespaced_secret(f"{name}-master-key", namespace)
-        audit_keys = core.read_namespaced_secret(f"{name}-audit-keys", namespace)
-        # --reuse-values proves nothing computed while rendering (the memoised PEMs) leaks into the
-        # stored values, where the strict schema would then refuse the next upgrade.
-        control_plane.helm("upgrade", release, CHART, "--namespace", namespace, "--reuse-values")
-        stored = json.loads(
-            control_plane.helm("get", "values", release, "-n", namespace, "-o", "json").stdout
-        )
-        assert "generatedPEM" not in json.dumps(stored)
-        again = admission.read_validating_webhook_configuration(name).webhooks[0].client_config.ca_bundle
-        assert again == first, "the webhook CA must survive an upgrade (the running pod still serves it)"
-        key_again = core.read_namespaced_secret(f"{name}-master-key", namespace)
-        assert key_again.data == key.data, "the generated master key must survive an upgrade"
-        audit_again = core.read_namespaced_secret(f"{name}-audit-keys", namespace)
-        assert audit_again.data == audit_keys.data, "the audit keys must survive an upgrade"
-    finally:
-        control_plane.helm("uninstall", release, "--namespace", namespace, check=False)
-        hand_crds_to(control_plane, None)
-    # The webhook configurations go with the release; nothing is left to block other tests.
-    assert status_of(lambda: admission.read_validating_webhook_configuration(name)) == 404
-    assert status_of(lambda: core.read_namespaced_service(name, namespace)) == 404
-    # Kept: the CRDs (and so every user object) and the generated master key.
-    assert extensions.read_custom_resource_definition(f"cloudaccounts.{GROUP}").metadata.name
-    assert core.read_namespaced_secret(f"{name}-master-key", namespace).data
-    assert core.read_namespaced_secret(f"{name}-audit-keys", namespace).data
-
-
-# -- documentation ------------------------------------------------------------------------------
-
-
-OPAQUE = {"resources", "podSecurityContext", "securityContext", "issuerRef"}  # documented as a whole
-
-
-def leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in values.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and key not in OPAQUE:
-            keys.extend(leaf_keys(value, f"{path}."))
-        else:
-            keys.append(path)
-    return keys
-
-
-def commented_keys(text: str) -> set[str]:
-    """Dotted paths of the keys in values.yaml whose comment block starts with '# --' (helm-docs)."""
-    found: set[str] = set()
-    stack: list[tuple[int, str]] = []
-    block: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            block.append(stripped)
-            continue
-        match = re.match(r"(\s*)([A-Za-z0-9_]+):", line)
-        if match and not stripped.startswith("-"):
-            indent = len(match.group(1))
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            stack.append((indent, match.group(2)))
-            if block and block[0].startswith("# --"):
-                found.add(".".join(key for _, key in stack))
-        block = []
-    return found
-
-
-def test_every_value_is_commented_and_documented() -> None:
-    text = (CHART / "values.yaml").read_text()
-    values = yaml.safe_load(text)
-    readme = (CHART / "README.md").read_text()
-    commented = commented_keys(text)
-    for path in leaf_keys(values):
-        assert path in commented, f"{path} has no '# --' comment in helm/cloudios/values.yaml"
-        assert f"| `{path}` |" in readme, (
-            f"{path} is missing from the values table of helm/cloudios/README.md"
-        )
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    assert schema["additionalProperties"] is False
-    assert set(values) <= set(schema["properties"])
 
 
 def test_the_store_is_kept_on_a_claim_or_in_postgresql_with_passwords_from_secrets(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cloudios.emulators.aws.sample_estate import seed_estate
 from tests.support.manifests import ACCOUNT, aws_manifests
@@ -41,7 +42,7 @@ def _scan(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_hostile_name_tags_are_shown_literally_in_table_json_and_html(
+def test_hostile_name_tags_are_shown_literally_in_table_json_yaml_and_html(
     aws_env: AwsEnv, tmp_path: Path
 ) -> None:
     seed_estate(aws_env.url, seed=3, regions=(REGION,), account_id=ACCOUNT, lookback_days=14, scale=0.3)
@@ -66,6 +67,13 @@ def test_hostile_name_tags_are_shown_literally_in_table_json_and_html(
         assert any(value in t for t in titles), (value, titles)
     assert any("evil31mok" in t for t in titles)  # the controls are dropped, the text kept
     assert not any(c in t for t in titles for c in "\u202e\x9b\u2066")
+
+    as_yaml = _scan(path, "-o", "yaml")
+    assert as_yaml.returncode == 0, as_yaml.stderr
+    # The same data as the JSON (safe_load: no tag in a title can construct anything), and the text
+    # itself has no terminal controls either.
+    assert yaml.safe_load(as_yaml.stdout)["recommendations"] == json.loads(as_json.stdout)["recommendations"]
+    assert not any(c in as_yaml.stdout for c in "\x1b\u202e\x9b\u2066")
 
     page = _scan(path, "-o", "html")
     assert page.returncode == 0, page.stderr

@@ -231,7 +231,7 @@ def test_wrong_account_is_reported_with_reason_and_no_secret(
     )
     code = main(["scan", "-f", str(path), "--no-store", "-o", "json"])
     captured = capsys.readouterr()
-    assert code == 2
+    assert code == 3  # the account could not be scanned
     report = json.loads(captured.out)
     assert report["summary"]["errors"][0]["reason"] == "AccountMismatch"
     assert "CloudAccount/unseen" in captured.err

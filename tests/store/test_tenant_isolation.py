@@ -16,6 +16,7 @@ from cloudios.security import cluster_tokens, keyset
 from cloudios.store import ScanRecord, SqlRepository, rls, schema
 from cloudios.store.health import HealthCheckRecord
 from cloudios.store.outbox import OutboxMessage
+from cloudios.store.verdicts import StoredVerdict
 from tests.support import agent_payloads as sample
 from tests.support.pg_store import TenantDatabase, tenant_database
 from tests.support.postgres import Postgres
@@ -69,6 +70,10 @@ def seed(repo: SqlRepository, tenant: str) -> None:
         secret_name="webhook/nightly/0", event="scan.completed", body="{}", created_at=T0,
         deadline=T0 + timedelta(hours=24),
     )])  # fmt: skip
+    repo.record_verdict(StoredVerdict(
+        tenant=tenant, finding_id=f"f-{tenant}", policy="nightly", evidence_hash="0" * 64, verdict="agree",
+        reason="ok", model="m", asked_at=T0,
+    ))  # fmt: skip
     with repo.tenant_transaction(tenant) as conn:
         conn.execute(
             schema.audit_events.insert().values(

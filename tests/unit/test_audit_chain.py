@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudios.cli import audit as audit_cli
+from cloudios.cli.commands import audit as audit_commands
 from cloudios.security.audit import (
     GENESIS_HASH,
     AuditEntry,
@@ -172,7 +173,7 @@ def keys_of(*private: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:
 
 def cli(*argv: str) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="cloudios")
-    audit_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    audit_commands.add_parser(parser.add_subparsers(dest="command", required=True))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = audit_cli.run(parser.parse_args(["audit", *argv]))

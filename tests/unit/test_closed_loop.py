@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from cloudios import pricing
 from cloudios.api.closed_loop import ClosedLoop
-from cloudios.cli import html_report, kubectl, loop_summary
+from cloudios.cli import html_report, kubectl_views, loop_summary
 from cloudios.domain import Finding, Money, ScanRecord, Snapshot
 from cloudios.modules import registry
 from cloudios.pipeline import closed_loop
@@ -415,11 +415,11 @@ def test_explain_tells_what_the_loop_saw(tmp_path: Path) -> None:
     repo = SqlRepository.sqlite(tmp_path)
     _scan(repo, _before())
     _, obj = _publish(repo, None)
-    assert "applied:" not in kubectl.describe(obj)
+    assert "applied:" not in kubectl_views.describe(obj)
     _scan(repo, _resized(1, 40))
     _scan(repo, _resized(9, 97))
     _, obj = _publish(repo, obj)
-    text = kubectl.describe(obj)
+    text = kubectl_views.describe(obj)
     assert "  observed:   Applied: instanceType m5.xlarge" in text
     assert "(without approval)" in text
     assert "  realized:   140.16 USD per month over 7 day(s) (list prices of the aws price book dated" in text

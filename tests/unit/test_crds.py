@@ -134,7 +134,7 @@ COLUMNS = {
     "ScanPolicy": (["Ready", "Reason", "Last Run", "Next Run", "Savings", "Age"], []),
     "Recommendation": (
         ["State", "Module", "Resource", "Savings", "Realized", "Regressed", "Confidence", "Age"],
-        ["Account", "Region", "Decision"],
+        ["Account", "Region", "Decision", "Verifier"],
     ),
 }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cloudios.cli import kubectl
+from cloudios.cli import kubectl, kubectl_args, kubectl_views
 
 
 def sample(**spec_overrides: Any) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def sample(**spec_overrides: Any) -> dict[str, Any]:
 
 
 def test_describe_renders_resource_change_savings_and_evidence() -> None:
-    text = kubectl.describe(sample())
+    text = kubectl_views.describe(sample())
     lines = text.splitlines()
     assert lines[0] == "Stop idle EC2 instance batch-worker (m5.xlarge)"
     assert "  resource:   ec2.instance batch-worker in us-east-1 (account 123456789012)" in lines
@@ -85,18 +85,20 @@ def test_describe_renders_the_decision_with_identity_and_reason() -> None:
             "decidedAt": "2026-01-02T03:04:05Z",
         }
     )
-    text = kubectl.describe(decided)
+    text = kubectl_views.describe(decided)
     assert "  decision:   Dismissed by alice at 2026-01-02T03:04:05Z: kept for DR" in text.splitlines()
 
 
 def test_describe_tolerates_a_sparse_object() -> None:
-    text = kubectl.describe({"metadata": {"name": "r1"}, "spec": {"evidence": {"metric": "x"}}})
+    text = kubectl_views.describe({"metadata": {"name": "r1"}, "spec": {"evidence": {"metric": "x"}}})
     assert text.splitlines()[0] == "r1"
     assert "  change:     - -> -" in text
     assert "  state:      Proposed" in text
     # A metric summary at the top level of the evidence (the older shape) is still shown.
     legacy = sample(evidence={"cpu": {"metric": "CPUUtilization", "daysWithData": 3, "lookbackDays": 30}})
-    assert "CPUUtilization: average None, peak None, p95 None over 3 of 30 days" in kubectl.describe(legacy)
+    assert "CPUUtilization: average None, peak None, p95 None over 3 of 30 days" in kubectl_views.describe(
+        legacy
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,7 +121,7 @@ def test_argument_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_impersonation_options_are_parsed() -> None:
-    args = kubectl.build_parser().parse_args(
+    args = kubectl_args.build_parser().parse_args(
         ["--as", "alice", "--as-group", "team-a-admins", "--as-group", "ops", "approve", "r1"]
     )
     assert args.as_user == "alice"
@@ -128,7 +130,7 @@ def test_impersonation_options_are_parsed() -> None:
 
 
 def test_options_after_the_command_as_kubectl_accepts_them() -> None:
-    args = kubectl.build_parser().parse_args(
+    args = kubectl_args.build_parser().parse_args(
         [
             "--as-group",
             "g1",
@@ -145,7 +147,7 @@ def test_options_after_the_command_as_kubectl_accepts_them() -> None:
         ]
     )
     assert (args.command, args.name, args.namespace, args.as_user) == ("approve", "r1", "team-a", "bob")
-    kept = kubectl.build_parser().parse_args(["-n", "team-b", "--kubeconfig", "k", "summary"])
+    kept = kubectl_args.build_parser().parse_args(["-n", "team-b", "--kubeconfig", "k", "summary"])
     assert (kept.namespace, kept.kubeconfig) == ("team-b", "k")  # not reset by the subcommand
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from cloudios import pricing
 from cloudios.cli import prices, scan
+from cloudios.cli.commands import prices as prices_commands
 from cloudios.cli.manifests import ManifestError
 from cloudios.pricing import aws as aws_pricing
 from cloudios.pricing.aws import refresh
@@ -20,7 +21,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pricing"
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="cloudios")
-    prices.add_parser(parser.add_subparsers(dest="command", required=True))
+    prices_commands.add_parser(parser.add_subparsers(dest="command", required=True))
     return prices.run(parser.parse_args(["prices", *argv]))
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cloudios.cli import kubectl
+from cloudios.cli import kubectl_views
 from cloudios.controller.decision_rules import STATUS_IS_THE_OPERATORS, Requester, status_review
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
 from cloudios.services import recommendation_ownership
@@ -121,8 +121,8 @@ def test_status_writes_are_the_operators() -> None:
 
 def test_the_summary_counts_only_confirmed_recommendations() -> None:
     confirmed = rec("f", state="Proposed", firstSeen=NOW.isoformat())
-    assert kubectl._published(confirmed)
-    assert not kubectl._published(rec("f"))  # no status: the operator never wrote one
+    assert kubectl_views.published(confirmed)
+    assert not kubectl_views.published(rec("f"))  # no status: the operator never wrote one
     unlabelled = rec("f", state="Proposed", firstSeen=NOW.isoformat())
     unlabelled["metadata"]["labels"] = {}
-    assert not kubectl._published(unlabelled)
+    assert not kubectl_views.published(unlabelled)

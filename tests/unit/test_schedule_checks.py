@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cloudios.api import ScanPolicySpec, schedules
-from cloudios.controller import policy_admission
+from cloudios.api import ScanPolicySpec, admission, schedules
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -29,11 +28,11 @@ def test_admission_checks_only_a_new_or_changed_schedule() -> None:
     def body(schedule: str) -> dict[str, Any]:
         return {"spec": {"schedule": schedule}}
 
-    never = policy_admission.schedule_problem(None, body("0 0 31 2 *"), NOW) or ""
+    never = admission.schedule_problem(None, body("0 0 31 2 *"), NOW) or ""
     assert never.startswith("spec.schedule: '0 0 31 2 *' never runs")
-    bad_syntax = policy_admission.schedule_problem(None, body("daily"), NOW) or ""
+    bad_syntax = admission.schedule_problem(None, body("daily"), NOW) or ""
     assert "not a valid cron expression" in bad_syntax
-    assert policy_admission.schedule_problem(None, {"spec": {}}, NOW) is None  # the default fires
+    assert admission.schedule_problem(None, {"spec": {}}, NOW) is None  # the default fires
     # An object already stored with such a schedule can still get labels or annotations.
-    assert policy_admission.schedule_problem(body("0 0 31 2 *"), body("0 0 31 2 *"), NOW) is None
-    assert policy_admission.schedule_problem(body("0 6 * * *"), body("0 0 30 2 *"), NOW) is not None
+    assert admission.schedule_problem(body("0 0 31 2 *"), body("0 0 31 2 *"), NOW) is None
+    assert admission.schedule_problem(body("0 6 * * *"), body("0 0 30 2 *"), NOW) is not None

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from cloudios.cli import kubectl
+from cloudios.cli import kubectl_views
 from cloudios.cli.output import table, to_html
 from cloudios.cli.report import Report
 from cloudios.domain import Action, Finding, Provider, Resource, ScanRecord
@@ -101,7 +101,7 @@ def test_the_kubectl_plugin_prints_object_fields_without_controls() -> None:
         "metadata": {"name": "r1"},
         "spec": {"title": f"t {OSC8}", "decision": {"type": "Dismissed", "reason": f"no {OSC8}\x07"}},
     }
-    text = kubectl.describe(obj)
+    text = kubectl_views.describe(obj)
     assert "\x1b" not in text
     assert "\x07" not in text
     assert "Dismissed by ? at ?: no ]8;;https://attacker.example/\\click]8;;\\" in text

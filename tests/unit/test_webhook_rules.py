@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloudios.controller.policy_admission import notification_problems
+from cloudios.api.admission import notification_problems
 from cloudios.security import urls, webhook_signing
 from cloudios.services.webhook_delivery import backoff_delay
 

@@ -30,6 +30,30 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: agent
 app.kubernetes.io/part-of: cloudios
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* repository@digest when a digest is given (the tag is then ignored), else repository:tag. */}}
+{{- define "cloudios-agent.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* A probe's handler and timings: (list $probeValues). The handler is fixed: /healthz on healthPort. */}}
+{{- define "cloudios-agent.probe" -}}
+httpGet:
+  path: /healthz
+  port: http
+{{- range $key, $value := index . 0 }}
+{{- if ne $key "enabled" }}
+{{ $key }}: {{ $value }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "cloudios-agent.serviceAccountName" -}}

@@ -33,6 +33,9 @@ helm.sh/chart: {{ include "cloudios.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: cloudios
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "cloudios.serviceAccountName" -}}
@@ -43,8 +46,68 @@ app.kubernetes.io/part-of: cloudios
 {{- end }}
 {{- end }}
 
+{{/* repository@digest when a digest is given (the tag is then ignored), else repository:tag. */}}
 {{- define "cloudios.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe's handler and timings: (list $probeValues path). The handler is fixed (HTTPS on the metrics
+port); values give only the timings, so a probe cannot be pointed at a port that does not exist.
+*/}}
+{{- define "cloudios.probe" -}}
+{{- $probe := index . 0 -}}
+httpGet:
+  path: {{ index . 1 }}
+  port: metrics
+  scheme: HTTPS
+{{- range $key, $value := $probe }}
+{{- if ne $key "enabled" }}
+{{ $key }}: {{ $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Topology spread constraints, each with a labelSelector for the given pods unless it has one. */}}
+{{- define "cloudios.topologySpread" -}}
+{{- $selector := index . 1 -}}
+{{- range index . 0 }}
+- {{ toYaml (ternary . (merge (dict "labelSelector" (dict "matchLabels" $selector)) .) (hasKey . "labelSelector")) | indent 2 | trim }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap and key of the webhook receivers' CA bundle, as YAML {name, key}; empty when none. */}}
+{{- define "cloudios.notifyCA" -}}
+{{- if .Values.notifications.caBundle }}
+{{- toYaml (dict "name" (printf "%s-notify-ca" (include "cloudios.fullname" .)) "key" "ca.crt") }}
+{{- else if .Values.notifications.caConfigMap.name }}
+{{- toYaml .Values.notifications.caConfigMap }}
+{{- end }}
+{{- end }}
+
+{{/* The API server's endpoint addresses and ports for the egress NetworkPolicy: values, else a lookup. */}}
+{{- define "cloudios.apiServer" -}}
+{{- $cidrs := .Values.networkPolicy.egress.apiServerCIDRs }}
+{{- $ports := .Values.networkPolicy.egress.apiServerPorts }}
+{{- if or (not $cidrs) (not $ports) }}
+{{- $slice := lookup "discovery.k8s.io/v1" "EndpointSlice" "default" "kubernetes" }}
+{{- if $slice }}
+{{- if not $cidrs }}
+{{- range $slice.endpoints }}{{ range .addresses }}{{ $cidrs = append $cidrs (printf "%s/%s" . (ternary "128" "32" (contains ":" .))) }}{{ end }}{{ end }}
+{{- end }}
+{{- if not $ports }}
+{{- range $slice.ports }}{{ $ports = append $ports .port }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if or (not $cidrs) (not $ports) }}
+{{- fail "networkPolicy.egress.apiServerCIDRs and networkPolicy.egress.apiServerPorts could not be looked up (helm template has no cluster): set them from `kubectl get endpointslice kubernetes -n default -o wide` (e.g. --set networkPolicy.egress.apiServerCIDRs={10.0.0.1/32} --set networkPolicy.egress.apiServerPorts={6443}), or leave networkPolicy.egress.enabled=false" }}
+{{- end }}
+{{- toYaml (dict "cidrs" $cidrs "ports" $ports) }}
 {{- end }}
 
 {{- define "cloudios.masterKeySecretName" -}}
@@ -98,6 +161,9 @@ Refuses settings that cannot work, with what to do instead. Included by deployme
 {{- end }}
 {{- if and .Values.webhook.enabled (not .Values.webhook.certificate.certManager.enabled) (not .Values.webhook.certificate.selfSigned) }}
 {{- fail "webhook.enabled needs a serving certificate: set webhook.certificate.selfSigned=true or webhook.certificate.certManager.enabled=true" }}
+{{- end }}
+{{- if and .Values.notifications.caBundle .Values.notifications.caConfigMap.name }}
+{{- fail "set either notifications.caBundle or notifications.caConfigMap.name, not both" }}
 {{- end }}
 {{- if and (include "cloudios.useCertManager" .) (not .Values.webhook.certificate.certManager.issuerRef.name) }}
 {{- fail "webhook.certificate.certManager.issuerRef.name is required when certManager.enabled is true" }}

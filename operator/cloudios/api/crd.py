@@ -212,6 +212,9 @@ RECOMMENDATION = Kind(
         Column("Account", ".spec.accountRef.name", "CloudAccount of the resource.", priority=1),
         Column("Region", ".spec.region", "Region of the resource.", priority=1),
         Column("Decision", ".spec.decision.type", "Approved or Dismissed, once decided.", priority=1),
+        Column(
+            "Verifier", ".status.verifier.verdict", "The AI verifier's agree, disagree or unsure.", priority=1
+        ),
     ),
     extra={"status.conditions": _CONDITIONS_BY_TYPE},
 )

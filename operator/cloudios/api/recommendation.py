@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cloudios.api.closed_loop import Outcome, RealizedSavings
 from cloudios.api.common import ApiModel, Condition, ObjectMeta
+from cloudios.api.verifier import VerifierVerdict
 from cloudios.domain.enums import Action, Category, Confidence, Provider
 from cloudios.domain.money import Money
 
@@ -139,6 +140,11 @@ class RecommendationStatus(ApiModel):
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."
+    )
+    verifier: VerifierVerdict | None = Field(
+        default=None,
+        description="The AI verifier's second opinion (ScanPolicy spec.verifier); it never changes the "
+        "savings, state or spec.",
     )
     # The closed loop (domain.lifecycle, pipeline.closed_loop): applied, verified, regressed.
     applied_at: datetime | None = Field(

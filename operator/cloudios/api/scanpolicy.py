@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from cloudios.api import schedules
 from cloudios.api.closed_loop import ClosedLoop, ClosedLoopSummary
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
+from cloudios.api.verifier import VerifierSpec
 from cloudios.api.webhooks import EventType
 from cloudios.domain.money import DecimalStr, Money
 
@@ -106,11 +107,13 @@ class ScanPolicySpec(ApiModel):
         strict=True,
         description="Cap on Recommendation objects per policy (top by savings).",
     )
+    verifier: VerifierSpec | None = Field(
+        default=None, description="An AI second opinion on large Recommendations; off unless set."
+    )
     closed_loop: ClosedLoop = Field(
         default_factory=ClosedLoop,
         description="Following recommendations after publication: verification window, regression "
-        "thresholds, "
-        "expiry.",
+        "thresholds, expiry.",
     )
 
     @field_validator("schedule")
@@ -160,7 +163,8 @@ class ScanPolicyStatus(ApiModel):
         default_factory=list,
         description="Ready: the schedule and modules are valid and the last run succeeded; "
         "Degraded: selected accounts are skipped because they are not Ready; NotificationsReady: every "
-        "webhook's URL and signing secret are usable; NotificationsDelivered: no recent dead letter.",
+        "webhook's URL and signing secret are usable; NotificationsDelivered: no recent dead letter; "
+        "VerifierReady: the last run's questions to spec.verifier were sent and answered.",
     )
     last_run_time: datetime | None = Field(default=None, description="When the last run started.")
     next_run_time: datetime | None = Field(default=None, description="When the next run is due.")

@@ -20,7 +20,7 @@ from cloudios.security.checkpoints import (
     private_key_pem,
     public_key_pem,
 )
-from cloudios.sinks.audit_checkpoints import DEFAULT_NAME, ConfigMapCheckpoints
+from cloudios.sinks.audit_checkpoints import ConfigMapCheckpoints
 from cloudios.sinks.kube import ApiError, Kube, describe
 from cloudios.store.audit import AuditIntegrityError, CheckpointStore, SqlAuditLog
 from cloudios.store.checkpoint_files import CheckpointDirectory, CheckpointLocationError, checkpoint_dir
@@ -40,71 +40,6 @@ CHAIN_KEY_FILE, SIGNING_KEY_FILE, PUBLIC_KEY_FILE = (
 
 class UsageError(Exception):
     """A missing flag, file or database: exit 2 with the fix."""
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("audit", help="verify the tamper-evident audit log")
-    commands = p.add_subparsers(dest="audit_command", required=True)
-    v = commands.add_parser("verify", help="recompute the chain, check signed checkpoints; print OK or seq")
-    _store_args(v)
-    v.add_argument(
-        "--public-key",
-        action="append",
-        metavar="FILE",
-        help=f"trusted Ed25519 public key PEM (repeatable, one per key in use; default ${PUBLIC_KEY_ENV})",
-    )
-    v.add_argument(
-        "--min-seq",
-        type=int,
-        default=0,
-        metavar="N",
-        help="the log must still reach seq N (the head an earlier verify printed): catches truncation "
-        "of entries no checkpoint covers yet",
-    )
-    c = commands.add_parser("checkpoint", help="sign the current head into the checkpoint store")
-    _store_args(c)
-    c.add_argument(
-        "--signing-key", metavar="FILE", help=f"Ed25519 private key PEM (default ${SIGNING_KEY_ENV})"
-    )
-    k = commands.add_parser("keygen", help="create the chain key and an Ed25519 signing key pair")
-    k.add_argument(
-        "--out-dir",
-        required=True,
-        metavar="DIR",
-        help=f"writes {CHAIN_KEY_FILE} and {SIGNING_KEY_FILE} (0600) and {PUBLIC_KEY_FILE} here",
-    )
-
-
-def _store_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
-    )
-    p.add_argument(
-        "--chain-key", metavar="FILE", help=f"the chain's HMAC key file (default ${CHAIN_KEY_ENV})"
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--checkpoints",
-        metavar="DIR",
-        help="checkpoint directory, outside the data directory "
-        "(default $CLOUDIOS_AUDIT_CHECKPOINT_DIR or ~/.local/state/cloudios/audit-checkpoints)",
-    )
-    where.add_argument(
-        "--from-cluster",
-        action="store_true",
-        help="use the operator's checkpoint ConfigMap, read through the kubeconfig",
-    )
-    p.add_argument(
-        "--namespace",
-        default=os.environ.get("CLOUDIOS_NAMESPACE") or DEFAULT_NAMESPACE,
-        help=f"with --from-cluster: the operator's namespace (default {DEFAULT_NAMESPACE})",
-    )
-    p.add_argument("--configmap", default=DEFAULT_NAME, help="with --from-cluster: the ConfigMap's name")
-    p.add_argument(
-        "--kubeconfig", metavar="FILE", help="with --from-cluster: kubeconfig (default $KUBECONFIG)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import sqlalchemy as sa
 
-from cloudios.cli import options
 from cloudios.providers import registry as providers
 from cloudios.providers.base import ObjectStoreError, ProviderError
 from cloudios.security.keyring import KeyringError
@@ -19,34 +17,6 @@ from cloudios.store.backup import RestoreError
 from cloudios.store.sql import SqlRepository
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("backup", help="encrypted backups of the store in an S3-compatible bucket")
-    commands = p.add_subparsers(dest="backup_command", required=True)
-    create = commands.add_parser(
-        "create", help="back the store up now (and prune backups older than 90 days)"
-    )
-    listing = commands.add_parser("list", help="the backups in the bucket, oldest first")
-    restore = commands.add_parser("restore", help="restore a backup into a new, empty store")
-    restore.add_argument("name", nargs="?", help="the backup object (default: the newest)")
-    for c in (create, listing, restore):
-        c.add_argument(
-            "--bucket",
-            default=os.environ.get("CLOUDIOS_BACKUP_BUCKET"),
-            help="default $CLOUDIOS_BACKUP_BUCKET",
-        )
-        c.add_argument("--prefix", default=os.environ.get("CLOUDIOS_BACKUP_PREFIX", "cloudios-backups/"))
-        c.add_argument(
-            "--endpoint-url",
-            default=os.environ.get("CLOUDIOS_BACKUP_ENDPOINT_URL"),
-            help="S3-compatible endpoint (default $CLOUDIOS_BACKUP_ENDPOINT_URL, else $AWS_ENDPOINT_URL)",
-        )
-        c.add_argument("--region", default=os.environ.get("CLOUDIOS_BACKUP_REGION"))
-        c.add_argument(
-            "--keyset", metavar="FILE", help="master keyset file (default $CLOUDIOS_MASTER_KEY_FILE)"
-        )
-        options.add_store_location(c, url=True)
 
 
 def run(args: argparse.Namespace) -> int:

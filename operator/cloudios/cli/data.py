@@ -24,33 +24,6 @@ EXIT_OK, EXIT_INPUT = 0, 2
 SOURCE = "cli"
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("data", help="export or erase a namespace's data in the local store (audited)")
-    commands = p.add_subparsers(dest="data_command", required=True)
-    e = commands.add_parser("export", help="the namespace's whole data as JSON (cloudios.io/export/v1)")
-    _common(e)
-    e.add_argument("-o", "--output-file", metavar="FILE", help="write here (0600) instead of stdout")
-    r = commands.add_parser("erase", help="delete the namespace's data; audit entries stay, pseudonymous")
-    _common(r)
-    r.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("namespace", help="the tenant (namespace) whose data it is")
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="store directory (default $CLOUDIOS_DATA_DIR or ~/.local/share/cloudios)",
-    )
-    p.add_argument("--chain-key", metavar="FILE", help=f"the audit chain's key (default ${CHAIN_KEY_ENV})")
-    p.add_argument(
-        "--signing-key",
-        metavar="FILE",
-        help=f"also sign a checkpoint of the audit log afterwards (default ${SIGNING_KEY_ENV}, if set)",
-    )
-    p.add_argument("--checkpoints", metavar="DIR", help="checkpoint directory (as for `cloudios audit`)")
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)

@@ -10,34 +10,15 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cloudios.cli import hints
 from cloudios.cli import manifests as manifest_io
+from cloudios.cli.commands import EXIT_INPUT, EXIT_OK
 from cloudios.cli.output import table, to_html, wide_console
 from cloudios.cli.scan import run_scans
 from cloudios.emulators import registry as emulators
 from cloudios.emulators.base import EstateOptions
 from cloudios.security import files
 from cloudios.store import SqlRepository
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="scan a seeded local cloud emulator (AWS: moto) and print the savings")
-    p.add_argument(
-        "--provider",
-        default="aws",
-        choices=emulators.providers(),
-        help="the cloud to emulate; only clouds with a local emulator are accepted (default %(default)s)",
-    )
-    p.add_argument("--report", default="out/cloudios-demo-report.html", help="where to write the HTML report")
-    p.add_argument("--seed", type=int, default=7, help="random seed of the sample estate")
-    p.add_argument(
-        "--scale", type=float, default=1.0, help="size of the sample estate (1.0 = ~100 resources)"
-    )
-    p.add_argument(
-        "--estate",
-        type=Path,
-        metavar="FILE",
-        help="an estate file to load instead of the sample (docs/estates.md; gcp and azure emulators)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                     store.close()
     except emulators.EmulatorError as exc:
         sys.stderr.write(f"cloudios demo: {exc}\n")
-        return 2
+        return EXIT_INPUT
     for note in notes:
         err.print(f"note: {note}", markup=False)
     table(report, out)
@@ -77,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"API calls: {calls} ({time.monotonic() - started:.1f}s in all)")
     for error in report.errors:
         err.print(f"error: {error.obj}: {error.reason}: {error.message}", markup=False)
-    return 2 if report.errors else 0
+    return hints.exit_code({e.reason for e in report.errors}) if report.errors else EXIT_OK

@@ -31,36 +31,6 @@ DEFAULT_PORT = 8443
 PARTS = ("reports", "data-rights")
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "ingest", help="serve agent reports and the data-rights API (export/erase) over TLS 1.3"
-    )
-    p.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help=f"listen port (default $CLOUDIOS_INGEST_PORT, else {DEFAULT_PORT}; 0 lets the OS choose)",
-    )
-    p.add_argument("--addr", default=None, help="listen address (default $CLOUDIOS_INGEST_ADDR or 0.0.0.0)")
-    p.add_argument(
-        "--cert-file", metavar="FILE", help="serving certificate PEM (default $CLOUDIOS_INGEST_CERT_FILE)"
-    )
-    p.add_argument(
-        "--key-file", metavar="FILE", help="its private key PEM (default $CLOUDIOS_INGEST_KEY_FILE)"
-    )
-    p.add_argument(
-        "--kubeconfig",
-        metavar="FILE",
-        help="for TokenReview/SubjectAccessReview (default: in-cluster or $KUBECONFIG)",
-    )
-    p.add_argument(
-        "--serve",
-        default=",".join(PARTS),
-        metavar="PARTS",
-        help="comma-separated: reports (POST /v1/reports), data-rights (export/erase); default both",
-    )
-
-
 def _certificate(args: argparse.Namespace, settings: OperatorSettings) -> tuple[Path, Path]:
     cert = args.cert_file or settings.ingest.cert_file
     key = args.key_file or settings.ingest.key_file

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cloudios.cli import options
 from cloudios.security import files, keyset
 from cloudios.security.keyring import KeyringError
 from cloudios.security.keyset import KeysetError, MasterKeyset
@@ -24,39 +23,6 @@ KEYSET_FILE_ENV = "CLOUDIOS_MASTER_KEY_FILE"
 
 class _InputError(Exception):
     """A usage problem reported as one line, exit 2."""
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("keys", help="master keyset and the data keys of stored secrets")
-    commands = p.add_subparsers(dest="keys_command", required=True)
-    init = commands.add_parser("init", help="write a new keyset file (version 1), owner-only")
-    _keyset_arg(init, required=True)
-    add = commands.add_parser("add", help="add a master-key version (kept for readers until promoted)")
-    _keyset_arg(add, required=True)
-    add.add_argument("--primary", action="store_true", help="make the new version primary at once")
-    promote = commands.add_parser("promote", help="make a version (default: the newest) the primary")
-    _keyset_arg(promote, required=True)
-    promote.add_argument("--version", type=int, metavar="N", help="the version to promote")
-    rewrap = commands.add_parser("rewrap", help="wrap every data key under the primary; values untouched")
-    _keyset_arg(rewrap, required=False)
-    options.add_store_location(rewrap, url=True)
-    rotate = commands.add_parser("rotate", help="add a primary version to the keyset file, then rewrap")
-    _keyset_arg(rotate, required=True)
-    options.add_store_location(rotate, url=True)
-    rotate.add_argument("--no-rewrap", action="store_true", help="only add the version to the file")
-    retire = commands.add_parser("retire", help="raise minVersion once no data key needs older versions")
-    _keyset_arg(retire, required=True)
-    options.add_store_location(retire, url=True)
-    retire.add_argument("--min-version", type=int, required=True, metavar="N")
-    retire.add_argument("--destroy", action="store_true", help="also delete versions below N from the file")
-    status = commands.add_parser("status", help="key versions and data-key counters (no key material)")
-    _keyset_arg(status, required=False)
-    options.add_store_location(status, url=True)
-
-
-def _keyset_arg(p: argparse.ArgumentParser, *, required: bool) -> None:
-    default = "" if required else f" (default ${KEYSET_FILE_ENV}, or the key in $CLOUDIOS_MASTER_KEY)"
-    p.add_argument("--keyset", required=required, metavar="FILE", help=f"master keyset file{default}")
 
 
 def run(args: argparse.Namespace) -> int:

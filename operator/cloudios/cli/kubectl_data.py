@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from typing import Any
 
 import httpx
 
+from cloudios.cli import serialize
+from cloudios.cli.kubectl_args import TOKEN_ENV, URL_ENV
 from cloudios.security import tls
 
-URL_ENV, CA_ENV, TOKEN_ENV = "CLOUDIOS_INGEST_URL", "CLOUDIOS_INGEST_CA", "CLOUDIOS_TOKEN"
 TIMEOUT_SECONDS = 120.0
 
 
@@ -22,32 +21,6 @@ class DataRightsError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> list[argparse.ArgumentParser]:
-    export = sub.add_parser("export", help="the namespace's whole data as JSON (needs cloudios-owner)")
-    export.add_argument("-o", "--output-file", metavar="FILE", help="write here instead of stdout")
-    erase = sub.add_parser(
-        "erase", help="erase the namespace's data (needs cloudios-owner; cannot be undone)"
-    )
-    erase.add_argument("--yes", action="store_true", help="confirm the erasure")
-    for p in (export, erase):
-        p.add_argument(
-            "--url", default=os.environ.get(URL_ENV), help=f"the data-rights API (default ${URL_ENV})"
-        )
-        p.add_argument(
-            "--certificate-authority",
-            dest="ca_file",
-            default=os.environ.get(CA_ENV),
-            metavar="FILE",
-            help=f"CA bundle of its certificate (default ${CA_ENV}, else the system's)",
-        )
-        p.add_argument(
-            "--token",
-            default=os.environ.get(TOKEN_ENV),
-            help=f"bearer token (default ${TOKEN_ENV}, else the kubeconfig's)",
-        )
-    return [export, erase]
 
 
 def call(args: argparse.Namespace, namespace: str, token: str | None) -> int:
@@ -71,7 +44,7 @@ def call(args: argparse.Namespace, namespace: str, token: str | None) -> int:
     if response.status_code != httpx.codes.OK:
         message = body.get("error") if isinstance(body, dict) else response.text.strip()
         raise DataRightsError(f"{response.status_code}: {message}", 1)
-    text = json.dumps(body, indent=2) + "\n"
+    text = serialize.dump(body, args.format)
     if args.command == "export" and args.output_file:
         from cloudios.security import files  # noqa: PLC0415
 

@@ -1,31 +1,77 @@
-"""The `cloudios` command: scan, demo, prices, audit, keys, data, ingest, backup."""
+"""The `cloudios` command: scan, validate, demo, prices, audit, keys, data, ingest, backup, completion."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import sys
 from collections.abc import Callable
+from typing import cast
 
 from cloudios import __version__
+from cloudios.cli.commands import (
+    EXIT_GATE,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_UNSCANNED,
+    Parser,
+    audit,
+    backup,
+    completion,
+    data,
+    demo,
+    epilog,
+    ingest,
+    keys,
+    prices,
+    scan,
+    validate,
+)
 
 Runner = Callable[[argparse.Namespace], int]
 EXIT_CRASH = 1  # what Python itself exits with on an uncaught exception
 
+# command -> the light module that declares its options. Its work is in cloudios.cli.<command>,
+# imported only when it runs: --help, a usage error and completion import no SDK, store or model.
+COMMANDS = {
+    "scan": scan,
+    "validate": validate,
+    "demo": demo,
+    "prices": prices,
+    "audit": audit,
+    "keys": keys,
+    "data": data,
+    "ingest": ingest,
+    "backup": backup,
+    "completion": completion,
+}
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits 2 with one clear line (the CLI contract), never a traceback."""
+EXIT_CODES = (
+    (EXIT_OK, "done"),
+    (EXIT_GATE, "scan: the findings gate (--fail-on-findings, --fail-above); a refused operation; a bug"),
+    (EXIT_INPUT, "bad input: usage, an invalid manifest, a missing flag or file (one line names it)"),
+    (EXIT_UNSCANNED, "scan: an account could not be scanned (credentials, endpoint)"),
+)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
 
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    from cloudios.cli import audit, backup, data, demo, ingest, keys, prices, scan  # noqa: PLC0415
-
-    parser = _Parser(prog="cloudios", description="Find wasted cloud spend and price the savings.")
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; builds without importing any command's implementation."""
+    parser = Parser(
+        prog="cloudios",
+        description="Find wasted cloud spend and price the savings: scan cloud accounts from "
+        "CloudAccount/ScanPolicy manifests, check manifests offline, and manage the local store.",
+        epilog=epilog(
+            (
+                "cloudios demo",
+                "cloudios validate -f team-a.yaml",
+                "cloudios scan -f team-a.yaml -o yaml",
+                "cloudios COMMAND --help",
+                "source <(cloudios completion bash)",
+            ),
+            EXIT_CODES,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"cloudios {__version__}")
     parser.add_argument(
         "-v",
@@ -39,27 +85,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
         action="store_true",
         help="also log the cloud SDKs' HTTP requests and responses (redacted); off at every -v level",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    runners: dict[str, Runner] = {}
-    commands = (
-        ("scan", scan),
-        ("demo", demo),
-        ("prices", prices),
-        ("audit", audit),
-        ("keys", keys),
-        ("data", data),
-        ("ingest", ingest),
-        ("backup", backup),
-    )
-    for command, module in commands:
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    for module in COMMANDS.values():
         module.add_parser(sub)
-        runners[command] = module.run
-    return parser, runners
+    return parser
+
+
+def runner(command: str) -> Runner:
+    """The command's implementation, imported now."""
+    return cast("Runner", importlib.import_module(f"cloudios.cli.{command}").run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, runners = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    import logging  # noqa: PLC0415 - after parsing: --help and usage errors need none of this
+
     from cloudios.security import logs  # noqa: PLC0415
 
     levels = (logging.WARNING, logging.INFO, logging.DEBUG)
@@ -67,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         logging.getLogger("cloudios").setLevel(logging.DEBUG)
     try:
-        return runners[args.command](args)
+        return runner(args.command)(args)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

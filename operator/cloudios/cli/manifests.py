@@ -66,7 +66,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _explain(error: ErrorDetails) -> tuple[str, str]:
+def explain(error: ErrorDetails) -> tuple[str, str]:
     path = _loc_to_path(tuple(error["loc"]))
     msg = str(error["msg"])
     if msg.startswith("Value error, "):
@@ -104,11 +104,11 @@ def _parse(file: str, index: int, doc: Any) -> CloudAccount | ScanPolicy | None:
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
-        path, message = _explain(exc.errors()[0])
+        path, message = explain(exc.errors()[0])
         raise ManifestError(file, obj, path or None, message) from None
 
 
-def _documents(file: str) -> list[Any]:
+def documents(file: str) -> list[Any]:
     """The YAML documents of one file ('-': standard input), read and parsed within manifest_yaml's limits."""
     import sys  # noqa: PLC0415
 
@@ -134,7 +134,7 @@ def load(paths: list[str]) -> Manifests:
     """Read every document of every file; '-' reads standard input."""
     found = Manifests()
     for file in paths:
-        docs = _documents(file)
+        docs = documents(file)
         for index, doc in enumerate(docs):
             parsed = _parse(file, index, doc)
             if parsed is not None:

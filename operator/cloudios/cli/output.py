@@ -1,4 +1,4 @@
-"""Renders a scan report as a rich table, JSON, CSV or a self-contained HTML page."""
+"""Renders a scan report as a rich table, JSON, YAML, CSV or a self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cloudios.cli import html_report
+from cloudios.cli import html_report, serialize
 from cloudios.cli.report import Report
 from cloudios.cli.terminal import cell
-
-FORMATS = ("table", "json", "csv", "html")
 
 _CSV_COLUMNS = (
     "id",
@@ -41,6 +39,8 @@ def render(report: Report, fmt: str, out: IO[str]) -> None:
     if fmt == "json":
         json.dump(report.to_json(), out, indent=2, sort_keys=False)
         out.write("\n")
+    elif fmt == "yaml":
+        out.write(serialize.to_yaml(report.to_json()))
     elif fmt == "csv":
         out.write(to_csv(report))
     elif fmt == "html":

@@ -31,47 +31,6 @@ PROVIDERS = ("aws", "gcp", "azure")
 TIMEOUT_SECONDS = 60.0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("prices", help="show or refresh the price snapshot used for savings")
-    commands = p.add_subparsers(dest="prices_command", required=True, metavar="{refresh,show}")
-    r = commands.add_parser(
-        "refresh",
-        help="build a price snapshot from the AWS Price List bulk API or the Azure Retail Prices API",
-        description="AWS: download the per-region AmazonEC2, AmazonRDS, AWSELB and AmazonVPC offer files "
-        f"({refresh.OFFER_URL}). Azure: page through {azure_refresh.API} (VMs, managed disks, "
-        "snapshots, public IPs, load balancers). Or read them from --from-dir; write a price snapshot.",
-    )
-    r.add_argument("--provider", choices=PROVIDERS, default="aws", help="whose prices (default aws)")
-    r.add_argument(
-        "--output",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        metavar="PATH",
-        help=f"where to write the snapshot (default ./{DEFAULT_OUTPUT})",
-    )
-    r.add_argument(
-        "--regions",
-        nargs="+",
-        metavar="REGION",
-        help=f"regions to refresh (default aws: {' '.join(refresh.DEFAULT_REGIONS)}; "
-        f"azure: {' '.join(azure_refresh.DEFAULT_REGIONS)})",
-    )
-    r.add_argument(
-        "--from-dir",
-        type=Path,
-        metavar="DIR",
-        help="read already-downloaded files instead of downloading: aws DIR/<offer>/<region>/index.json, "
-        "azure DIR/*.json (Retail Prices API pages)",
-    )
-    s = commands.add_parser("show", help="print the snapshot's date, source and price counts")
-    s.add_argument(
-        "--provider", choices=PROVIDERS, default="aws", help="whose bundled snapshot (default aws)"
-    )
-    s.add_argument(
-        "--path", type=Path, metavar="PATH", help="a refreshed snapshot (default: the bundled one)"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if args.prices_command == "show":
         if args.path is None and args.provider == "gcp":

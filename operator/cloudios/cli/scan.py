@@ -14,9 +14,10 @@ from rich.progress import Progress
 
 from cloudios import pricing
 from cloudios.api import CloudAccount, ObjectMeta, ScanPolicy
+from cloudios.cli import hints
 from cloudios.cli import manifests as manifest_io
-from cloudios.cli import options
-from cloudios.cli.output import FORMATS, render
+from cloudios.cli.commands import EXIT_GATE, EXIT_INPUT, EXIT_OK
+from cloudios.cli.output import render
 from cloudios.cli.report import AccountError, Report
 from cloudios.cli.terminal import say
 from cloudios.pipeline.scan import ScanOutcome, scan
@@ -29,35 +30,6 @@ from cloudios.services.context import agent_reports_of
 from cloudios.store import Repository, SqlRepository
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_GATE, EXIT_INPUT = 0, 1, 2
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("scan", help="scan the accounts of CloudAccount/ScanPolicy manifests")
-    p.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="manifest file (repeatable; '-' for stdin)",
-    )
-    p.add_argument("-o", "--output", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--output-file", metavar="PATH", help="write the report here instead of stdout")
-    options.add_store_location(p)
-    p.add_argument("--no-store", action="store_true", help="do not record the scan in the local store")
-    p.add_argument("--fail-on-findings", action="store_true", help="exit 1 when there is any recommendation")
-    p.add_argument(
-        "--fail-above", metavar="AMOUNT", help="exit 1 when total monthly savings exceed AMOUNT (USD)"
-    )
-    p.add_argument("--concurrency", type=int, default=4, help="accounts scanned at once (default 4)")
-    p.add_argument(
-        "--prices",
-        metavar="FILE",
-        default=os.environ.get("CLOUDIOS_PRICES"),
-        help="price snapshot written by `cloudios prices refresh` (default $CLOUDIOS_PRICES, else bundled)",
-    )
 
 
 def plan(found: manifest_io.Manifests) -> tuple[list[tuple[CloudAccount, ScanPolicy]], list[str]]:
@@ -129,8 +101,9 @@ def run_scans(
                 agent_reports=agent_reports_of(store),
             )
         except ProviderError as exc:
+            message = hints.message(account.spec.provider, exc.reason, exc.message)
             return AccountError(
-                found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, exc.message
+                found.file_of(account), f"CloudAccount/{account.metadata.name}", exc.reason, message
             )
 
     console = Console(file=sys.stderr)
@@ -167,7 +140,7 @@ def load_prices(path: str | None) -> PriceBook | None:
 
 def _gate(report: Report, args: argparse.Namespace, fail_above: Decimal | None) -> int:
     if report.errors:
-        return EXIT_INPUT
+        return hints.exit_code({e.reason for e in report.errors})
     if args.fail_on_findings and report.findings:
         return EXIT_GATE
     if fail_above is not None and report.total.amount > fail_above:
@@ -185,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
         except InvalidOperation:
             say(err, f"error: --fail-above: '{args.fail_above}' is not a number (e.g. 100 or 99.50)")
             return EXIT_INPUT
+    if args.profile:
+        # The standard chain reads it like `aws --profile`: base credentials for every AWS account.
+        os.environ["AWS_PROFILE"] = args.profile
     try:
         book = load_prices(args.prices)
         found = manifest_io.load(args.filename)
@@ -194,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
                 found,
                 store=store,
                 concurrency=args.concurrency,
-                progress=sys.stderr.isatty(),
+                progress=sys.stderr.isatty() and not args.quiet,
                 price_book=book,
             )
         finally:
@@ -203,15 +179,21 @@ def run(args: argparse.Namespace) -> int:
     except manifest_io.ManifestError as exc:
         say(err, f"error: {exc}")
         return EXIT_INPUT
-    for note in notes:
+    for note in [] if args.quiet else notes:
         say(err, f"note: {note}")
+    _write(report, args, err)
+    for error in report.errors:
+        say(err, f"error: {error.file}: {error.obj}: {error.reason}: {error.message}")
+    return _gate(report, args, fail_above)
+
+
+def _write(report: Report, args: argparse.Namespace, err: Console) -> None:
+    """The report to --output-file (owner-only) or stdout; -q prints none to stdout."""
     if args.output_file:
         # Reports name accounts and resources: owner-only, like everything else Cloudios writes.
         with os.fdopen(files.open_private(args.output_file), "w", encoding="utf-8") as fh:
             render(report, args.output, fh)
-        say(err, f"report written to {args.output_file}")
-    else:
+        if not args.quiet:
+            say(err, f"report written to {args.output_file}")
+    elif not args.quiet:
         render(report, args.output, sys.stdout)
-    for error in report.errors:
-        say(err, f"error: {error.file}: {error.obj}: {error.reason}: {error.message}")
-    return _gate(report, args, fail_above)

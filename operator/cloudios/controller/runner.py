@@ -161,7 +161,11 @@ def build_registry(
             store_factory=lambda: trail,
             operator_identities=frozenset({identity}),
         )
-        policy_admission.register(registry, allows_private=settings.notify.allows_private)
+        policy_admission.register(
+            registry,
+            allows_private=settings.notify.allows_private,
+            verifier_allows_private=settings.verifier.allows_private,
+        )
     return registry
 
 

@@ -22,9 +22,12 @@ from cloudios.services.settings import (
     ScanSettings,
     StoreSettings,
 )
+from cloudios.services.verifier import Verifier
 from cloudios.sinks.kube import Kube
 from cloudios.sinks.metrics import Metrics
 from cloudios.sinks.status import StatusWriter
+from cloudios.sinks.verifier_http import VerifierClient
+from cloudios.sinks.verifier_metrics import VerifierMetrics
 from cloudios.sinks.webhooks import WebhookSender
 from cloudios.store.repository import Repository
 from cloudios.store.sql import SqlRepository
@@ -126,6 +129,8 @@ class PolicyRuns(_Collaborators):
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     notifier: Notifier | None = None
     """Webhooks (spec.notifications): destinations, the outbox and its delivery."""
+    verifier: Verifier | None = None
+    """The AI verifier (spec.verifier): asked after each run publishes."""
     audit: AuditTrail | None = None
     """Where the operator's own Recommendation transitions are audited (set once the trail is open)."""
 
@@ -142,10 +147,13 @@ class Services:
     locks: ObjectLocks
 
     notifier: Notifier | None = None
+    verifier: Verifier | None = None
 
     def close(self) -> None:
         if self.notifier is not None:
             self.notifier.sender.close()
+        if self.verifier is not None:
+            self.verifier.client.close()
         self.store.close()
         self.kube.close()
 
@@ -172,6 +180,17 @@ def build(
         settings=settings.notify,
         metrics=metrics,
         clock=clock,
+    )
+    verifier = Verifier(
+        client=VerifierClient(
+            ca_file=settings.verifier.ca_file,
+            max_request_bytes=settings.verifier.max_request_bytes,
+            max_response_bytes=settings.verifier.max_response_bytes,
+        ),
+        store=store,
+        settings=settings.verifier,
+        clock=clock,
+        metrics=VerifierMetrics(metrics.registry),
     )
     shared = {
         "kube": kube,
@@ -200,6 +219,7 @@ def build(
         clock=(lambda: clock() + offset) if offset else clock,
         slots=asyncio.Semaphore(settings.scan.concurrency),
         notifier=notifier,
+        verifier=verifier,
     )
     return Services(
         accounts=accounts,
@@ -209,4 +229,5 @@ def build(
         metrics=metrics,
         locks=locks,
         notifier=notifier,
+        verifier=verifier,
     )

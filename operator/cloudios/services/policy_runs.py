@@ -24,6 +24,7 @@ from cloudios.services import (
     policy_metrics,
     policy_notifications,
     policy_status,
+    policy_verifier,
     schedule,
     tenant_preferences,
 )
@@ -288,10 +289,10 @@ async def _publish(
         preferences = tenant_preferences.read(svc.kube, namespace)
         svc.metrics.allow_aggregates(namespace, allowed=preferences.aggregate_metrics)
         found = candidates(svc.store, namespace, names, modules)
-        records = closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock())
         report = recommendation_sync.sync(
-            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor, records=records
-        )
+            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor,
+            records=closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock()),
+        )  # fmt: skip
         svc.metrics.set_recommendation_states(
             namespace, recommendation_sync.state_counts(svc.kube, namespace)
         )
@@ -358,14 +359,16 @@ async def _publish(
     notices = [
         *await _write(svc, body, observations, status),
         *await closed_loop.announce(svc, policy, webhooks, report),
+        Notice(reference(body), "Normal", "ScanCompleted", summary),
     ]
-    notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}
         await asyncio.to_thread(
             svc.kube.patch, KIND, namespace, name, {"metadata": {"annotations": annotations}}
         )
     log.info("policy %s/%s: %s", namespace, name, summary)
+    if failure is None:  # after the run's status: the scan's outcome never waits on the verifier
+        notices.extend(await policy_verifier.after_publish(svc, body, policy, found))
     return notices
 
 

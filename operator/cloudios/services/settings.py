@@ -36,6 +36,7 @@ from cloudios.services.settings_groups import (
 )
 from cloudios.services.settings_ingest import AgentSettings, IngestSettings
 from cloudios.services.settings_notify import NotifySettings
+from cloudios.services.settings_verifier import VerifierSettings
 
 __all__ = [
     "AgentSettings",
@@ -55,6 +56,7 @@ __all__ = [
     "ScanSettings",
     "SettingsError",
     "StoreSettings",
+    "VerifierSettings",
     "WatchSettings",
     "WebhookSettings",
     "check_job_variable",
@@ -86,6 +88,7 @@ class OperatorSettings(_Group):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings)
     pod: PodSettings = Field(default_factory=PodSettings)
 
     @field_validator("namespaces", mode="before")
@@ -149,6 +152,7 @@ _PREFIXES: dict[str, str] = {
         StoreSettings, KeyringSettings, ProbeSettings, JobSettings, ScanSettings, RetentionSettings,
         AuditSettings, PeeringSettings, LogSettings, WatchSettings, WebhookSettings, MetricsSettings,
         PodSettings, OperatorSettings, IngestSettings, AgentSettings, BackupSettings, NotifySettings,
+        VerifierSettings,
     )
 }  # fmt: skip
 

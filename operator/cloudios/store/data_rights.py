@@ -34,6 +34,7 @@ ERASED_TABLES = (
     schema.agent_inventory,
     schema.cluster_tokens,
     schema.webhook_outbox,
+    schema.verifier_verdicts,
     schema.secrets,
     schema.data_keys,
     schema.audit_identities,
@@ -161,6 +162,17 @@ def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[st
             for r in _rows(conn, u, tenant, u.c.start, u.c.cluster, *u.primary_key.columns)
         ],
         **_agent_export(conn, tenant),
+        "verifierVerdicts": [
+            {
+                "findingId": r.finding_id,
+                "policy": r.policy,
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "model": r.model,
+                "askedAt": _time(r.asked_at),
+            }
+            for r in _rows(conn, schema.verifier_verdicts, tenant, schema.verifier_verdicts.c.finding_id)
+        ],
         # Names and dates only: secret values never leave the store, not even in an export.
         "secrets": [
             {"name": r.name, "createdAt": _time(r.created_at), "updatedAt": _time(r.updated_at)}

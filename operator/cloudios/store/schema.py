@@ -302,6 +302,22 @@ webhook_outbox = sa.Table(
     sa.Index("ix_webhook_outbox_finished", "finished_at"),
 )
 
+# The AI verifier's answers (revision 0013): the latest per finding, with the hash of the evidence it
+# was asked about, so a finding is asked again only when that changes. reason is cleaned untrusted text.
+verifier_verdicts = sa.Table(
+    "verifier_verdicts",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("finding_id", sa.String(40), nullable=False),
+    sa.Column("policy", sa.String(253), nullable=False),
+    sa.Column("evidence_hash", sa.String(64), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("asked_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "finding_id", name="pk_verifier_verdicts"),
+)
+
 # The closed loop (revision 0012): per finding, the baseline kept when it was published and what later
 # scans observed (Applied, Verified, Expired, regressions). The row is the loop's record of truth, so a
 # restart or a repeated scan derives the same Recommendation status; ``payload`` is a LoopRecord.

@@ -148,8 +148,11 @@ def open_account_session(
 ) -> AccountSession:
     """AssumeRole into ``aws.role_arn`` with the external ID and verify the account."""
     region = aws.regions[0]
-    base = base_session(base_credentials, region)
-    sts: STSClient = base.client("sts", config=client_config(tuning, region, 1))
+    try:  # an unknown AWS_PROFILE fails here, before any request
+        base = base_session(base_credentials, region)
+        sts: STSClient = base.client("sts", config=client_config(tuning, region, 1))
+    except BotoCoreError as exc:
+        raise translate(exc, operation="sts:AssumeRole", where=region) from None
     counter.attach(sts, "sts")
     try:
         assumed = sts.assume_role(

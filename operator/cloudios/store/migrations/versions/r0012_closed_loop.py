@@ -1,4 +1,8 @@
-"""Closed loop: each finding's baseline and observed outcome, with row-level security like revision 0007."""
+"""Closed loop: each finding's baseline and observed outcome, with row-level security like revision 0007.
+
+Numbered 0012 but chained after 0013 (the verifier's verdicts, merged first), as r0013 asked of
+whichever merged second: a database already at 0013 still gets this table.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from alembic import op
 from cloudios.store import schema
 
 revision = "0012"
-down_revision = "0011"
+down_revision = "0013"
 
 TABLES = (schema.recommendation_outcomes,)
 TENANT_MATCHES = "tenant = current_setting('cloudios.tenant', true)"
