@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from cloudios.domain import Action, Category, Confidence, Finding, Money, Provider
+from cloudios.domain.closed_loop import Baseline, LoopRecord
 from cloudios.security import cluster_tokens, keyset
 from cloudios.store import ScanRecord, SqlRepository, rls, schema
 from cloudios.store.health import HealthCheckRecord
@@ -59,6 +60,11 @@ def seed(repo: SqlRepository, tenant: str) -> None:
         replaces=None, now=T0, overlap=timedelta(hours=24),
     )  # fmt: skip
     repo.put_secret(tenant, "webhook", b"secret of " + tenant.encode())
+    found = finding(tenant, "i-1")
+    repo.save_outcomes(tenant, [LoopRecord(
+        tenant=tenant, account_name="prod", finding_id=found.id, module=found.module,
+        baseline=Baseline(finding=found, recorded_at=T0),
+    )], now=T0)  # fmt: skip
     repo.enqueue_webhooks(tenant, [OutboxMessage(
         tenant=tenant, id=f"msg_{tenant}", policy="nightly", destination=0, url="https://hooks.example.com/",
         secret_name="webhook/nightly/0", event="scan.completed", body="{}", created_at=T0,

@@ -133,7 +133,7 @@ COLUMNS = {
     "CloudAccount": (["Provider", "Account", "Ready", "Reason", "Savings", "Age"], ["Regions", "Last Check"]),
     "ScanPolicy": (["Ready", "Reason", "Last Run", "Next Run", "Savings", "Age"], []),
     "Recommendation": (
-        ["State", "Module", "Resource", "Savings", "Confidence", "Age"],
+        ["State", "Module", "Resource", "Savings", "Realized", "Regressed", "Confidence", "Age"],
         ["Account", "Region", "Decision", "Verifier"],
     ),
 }

@@ -13,6 +13,7 @@ import pytest
 from cloudios.api import webhooks
 from cloudios.api.webhooks import PolicyRef
 from cloudios.domain import Finding, SavingsSummary, StoredFinding
+from cloudios.domain.closed_loop import Baseline, LoopRecord
 from cloudios.domain.enums import Action, Category, Confidence, Provider
 from cloudios.domain.money import Money
 from cloudios.services import notification_events
@@ -90,7 +91,38 @@ def events() -> list[notification_events.PendingEvent]:
             key="uid/never",
         )
     )
+    found.append(notification_events.recommendation_regressed(
+        ref=REF, name="aws-ec2-rightsize-abc", state="Applied", record=regressed_record(), now=T0
+    ))  # fmt: skip
     return found
+
+
+def regressed_record() -> LoopRecord:
+    finding = stored(resource_id=f"i-0abc {AWS_KEY_CANARY}").finding
+    return LoopRecord(
+        tenant="team-a",
+        account_name="prod",
+        finding_id=finding.id,
+        module="aws.ec2.rightsize",
+        state="Applied",
+        baseline=Baseline(finding=finding, recorded_at=T0),
+        applied_at=T0,
+        regressions=[
+            {
+                "signal": "CpuSaturated",
+                "resource": "i-0abc",
+                "day": "2026-12-03",
+                "value": 97.0,
+                "threshold": 90.0,
+                "unit": "percent",
+                "firstDay": "2026-12-01",
+                "days": 3,
+            },
+            {"signal": "OOMKilled", "resource": "shop/Deployment/web/app", "at": "2026-12-02T03:00:00+00:00"},
+        ],
+        regressed_at=T0,
+        evidence_hash="0" * 64,
+    )
 
 
 def test_every_event_type_is_built_and_valid_against_its_committed_schema() -> None:

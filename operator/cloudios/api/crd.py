@@ -203,6 +203,10 @@ RECOMMENDATION = Kind(
         Column("Module", ".spec.module", "Module that produced the finding."),
         Column("Resource", ".spec.resourceId", "Provider ID of the resource."),
         Column("Savings", ".spec.monthlySavings.amount", "Estimated monthly saving."),
+        Column("Realized", ".status.realizedMonthlySavings.amount", "Verified monthly saving (list prices)."),
+        Column(
+            "Regressed", '.status.conditions[?(@.type=="Regressed")].reason', "What hurt after the change."
+        ),
         Column("Confidence", ".spec.confidence", "high, medium or low."),
         Column("Age", ".metadata.creationTimestamp", "Time since creation.", type="date"),
         Column("Account", ".spec.accountRef.name", "CloudAccount of the resource.", priority=1),

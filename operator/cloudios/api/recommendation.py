@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from cloudios.api.closed_loop import Outcome, RealizedSavings
 from cloudios.api.common import ApiModel, Condition, ObjectMeta
 from cloudios.api.verifier import VerifierVerdict
 from cloudios.domain.enums import Action, Category, Confidence, Provider
@@ -144,6 +145,27 @@ class RecommendationStatus(ApiModel):
         default=None,
         description="The AI verifier's second opinion (ScanPolicy spec.verifier); it never changes the "
         "savings, state or spec.",
+    )
+    # The closed loop (domain.lifecycle, pipeline.closed_loop): applied, verified, regressed.
+    applied_at: datetime | None = Field(
+        default=None, description="When a scan first saw the resource as proposed (state Applied)."
+    )
+    approved: bool | None = Field(
+        default=None,
+        description="Applied only: true when an approval preceded the change, false when it was changed "
+        "without one.",
+    )
+    verified_at: datetime | None = Field(default=None, description="When the change was Verified.")
+    realized_monthly_savings: Money | None = Field(
+        default=None,
+        description="Verified only: the saving the change really made per month (list-price run rate before "
+        "minus after); realized.basis names the prices, realized.reason why it is unknown.",
+    )
+    realized: RealizedSavings | None = Field(
+        default=None, description="How realizedMonthlySavings was measured."
+    )
+    outcome: Outcome | None = Field(
+        default=None, description="What later scans saw of the resource, with the baseline and regressions."
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from cloudios.api import schedules
+from cloudios.api.closed_loop import ClosedLoop, ClosedLoopSummary
 from cloudios.api.common import ApiModel, Condition, ObjectMeta, SecretKeyRef
 from cloudios.api.verifier import VerifierSpec
 from cloudios.api.webhooks import EventType
@@ -74,7 +75,7 @@ class Notification(ApiModel):
     events: list[EventType] = Field(
         default_factory=lambda: list[EventType](["scan.completed", "scan.failed"]),
         description="Which events to send: scan.completed, scan.failed, recommendation.created, "
-        "recommendation.decided, account.credentials_invalid.",
+        "recommendation.decided, account.credentials_invalid, recommendation.regressed.",
     )
 
 
@@ -108,6 +109,11 @@ class ScanPolicySpec(ApiModel):
     )
     verifier: VerifierSpec | None = Field(
         default=None, description="An AI second opinion on large Recommendations; off unless set."
+    )
+    closed_loop: ClosedLoop = Field(
+        default_factory=ClosedLoop,
+        description="Following recommendations after publication: verification window, regression "
+        "thresholds, expiry.",
     )
 
     @field_validator("schedule")
@@ -176,6 +182,10 @@ class ScanPolicyStatus(ApiModel):
     )
     notifications: NotificationCounts | None = Field(
         default=None, description="Webhook deliveries of the policy by outcome."
+    )
+    closed_loop: ClosedLoopSummary | None = Field(
+        default=None,
+        description="Applied, Verified and Regressed Recommendations; estimated vs realized savings.",
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status was computed from."

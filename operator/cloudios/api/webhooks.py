@@ -18,6 +18,7 @@ EventType = Literal[
     "recommendation.created",
     "recommendation.decided",
     "account.credentials_invalid",
+    "recommendation.regressed",
 ]
 EVENT_TYPES: tuple[EventType, ...] = (
     "scan.completed",
@@ -25,6 +26,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     "recommendation.created",
     "recommendation.decided",
     "account.credentials_invalid",
+    "recommendation.regressed",
 )
 VERSION = 1
 
@@ -104,6 +106,32 @@ class CredentialsInvalidData(_Model):
     message: str = Field(description="Redacted message saying what to fix.")
 
 
+class RegressionSignal(_Model):
+    """One post-change signal of harm."""
+
+    signal: str = Field(description="CpuSaturated, MemoryPressure, OOMKilled or CpuAboveRequest.")
+    resource: str = Field(description="The resource (or container) it was seen on.")
+    day: str | None = Field(default=None, description="The latest day it was seen (UTC date).")
+    first_day: str | None = Field(default=None, description="The first day it was seen after the change.")
+    days: int | None = Field(default=None, ge=1, description="Days it was seen on.")
+    value: str | None = Field(default=None, description="The worst value, as a decimal string.")
+    threshold: str | None = Field(default=None, description="The threshold it crossed, as a decimal string.")
+    unit: str | None = None
+    at: datetime | None = Field(default=None, description="When it happened (OOM kills).")
+
+
+class RegressedData(_Model):
+    policy: PolicyRef
+    recommendation: str = Field(description="Name of the Recommendation object.")
+    account: str = Field(description="The CloudAccount's name.")
+    module: str
+    resource_id: str
+    state: str = Field(description="The Recommendation's status.state (Applied or Verified).")
+    applied_at: datetime | None = Field(default=None, description="When the change was first seen.")
+    signals: list[RegressionSignal] = Field(description="The evidence, as in status.outcome.regressions.")
+    evidence_hash: str = Field(description="sha256 of the canonical evidence, as in the audit log.")
+
+
 class _Envelope(_Model):
     version: Literal[1] = Field(default=1, description="Payload version; see docs/webhooks.md.")
     timestamp: datetime = Field(description="When the event happened (not when it was delivered).")
@@ -134,13 +162,26 @@ class CredentialsInvalid(_Envelope):
     data: CredentialsInvalidData
 
 
-Event = ScanCompleted | ScanFailed | RecommendationCreated | RecommendationDecided | CredentialsInvalid
+class RecommendationRegressed(_Envelope):
+    type: Literal["recommendation.regressed"] = "recommendation.regressed"
+    data: RegressedData
+
+
+Event = (
+    ScanCompleted
+    | ScanFailed
+    | RecommendationCreated
+    | RecommendationDecided
+    | CredentialsInvalid
+    | RecommendationRegressed
+)
 MODELS: dict[EventType, type[Event]] = {
     "scan.completed": ScanCompleted,
     "scan.failed": ScanFailed,
     "recommendation.created": RecommendationCreated,
     "recommendation.decided": RecommendationDecided,
     "account.credentials_invalid": CredentialsInvalid,
+    "recommendation.regressed": RecommendationRegressed,
 }
 
 

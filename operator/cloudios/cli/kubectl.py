@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cloudios.api import GROUP, VERSION
-from cloudios.cli import kubectl_args, kubectl_data, serialize
+from cloudios.cli import kubectl_args, kubectl_data, loop_summary, serialize
 from cloudios.cli import kubectl_views as views
 from cloudios.cli.terminal import cell
 
@@ -157,7 +157,8 @@ def _items(api: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def summary(args: argparse.Namespace) -> int:
-    data = views.summary(_items(_api(args), args))
+    items = _items(_api(args), args)
+    data = views.summary(items)
     if args.output in serialize.FORMATS:
         sys.stdout.write(serialize.dump(data, args.output))
         return 0
@@ -171,6 +172,7 @@ def summary(args: argparse.Namespace) -> int:
             table.add_row(cell(key), money["amount"])  # keys come from objects' fields
         console.print(table)
     console.print(f"[bold]Total open savings: {data['monthlySavings']['amount']} USD per month[/]")
+    loop_summary.print_loop(console, [o for o in items if views.published(o)])
     if data["unconfirmed"]:
         console.print(
             f"{data['unconfirmed']} recommendation(s) not (yet) confirmed by the operator are not counted "

@@ -7,6 +7,7 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cloudios.cli import loop_summary
 from cloudios.domain.text import printable
 
 OPEN_STATES = {"Proposed", "Approved", "Applied"}
@@ -111,6 +112,7 @@ def describe(obj: dict[str, Any]) -> str:
             f"at {spec.get('priceBasis', 'list')} prices"
         ),
         f"  state:      {status.get('state', 'Proposed')}",
+        *loop_summary.describe(status),
     ]
     evidence = spec.get("evidence") or {}
     # Metric summaries sit under evidence.metrics (one per metric); older objects had them on top.

@@ -115,4 +115,4 @@ def table(report: Report, console: Console) -> None:
 
 def to_html(report: Report) -> str:
     """A self-contained page (no scripts, no external assets); every value is escaped."""
-    return html_report.render(report.to_json())
+    return html_report.render(report.to_json(), loop=html_report.loop_rows(report.loop))

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from cloudios.domain import Finding, Money, SavingsSummary
+from cloudios.domain.closed_loop import LoopRecord
 from cloudios.pipeline.scan import ScanOutcome
 from cloudios.security.redaction import redact
 
@@ -31,6 +32,8 @@ class Report:
 
     outcomes: list[ScanOutcome] = field(default_factory=list)
     errors: list[AccountError] = field(default_factory=list)
+    loop: list[LoopRecord] = field(default_factory=list)
+    """The scanned accounts' Applied and Verified changes from the local store (HTML report only)."""
 
     @property
     def findings(self) -> list[tuple[ScanOutcome, Finding]]:

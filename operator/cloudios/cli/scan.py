@@ -118,6 +118,13 @@ def run_scans(
                 report.errors.append(result)
             else:
                 report.outcomes.append(result)
+    if store is not None:  # what earlier scans saw carried out (the closed loop), for the HTML report
+        report.loop = [
+            r
+            for o in report.outcomes
+            for r in store.outcomes(o.tenant, account_name=o.account_name)
+            if r.state in ("Applied", "Verified")
+        ]
     return report, notes
 
 

@@ -329,6 +329,7 @@ def run(settings: OperatorSettings, job_environment: Mapping[str, str]) -> None:
         # Before anything starts: missing audit keys stop the operator with the fix (SettingsError).
         if settings.webhook.enabled or settings.audit.chain_key_file:
             trail = audit.open_trail(settings, services.kube)
+            services.policies.audit = trail  # the closed loop audits the transitions it writes
         backup = backup_service(settings) if settings.backup.bucket else None
         endpoint = serve_endpoint(settings, services, heartbeat)
         rights = serve_data_rights(settings, services, trail)

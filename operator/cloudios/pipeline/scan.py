@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from decimal import Decimal
 from cloudios import pricing
 from cloudios.api import CloudAccount, ScanPolicy
 from cloudios.domain import Finding, SavingsSummary, ScanRecord, Snapshot
+from cloudios.pipeline import closed_loop
 from cloudios.pipeline.dedupe import dedupe
 from cloudios.pipeline.selection import Selected, select
 from cloudios.providers import registry as providers
@@ -164,7 +166,37 @@ def scan(
         warnings=warnings,
     )
     if store is not None:
-        store.record_scan(
-            record, outcome.findings, regions=(scope.scope or None) if scope is not None else None
-        )
+        regions = (scope.scope or None) if scope is not None else None
+        _follow(store, outcome, collected.snapshot, book, policy, regions=regions)
+        store.record_scan(record, outcome.findings, regions=regions)
     return outcome
+
+
+def _follow(
+    store: Repository,
+    outcome: ScanOutcome,
+    snapshot: Snapshot,
+    book: pricing.PriceBook,
+    policy: ScanPolicy,
+    *,
+    regions: Sequence[str] | None,
+) -> None:
+    """The closed loop over this scan's inventory, before its findings replace the previous ones."""
+    try:
+        closed_loop.follow(
+            store,
+            tenant=outcome.tenant,
+            account_name=outcome.account_name,
+            snapshot=snapshot,
+            previous=store.findings(outcome.tenant, account_name=outcome.account_name),
+            published=outcome.findings,
+            book=book,
+            settings=closed_loop.settings_of(policy),
+            now=outcome.record.started_at,
+            modules=outcome.record.modules,
+            regions=regions,
+        )
+    except Exception:
+        # A loop bug must not cost the user the scan; the next scan observes again.
+        log.exception("closed loop of %s/%s failed", outcome.tenant, outcome.account_name)
+        outcome.warnings.append("following published recommendations failed; the next scan tries again")

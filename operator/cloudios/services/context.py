@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from cloudios import __version__
 from cloudios.providers.base import AgentReports
 from cloudios.security.keyset import MasterKeyset
+from cloudios.services.audit import AuditTrail
 from cloudios.services.notifications import Notifier
 from cloudios.services.settings import (
     AgentSettings,
@@ -130,6 +131,8 @@ class PolicyRuns(_Collaborators):
     """Webhooks (spec.notifications): destinations, the outbox and its delivery."""
     verifier: Verifier | None = None
     """The AI verifier (spec.verifier): asked after each run publishes."""
+    audit: AuditTrail | None = None
+    """Where the operator's own Recommendation transitions are audited (set once the trail is open)."""
 
 
 @dataclass
@@ -206,6 +209,7 @@ def build(
         agents=settings.agent,
         notifier=notifier,
     )
+    offset = timedelta(seconds=settings.scan.clock_offset_seconds)
     policies = PolicyRuns(
         **shared,  # type: ignore[arg-type]
         settings=settings.scan,
@@ -213,7 +217,7 @@ def build(
         pod=settings.pod,
         job_environment=dict(job_environment or {}),
         agent_reports=reports,
-        clock=clock,
+        clock=(lambda: clock() + offset) if offset else clock,
         slots=asyncio.Semaphore(settings.scan.concurrency),
         notifier=notifier,
         verifier=verifier,

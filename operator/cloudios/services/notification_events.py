@@ -21,6 +21,7 @@ from cloudios.api.webhooks import (
     PolicyRef,
 )
 from cloudios.domain import SavingsSummary, StoredFinding
+from cloudios.domain.closed_loop import LoopRecord
 from cloudios.domain.money import Money
 from cloudios.security.redaction import redact
 
@@ -135,6 +136,43 @@ def recommendation_decided(
         data=webhooks.DecisionData(policy=ref, recommendation=name, decision=decision, state=state),
     )
     return PendingEvent("recommendation.decided", decided_key, payload)
+
+
+def recommendation_regressed(
+    *, ref: PolicyRef, name: str, state: str, record: LoopRecord, now: datetime
+) -> PendingEvent:
+    """A Regressed condition a publish raised on Recommendation ``name``; keyed by the object and when
+    it regressed, so it is announced once however often the policy publishes."""
+    signals = [
+        webhooks.RegressionSignal(
+            signal=str(r.get("signal")),
+            resource=_text(str(r.get("resource", ""))),
+            day=r.get("day"),
+            first_day=r.get("firstDay"),
+            days=r.get("days"),
+            value=None if r.get("value") is None else str(r["value"]),
+            threshold=None if r.get("threshold") is None else str(r["threshold"]),
+            unit=r.get("unit"),
+            at=r.get("at"),
+        )
+        for r in record.regressions
+    ]
+    finding = record.baseline.finding
+    payload = webhooks.RecommendationRegressed(
+        timestamp=record.regressed_at or now,
+        data=webhooks.RegressedData(
+            policy=ref,
+            recommendation=name,
+            account=record.account_name,
+            module=record.module,
+            resource_id=_text(finding.resource_id),
+            state=state,
+            applied_at=record.applied_at,
+            signals=signals,
+            evidence_hash=record.evidence_hash,
+        ),
+    )
+    return PendingEvent("recommendation.regressed", f"{name}/{record.regressed_at}", payload)
 
 
 def credentials_invalid(

@@ -20,6 +20,7 @@ from cloudios.domain import Provider, SavingsSummary, StoredFinding
 from cloudios.pipeline.selection import PolicyError, select, selects
 from cloudios.services import (
     account_scans,
+    closed_loop,
     policy_metrics,
     policy_notifications,
     policy_status,
@@ -297,11 +298,13 @@ async def _publish(
         svc.metrics.allow_aggregates(namespace, allowed=preferences.aggregate_metrics)
         found = candidates(svc.store, namespace, names, modules)
         report = recommendation_sync.sync(
-            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor
-        )
+            svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor,
+            records=closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock()),
+        )  # fmt: skip
         svc.metrics.set_recommendation_states(
             namespace, recommendation_sync.state_counts(svc.kube, namespace)
         )
+        report.loop = closed_loop.publish_totals(svc, ref, allowed=preferences.aggregate_metrics)
         return report, found
 
     failure: str | None = None
@@ -351,6 +354,7 @@ async def _publish(
             counts=savings.counts,
             savings_by_category=savings.category_money(),
             potential_monthly_savings=savings.money,
+            closed_loop=report.loop,
             accounts=[runs[n].entry() for n in names],
         )
     )
@@ -360,8 +364,11 @@ async def _publish(
             savings=savings, report=report, published=found, failure_message=detail,
         )  # fmt: skip
     observations = [ready, policy_status.degraded(skipped), *_observed(webhooks)]
-    notices = await _write(svc, body, observations, status)
-    notices.append(Notice(reference(body), "Normal", "ScanCompleted", summary))
+    notices = [
+        *await _write(svc, body, observations, status),
+        *await closed_loop.announce(svc, policy, webhooks, report),
+        Notice(reference(body), "Normal", "ScanCompleted", summary),
+    ]
     if run_now is not None:
         annotations = {schedule.RUN_NOW_HANDLED: run_now}
         await asyncio.to_thread(

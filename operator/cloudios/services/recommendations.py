@@ -41,8 +41,8 @@ async def reconcile(
     if owned.foreign is not None:
         return await _delete_foreign(kube, locks, body, owned.foreign)
     status = body.get("status") or {}
-    wanted = ownership.desired_status(body, owned.stored)
-    repairs = ownership.spec_repairs(body, owned.stored) if owned.stored is not None else []
+    wanted = ownership.desired_status(body, owned.stored, owned.record)
+    repairs = ownership.spec_repairs(body, owned.stored, owned.record) if owned.stored is not None else []
     patch = recommendation_objects.status_patch(body, wanted)
     if patch is None and not repairs:
         return []

@@ -203,6 +203,13 @@ class ScanSettings(_Group):
         description="How often schedules are checked.",
     )  # fmt: skip
     job: JobSettings = Field(default_factory=JobSettings)
+    clock_offset_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=366 * 86400,
+        description="Scans run this far ahead of the real clock (their end time, what the closed loop "
+        "calls now): only for demos and tests that replay an emulator's future days; 0 in production.",
+    )
 
 
 class RetentionSettings(_Group):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,24 @@ from cloudios.api.names import (
     label_value,
 )
 from cloudios.domain import StoredFinding
+from cloudios.domain.closed_loop import LoopRecord
+from cloudios.sinks import recommendation_loop as loop
 
 KIND = RECOMMENDATION
-# The states the operator derives (from the store and spec.decision). Applied, Verified and Expired
-# would come from an applier or verifier that records them in the store; none exists yet, so such
-# a state in status was written by someone else and is replaced.
+# The states the operator derives from the store's findings and spec.decision. Applied, Verified and
+# Expired come from the closed loop's record of the finding (sinks.recommendation_loop); such a state
+# in status without that record was written by someone else and is replaced.
 OPERATOR_STATES = frozenset({"Proposed", "Approved", "Dismissed", "Resolved"})
+LOOP_STATES = frozenset({"Applied", "Verified", "Expired"})
+
+
+def _reference(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+    }
 
 
 def object_name(module: str, finding_id: str) -> str:
@@ -129,7 +142,21 @@ def state_for(existing: Mapping[str, Any] | None, *, resolved: bool) -> str:
     return str(decision) if decision in ("Approved", "Dismissed") else "Proposed"
 
 
-def desired_status(stored: StoredFinding, existing: Mapping[str, Any] | None) -> dict[str, Any]:
+def desired_status(
+    stored: StoredFinding, existing: Mapping[str, Any] | None, record: LoopRecord | None = None
+) -> dict[str, Any]:
+    """State, times and the closed loop's fields; a loop state (Applied, Verified, Expired) wins."""
+    status = _scan_status(stored, existing)
+    if record is not None and record.state in LOOP_STATES:
+        status["state"] = record.state
+    status.update(loop.loop_status(record, existing))
+    status["conditions"] = loop.conditions(existing, record)
+    if status["conditions"] is None:
+        del status["conditions"]
+    return status
+
+
+def _scan_status(stored: StoredFinding, existing: Mapping[str, Any] | None) -> dict[str, Any]:
     resolved = stored.resolved_at is not None
     old = (existing or {}).get("status") or {}
     was_resolved = old.get("state") == "Resolved"
@@ -185,6 +212,39 @@ class Plan:
     create: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     patch: list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
+    transitions: list[loop.Transition] = field(default_factory=list)
+    """State changes of existing objects this plan writes (audited and announced once written)."""
+    regressed: list[loop.Transition] = field(default_factory=list)
+    """Objects whose Regressed condition this plan raises."""
+
+    def note(self, name: str, have: Mapping[str, Any], patch: Mapping[str, Any] | None,
+             stored: StoredFinding, record: LoopRecord | None) -> None:  # fmt: skip
+        """Record the state change and the raised Regressed condition a status patch carries."""
+        if not patch:
+            return
+        old = have.get("status") or {}
+        evidence = record.evidence_hash if record is not None else ""
+        if "state" in patch and patch["state"] != old.get("state"):
+            self.transitions.append(
+                loop.Transition(
+                    name,
+                    stored.finding.id,
+                    old.get("state"),
+                    patch["state"],
+                    evidence,
+                    record,
+                    _reference(have),
+                )
+            )
+        raised = any(c.get("type") == loop.REGRESSED for c in patch.get("conditions") or [])
+        had = any(c.get("type") == loop.REGRESSED for c in old.get("conditions") or [])
+        if raised and not had:
+            state = str(patch.get("state") or old.get("state"))
+            self.regressed.append(
+                loop.Transition(
+                    name, stored.finding.id, old.get("state"), state, evidence, record, _reference(have)
+                )
+            )
 
     @property
     def empty(self) -> bool:
@@ -198,38 +258,53 @@ def plan(
     *,
     cap: int,
     floor: Decimal,
+    records: Mapping[str, LoopRecord] | None = None,
 ) -> Plan:
     """Converge the policy's Recommendations on the top ``cap`` open findings among ``candidates``.
 
     Existing objects of findings that resolved become Resolved (kept as history). Objects whose
     finding is still open but fell out of the top are deleted unless a user decided on them.
     Objects of findings the candidates do not mention (module or account no longer selected)
-    are left alone.
+    are left alone. ``records`` (the closed loop's, by finding id) add Applied, Verified and Expired;
+    an object whose change was carried out is kept, with the proposal that was carried out.
     """
+    records = records or {}
     result = Plan()
     by_name = {str(o["metadata"]["name"]): o for o in existing}
     by_finding = {object_name(f.finding.module, f.finding.id): f for f in candidates}
     top = top_findings(candidates, cap=cap, floor=floor)
     top_names = set()
     for stored in top:
-        want = desired_object(stored, policy)
+        record = records.get(stored.finding.id)
+        want = desired_object(as_proposed(stored, record), policy)
         name = want["metadata"]["name"]
         top_names.add(name)
         have = by_name.get(name)
         if have is None:
-            result.create.append((want, desired_status(stored, None)))
+            result.create.append((want, desired_status(stored, None, record)))
         else:
-            result.patch.append(
-                (name, spec_patch(have, want), status_patch(have, desired_status(stored, have)))
-            )
+            patch = status_patch(have, desired_status(stored, have, record))
+            result.patch.append((name, spec_patch(have, want), patch))
+            result.note(name, have, patch, stored, record)
     for name, have in sorted(by_name.items()):
         if name in top_names:
             continue
         known = by_finding.get(name)
         if known is None:
             continue
-        if known.resolved_at is None and not (have.get("spec") or {}).get("decision"):
+        record = records.get(known.finding.id)
+        carried_out = record is not None and record.state in LOOP_STATES
+        if known.resolved_at is None and not (have.get("spec") or {}).get("decision") and not carried_out:
             result.delete.append(name)
         else:
-            result.patch.append((name, [], status_patch(have, desired_status(known, have))))
+            patch = status_patch(have, desired_status(known, have, record))
+            result.patch.append((name, [], patch))
+            result.note(name, have, patch, known, record)
     return result
+
+
+def as_proposed(stored: StoredFinding, record: LoopRecord | None) -> StoredFinding:
+    """A carried-out change keeps the proposal it was made from, whatever later scans propose."""
+    if record is None or record.state not in ("Applied", "Verified"):
+        return stored
+    return dataclasses.replace(stored, finding=record.baseline.finding)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from cloudios.api.closed_loop import ClosedLoopSummary
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
 from cloudios.domain import StoredFinding
+from cloudios.domain.closed_loop import LoopRecord
 from cloudios.sinks import recommendation_objects as objects
 from cloudios.sinks.kube import CONFLICT, ApiError, Kube
+from cloudios.sinks.recommendation_loop import Transition
 from cloudios.sinks.recommendation_objects import PolicyRef
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,12 @@ class SyncReport:
     skipped: int = 0
     created_names: list[str] = field(default_factory=list)
     """Names of the objects this reconcile created (recommendation.created webhooks)."""
+    transitions: list[Transition] = field(default_factory=list)
+    """State changes of existing objects written by this reconcile (audit, Events)."""
+    regressed: list[Transition] = field(default_factory=list)
+    """Objects whose Regressed condition this reconcile raised (Event, metric, webhook)."""
+    loop: ClosedLoopSummary | None = None
+    """The policy's Recommendations in the closed loop, for its status (set by the caller)."""
 
 
 def _create(kube: Kube, policy: PolicyRef, body: dict[str, Any], status: dict[str, Any]) -> str:
@@ -66,12 +75,15 @@ def sync(
     *,
     cap: int,
     floor: Decimal,
+    records: Mapping[str, LoopRecord] | None = None,
 ) -> SyncReport:
-    """Converge the policy's Recommendation objects on the store; idempotent, safe to repeat."""
+    """Converge the policy's Recommendation objects on the store; idempotent, safe to repeat.
+
+    ``records``: the closed loop's, by finding id (Applied, Verified, Expired, Regressed)."""
     existing = kube.items(
         RECOMMENDATION, policy.namespace, label_selector=f"{LABEL_POLICY}={label_value(policy.name)}"
     )
-    plan = objects.plan(policy, found, existing, cap=cap, floor=floor)
+    plan = objects.plan(policy, found, existing, cap=cap, floor=floor, records=records)
     report = SyncReport()
     for body, status in plan.create:
         outcome = _create(kube, policy, body, status)
@@ -88,6 +100,8 @@ def sync(
         report.updated += 1
     for name in plan.delete:
         report.deleted += int(kube.delete(RECOMMENDATION, policy.namespace, name))
+    # Only once written: a failed patch above raises, and the next reconcile plans them again.
+    report.transitions, report.regressed = plan.transitions, plan.regressed
     return report
 
 

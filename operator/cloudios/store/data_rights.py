@@ -25,6 +25,7 @@ DECISION_PREFIX = "recommendation."
 # the law allows keeping it); audit_identities is erased, which leaves its entries pseudonymous.
 ERASED_TABLES = (
     schema.findings,
+    schema.recommendation_outcomes,
     schema.scans,
     schema.health_checks,
     schema.accounts,
@@ -137,6 +138,13 @@ def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[st
             }
             for r in _rows(conn, f, tenant, f.c.first_seen, f.c.id)
         ],
+        # The closed loop's records: each finding's baseline and what later scans saw (LoopRecord).
+        "recommendationOutcomes": [
+            {_camel(k): v for k, v in r.payload.items()}
+            for r in _rows(
+                conn, schema.recommendation_outcomes, tenant, schema.recommendation_outcomes.c.finding_id
+            )
+        ],
         "workloadUsage": [
             {
                 "cluster": r.cluster,
@@ -173,6 +181,11 @@ def export_tenant(conn: sa.Connection, tenant: str, *, now: datetime) -> dict[st
         "decisions": [entry for entry in entries if str(entry["action"]).startswith(DECISION_PREFIX)],
         "audit": entries,
     }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _agent_export(conn: sa.Connection, tenant: str) -> dict[str, Any]:

@@ -137,6 +137,9 @@ def purge_expired(conn: sa.Connection, *, now: datetime, retention: timedelta) -
         counts["findings"] += conn.execute(
             f.delete().where(f.c.tenant == tenant, f.c.account_name == name)
         ).rowcount
+        # The loop's records are the findings' history: purged with them (not counted apart).
+        o = schema.recommendation_outcomes
+        conn.execute(o.delete().where(o.c.tenant == tenant, o.c.account_name == name))
         counts["scans"] += conn.execute(
             s.delete().where(s.c.tenant == tenant, s.c.account_name == name)
         ).rowcount

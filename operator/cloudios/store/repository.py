@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cloudios.domain import Finding, ScanRecord, StoredFinding
+from cloudios.domain.closed_loop import LoopRecord
 from cloudios.domain.cluster import ClusterState, ContainerUsage
 from cloudios.store.agent_reports import AgentActivity
 from cloudios.store.cluster_tokens import TokenRecord
@@ -120,5 +121,13 @@ class Repository(Protocol):
         ...
 
     def delete_secret(self, tenant: str, name: str) -> bool: ...
+
+    # -- the closed loop: each finding's baseline and observed outcome (store/outcomes.py) ---------
+
+    def outcomes(self, tenant: str, *, account_name: str | None = None) -> list[LoopRecord]: ...
+
+    def save_outcomes(self, tenant: str, records: Sequence[LoopRecord], *, now: datetime) -> int:
+        """Insert or replace the records whose content changed; how many rows were written."""
+        ...
 
     def close(self) -> None: ...

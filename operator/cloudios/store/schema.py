@@ -318,5 +318,21 @@ verifier_verdicts = sa.Table(
     sa.PrimaryKeyConstraint("tenant", "finding_id", name="pk_verifier_verdicts"),
 )
 
+# The closed loop (revision 0012): per finding, the baseline kept when it was published and what later
+# scans observed (Applied, Verified, Expired, regressions). The row is the loop's record of truth, so a
+# restart or a repeated scan derives the same Recommendation status; ``payload`` is a LoopRecord.
+recommendation_outcomes = sa.Table(
+    "recommendation_outcomes",
+    metadata,
+    sa.Column("tenant", sa.String(63), nullable=False),
+    sa.Column("account_name", sa.String(253), nullable=False),
+    sa.Column("finding_id", sa.String(40), nullable=False),
+    sa.Column("module", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(16), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "account_name", "finding_id", name="pk_recommendation_outcomes"),
+)
+
 # Every table whose rows belong to a tenant: row-level security (ENABLE and FORCE) on all of them.
 TENANT_TABLES: tuple[str, ...] = tuple(sorted(t.name for t in metadata.tables.values() if "tenant" in t.c))

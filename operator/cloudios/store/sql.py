@@ -34,6 +34,7 @@ from cloudios.store.agent_store import USAGE_RETENTION, AgentStore
 from cloudios.store.engines import private_sqlite_file
 from cloudios.store.health import AccountRecord, HealthCheckRecord, PurgeCounts
 from cloudios.store.outbox import OutboxStore
+from cloudios.store.outcomes import OutcomeStore
 from cloudios.store.repository import ScanDiff
 from cloudios.store.verdicts import VerdictStore
 
@@ -48,7 +49,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-class SqlRepository(AgentStore, OutboxStore, VerdictStore):
+class SqlRepository(AgentStore, OutboxStore, VerdictStore, OutcomeStore):
     """Repository over any SQLAlchemy engine; the URL picks the backend.
 
     With a master ``keyset`` it also keeps secrets, encrypted under per-tenant data keys

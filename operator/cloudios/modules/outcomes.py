@@ -1,0 +1,363 @@
+"""How each module's proposal shows in a later scan's inventory, and the signals that say a change hurt.
+
+Pure, like the modules: a stored finding and a snapshot in, an observation out. Each covered module
+declares a ``Watch`` (``WATCHES``); a module without one is never observed as Applied (its
+Recommendation keeps the states a scan and a decision give it) — docs/operator.md lists them.
+
+Outcomes of comparing the resource with the proposal:
+- ``Applied``: the resource now matches the proposal (instance type or volume type changed to the
+  proposed one, state stopped, requests lowered to the proposal within the tolerance), or — for a
+  removal (delete, release, stop) — the resource is gone from the inventory.
+- ``ChangedDifferently``: the compared attribute changed, but not to the proposal (resized to another
+  type). Reported with the observed value, never Applied.
+- ``Unchanged``: the resource is still as it was.
+- ``ResourceGone``: a resize or modify proposal whose resource vanished (terminated, replaced): its
+  own outcome, neither Applied nor Unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from cloudios.domain import Action, Finding, Metric, Resource, Snapshot, azure, gcp
+from cloudios.domain import kubernetes as k8s
+from cloudios.domain import resource as kinds
+
+REQUEST_TOLERANCE = 0.05
+"""Container requests within 5% of the proposal (or 10m CPU / 16 MiB memory) count as applied."""
+CPU_SLACK_M, MEMORY_SLACK_BYTES = 10, 16 * 1024 * 1024
+
+
+class Outcome(StrEnum):
+    APPLIED = "Applied"
+    CHANGED_DIFFERENTLY = "ChangedDifferently"
+    UNCHANGED = "Unchanged"
+    RESOURCE_GONE = "ResourceGone"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a scan saw of a proposal's resource: the outcome and the observed values."""
+
+    outcome: Outcome
+    observed: dict[str, Any]
+    detail: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a post-change signal counts as a regression."""
+
+    cpu_saturation_percent: float = 90.0
+    memory_pressure_percent: float = 95.0
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How one module's proposal is observed.
+
+    ``keys``: attributes compared with ``proposed`` (resize and modify). ``applied_states``: values of
+    ``state_key`` that mean the proposal was carried out in place (an instance stopped). ``removal``:
+    the resource leaving the inventory (or entering one of ``gone_states``) means Applied.
+    ``signals``: the regression signals read after the change.
+    """
+
+    kind: str
+    keys: tuple[str, ...] = ()
+    removal: bool = False
+    state_key: str = "state"
+    applied_states: frozenset[str] = frozenset()
+    gone_states: frozenset[str] = frozenset({"deleted", "deleting", "terminated", "shutting-down"})
+    signals: tuple[str, ...] = ()
+    observe: Callable[[Finding, Resource | None, Snapshot], Observation] | None = field(
+        default=None, repr=False
+    )
+
+
+CPU, MEMORY, RDS_MEMORY, OOM = "cpu", "memory", "rds-memory", "oom"
+_INSTANCE = Watch(kinds.EC2_INSTANCE, keys=("instanceType",), signals=(CPU, MEMORY))
+_DB = Watch(kinds.RDS_INSTANCE, keys=("dbInstanceClass",), signals=(CPU, RDS_MEMORY))
+_VOLUME_TYPE = Watch(kinds.EBS_VOLUME, keys=("volumeType",))
+
+
+def _removal(kind: str) -> Watch:
+    return Watch(kind, removal=True)
+
+
+def _parse_cpu(text: str) -> int:
+    return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+
+_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def _parse_memory(text: str) -> int:
+    found = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)?", text)
+    if found is None:
+        raise ValueError(f"not a memory quantity: {text!r}")
+    return int(found.group(1)) * _UNITS.get(found.group(2) or "", 1)
+
+
+def _close(seen: int | None, want: int, slack: int) -> bool:
+    return seen is not None and abs(seen - want) <= max(slack, want * REQUEST_TOLERANCE)
+
+
+def _observe_requests(finding: Finding, workload: Resource | None, snapshot: Snapshot) -> Observation:
+    """k8s.workload.rightsize: every changed container's requests against the proposal."""
+    if workload is None:
+        return Observation(Outcome.RESOURCE_GONE, {}, "the workload is no longer in the cluster's inventory")
+    containers = {str(c.attr("container")): c for c in snapshot.of_kind(k8s.K8S_CONTAINER)
+                  if c.attr("workload") == workload.id}  # fmt: skip
+    observed: dict[str, Any] = {}
+    matches, unchanged = True, True
+    current = finding.current.get("containers") or {}
+    for name, want in (finding.proposed.get("containers") or {}).items():
+        found = containers.get(name)
+        requests = (found.attr("requests") or {}) if found is not None else {}
+        seen = {"cpuM": requests.get("cpuM"), "memoryBytes": requests.get("memoryBytes")}
+        observed[name] = {"requests": seen}
+        asked = want.get("requests") or {}
+        before = (current.get(name) or {}).get("requests") or {}
+        for key, parse, slack, unit in (
+            ("cpu", _parse_cpu, CPU_SLACK_M, "cpuM"),
+            ("memory", _parse_memory, MEMORY_SLACK_BYTES, "memoryBytes"),
+        ):
+            if key in asked:
+                matches &= _close(seen[unit], parse(asked[key]), slack)
+            if key in before:
+                unchanged &= _close(seen[unit], parse(before[key]), 0)
+    if matches:
+        return Observation(Outcome.APPLIED, {"containers": observed}, "requests match the proposal")
+    if unchanged:
+        return Observation(Outcome.UNCHANGED, {"containers": observed}, "requests are unchanged")
+    return Observation(
+        Outcome.CHANGED_DIFFERENTLY, {"containers": observed}, "requests changed, but not to the proposal"
+    )
+
+
+_WORKLOAD = Watch(k8s.K8S_WORKLOAD, signals=(OOM, CPU), observe=_observe_requests)
+_DEALLOCATED = Watch(
+    azure.VM, removal=True, state_key="powerState", applied_states=frozenset({"deallocated", "deallocating"})
+)
+
+WATCHES: dict[str, Watch] = {
+    "aws.ec2.rightsize": _INSTANCE,
+    "aws.ec2.previous_generation": _INSTANCE,
+    "aws.ec2.graviton": _INSTANCE,
+    "aws.ec2.idle": Watch(
+        kinds.EC2_INSTANCE, removal=True, applied_states=frozenset({"stopped", "stopping"})
+    ),
+    "aws.rds.rightsize": _DB,
+    "aws.rds.previous_generation": _DB,
+    "aws.rds.idle": Watch(
+        kinds.RDS_INSTANCE,
+        removal=True,
+        state_key="status",
+        applied_states=frozenset({"stopped", "stopping"}),
+    ),
+    "aws.ebs.gp2_to_gp3": _VOLUME_TYPE,
+    "aws.ebs.io_to_gp3": _VOLUME_TYPE,
+    "aws.ebs.unattached": _removal(kinds.EBS_VOLUME),
+    "aws.ebs.low_activity": _removal(kinds.EBS_VOLUME),
+    "aws.ebs.stopped_instance": _removal(kinds.EBS_VOLUME),
+    "aws.ebs.snapshot_old": _removal(kinds.EBS_SNAPSHOT),
+    "aws.ebs.snapshot_orphaned": _removal(kinds.EBS_SNAPSHOT),
+    "aws.rds.snapshot_old": _removal(kinds.RDS_SNAPSHOT),
+    "aws.eip.unassociated": _removal(kinds.EIP),
+    "aws.elb.idle": _removal(kinds.ELB),
+    "aws.nat.idle": _removal(kinds.NAT_GATEWAY),
+    "k8s.workload.rightsize": _WORKLOAD,
+    "gcp.compute.rightsize": Watch(gcp.GCE_INSTANCE, keys=("machineType",), signals=(CPU,)),
+    "gcp.compute.idle": Watch(
+        gcp.GCE_INSTANCE,
+        removal=True,
+        state_key="status",
+        applied_states=frozenset({"TERMINATED", "STOPPING", "SUSPENDED"}),
+    ),
+    "gcp.sql.idle": Watch(gcp.SQL_INSTANCE, removal=True, applied_states=frozenset({"STOPPED"})),
+    "gcp.address.unused": _removal(gcp.GCE_ADDRESS),
+    "gcp.disk.unattached": _removal(gcp.GCE_DISK),
+    "gcp.snapshot.old": _removal(gcp.GCE_SNAPSHOT),
+    "azure.vm.rightsize": Watch(azure.VM, keys=("vmSize",), signals=(CPU,)),
+    "azure.vm.idle": _DEALLOCATED,
+    "azure.vm.stopped_not_deallocated": _DEALLOCATED,
+    "azure.disk.unattached": _removal(azure.DISK),
+    "azure.lb.no_backends": _removal(azure.LOAD_BALANCER),
+    "azure.publicip.unassociated": _removal(azure.PUBLIC_IP),
+    "azure.snapshot.old": _removal(azure.SNAPSHOT),
+}
+"""Modules whose outcome a scan observes. Not covered yet: the Kubernetes modules other than
+k8s.workload.rightsize (node.underutilized, pvc.unused, service.lb_idle, workload.abandoned)."""
+
+REMOVALS = frozenset({Action.DELETE, Action.RELEASE, Action.STOP})
+
+
+def covered(module: str) -> bool:
+    return module in WATCHES
+
+
+def find(snapshot: Snapshot, kind: str, resource_id: str) -> Resource | None:
+    return next((r for r in snapshot.resources if r.kind == kind and r.id == resource_id), None)
+
+
+def observe(finding: Finding, snapshot: Snapshot) -> Observation | None:
+    """How ``snapshot`` shows ``finding``'s proposal; None for a module without a Watch."""
+    watch = WATCHES.get(finding.module)
+    if watch is None:
+        return None
+    resource = find(snapshot, watch.kind, finding.resource_id)
+    if watch.observe is not None:
+        return watch.observe(finding, resource, snapshot)
+    return _observe_state(watch, resource) or _observe_keys(watch, finding, resource)
+
+
+def _observe_state(watch: Watch, resource: Resource | None) -> Observation | None:
+    """Gone, stopped or still there; None when the attributes in ``watch.keys`` decide."""
+    state = str(resource.attr(watch.state_key)) if resource is not None else None
+    if resource is None or state in watch.gone_states:
+        gone = {"present": False, **({watch.state_key: state} if state else {})}
+        if watch.removal:
+            return Observation(Outcome.APPLIED, gone, "the resource is gone from the inventory")
+        return Observation(Outcome.RESOURCE_GONE, gone, "the resource is gone; the proposal was a change")
+    if watch.applied_states:
+        seen = {watch.state_key: state}
+        if state in watch.applied_states:
+            return Observation(Outcome.APPLIED, seen, f"{watch.state_key} is {state}")
+        return Observation(Outcome.UNCHANGED, seen, f"{watch.state_key} is still {state}")
+    if watch.removal:
+        return Observation(Outcome.UNCHANGED, {"present": True}, "the resource is still there")
+    return None
+
+
+def _observe_keys(watch: Watch, finding: Finding, resource: Resource | None) -> Observation:
+    assert resource is not None  # _observe_state answered for a missing resource
+    seen = {k: resource.attr(k) for k in watch.keys}
+    if all(seen[k] == finding.proposed.get(k) for k in watch.keys):
+        return Observation(Outcome.APPLIED, seen, _describe(seen, "now"))
+    if all(seen[k] == finding.current.get(k) for k in watch.keys):
+        return Observation(Outcome.UNCHANGED, seen, _describe(seen, "still"))
+    wanted = {k: finding.proposed.get(k) for k in watch.keys}
+    return Observation(
+        Outcome.CHANGED_DIFFERENTLY,
+        seen,
+        f"{_describe(seen, 'now')}, not the proposed {_describe(wanted, '')}",
+    )
+
+
+def _describe(values: Mapping[str, Any], word: str) -> str:
+    text = ", ".join(f"{k} {v}" for k, v in values.items())
+    return f"{word} {text}".strip()
+
+
+def regressions(
+    finding: Finding, snapshot: Snapshot, *, since: datetime, thresholds: Thresholds
+) -> list[dict[str, Any]]:
+    """Post-change signals of harm, as evidence items (empty: none seen). Only days after ``since``."""
+    watch = WATCHES.get(finding.module)
+    if watch is None or finding.action in REMOVALS:
+        return []
+    found: list[dict[str, Any]] = []
+    ids = [finding.resource_id]
+    if watch.kind == k8s.K8S_WORKLOAD:
+        ids = [c.id for c in snapshot.of_kind(k8s.K8S_CONTAINER) if c.attr("workload") == finding.resource_id]
+    for signal in watch.signals:
+        for rid in ids:
+            probe = _Probe(finding, snapshot, rid, since, thresholds)
+            found.extend(_summarised(_SIGNALS[signal](probe)))
+    return found
+
+
+def _summarised(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Daily items of one signal of one resource as one: days affected, first and last, worst value."""
+    if len(days) <= 1 or "day" not in days[0]:
+        return days
+    worst = (
+        max(days, key=lambda d: d["value"])
+        if days[0]["unit"] != "bytes free"
+        else min(days, key=lambda d: d["value"])
+    )
+    return [{**worst, "day": days[-1]["day"], "firstDay": days[0]["day"], "days": len(days)}]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """One resource's post-change days, for the signal readers."""
+
+    finding: Finding
+    snapshot: Snapshot
+    rid: str
+    since: datetime
+    limits: Thresholds
+
+    def days(self, metric: Metric) -> list[Any]:
+        daily = self.snapshot.metric(self.rid, metric).daily
+        return [d for d in daily if d.samples and d.day > self.since.date()]
+
+    def item(self, signal: str, day: Any, value: float, limit: float, unit: str) -> dict[str, Any]:
+        return {"signal": signal, "resource": self.rid, "day": str(day), "value": round(value, 2),
+                "threshold": limit, "unit": unit}  # fmt: skip
+
+
+def _container_cpu(p: _Probe) -> list[dict[str, Any]]:
+    """CPU use at or above the new request: the container now competes for CPU it no longer reserves."""
+    container = p.rid.rsplit("/", 1)[-1]
+    asked = ((p.finding.proposed.get("containers") or {}).get(container) or {}).get("requests") or {}
+    if "cpu" not in asked:
+        return []
+    request = _parse_cpu(asked["cpu"])
+    days = [d for d in p.days(Metric.CPU_MILLICORES) if d.high >= request]
+    return [p.item("CpuAboveRequest", d.day, d.high, request, "millicores") for d in days]
+
+
+def _cpu(p: _Probe) -> list[dict[str, Any]]:
+    if watch_kind(p.finding) == k8s.K8S_WORKLOAD:
+        return _container_cpu(p)
+    limit = p.limits.cpu_saturation_percent
+    days = [d for d in p.days(Metric.CPU_UTILIZATION) if d.high >= limit]
+    return [p.item("CpuSaturated", d.day, d.high, limit, "percent") for d in days]
+
+
+def _memory(p: _Probe) -> list[dict[str, Any]]:
+    limit = p.limits.memory_pressure_percent
+    days = [d for d in p.days(Metric.MEMORY_USED_PERCENT) if d.maximum >= limit]
+    return [p.item("MemoryPressure", d.day, d.maximum, limit, "percent") for d in days]
+
+
+def _rds_memory(p: _Probe) -> list[dict[str, Any]]:
+    """Freeable memory under (100 - memoryPressurePercent)% of the new class's memory."""
+    gib = p.finding.proposed.get("memoryGib")
+    if not isinstance(gib, int | float) or gib <= 0:
+        return []
+    floor = float(gib) * 1024**3 * (100 - p.limits.memory_pressure_percent) / 100
+    low = [
+        (d.day, d.minimum if d.minimum is not None else d.average)
+        for d in p.days(Metric.MEMORY_AVAILABLE_BYTES)
+    ]
+    return [p.item("MemoryPressure", day, free, floor, "bytes free") for day, free in low if free <= floor]
+
+
+def _oom(p: _Probe) -> list[dict[str, Any]]:
+    resource = find(p.snapshot, k8s.K8S_CONTAINER, p.rid)
+    killed = resource.attr("lastOomKilledAt") if resource is not None else None
+    when = datetime.fromisoformat(killed) if isinstance(killed, str) else killed
+    if isinstance(when, datetime) and when > p.since:
+        return [{"signal": "OOMKilled", "resource": p.rid, "at": when.isoformat()}]
+    return []
+
+
+_SIGNALS: dict[str, Callable[[_Probe], list[dict[str, Any]]]] = {
+    CPU: _cpu,
+    MEMORY: _memory,
+    RDS_MEMORY: _rds_memory,
+    OOM: _oom,
+}
+
+
+def watch_kind(finding: Finding) -> str | None:
+    watch = WATCHES.get(finding.module)
+    return watch.kind if watch is not None else None

@@ -1,0 +1,35 @@
+"""Closed loop: each finding's baseline and observed outcome, with row-level security like revision 0007.
+
+Numbered 0012 but chained after 0013 (the verifier's verdicts, merged first), as r0013 asked of
+whichever merged second: a database already at 0013 still gets this table.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from cloudios.store import schema
+
+revision = "0012"
+down_revision = "0013"
+
+TABLES = (schema.recommendation_outcomes,)
+TENANT_MATCHES = "tenant = current_setting('cloudios.tenant', true)"
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    schema.metadata.create_all(conn, tables=list(TABLES))
+    if conn.dialect.name != "postgresql":
+        return
+    for table in TABLES:
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
+        conn.exec_driver_sql(
+            f"CREATE POLICY cloudios_tenant ON {table.name} "
+            f"USING ({TENANT_MATCHES}) WITH CHECK ({TENANT_MATCHES})"
+        )
+        conn.exec_driver_sql(
+            f"CREATE POLICY cloudios_maintenance ON {table.name} TO CURRENT_USER "
+            "USING (true) WITH CHECK (true)"
+        )
