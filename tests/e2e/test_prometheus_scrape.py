@@ -106,6 +106,12 @@ def scraping(
         yield PromApi(running), job, token, operator.env["CLOUDIOS_WEBHOOK_CA_FILE"]
 
 
+def _tried(api: PromApi, pool: str) -> dict[str, Any] | None:
+    """The target of ``pool`` once it has been scraped (each job scrapes on its own timer)."""
+    pools = {t["scrapePool"]: t for t in api.get("/api/v1/targets")["activeTargets"]}
+    return pools[pool] if pools[pool]["health"] != "unknown" else None
+
+
 def test_prometheus_scrapes_the_operator_as_the_chart_configures_it(
     scraping: tuple[PromApi, dict[str, Any], str, str], cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -124,8 +130,9 @@ def test_prometheus_scrapes_the_operator_as_the_chart_configures_it(
     targets = {t["scrapePool"]: t for t in api.get("/api/v1/targets")["activeTargets"]}
     assert targets[job["job_name"]]["health"] == "up", targets[job["job_name"]]
     assert targets[job["job_name"]]["scrapeUrl"].startswith("https://127.0.0.1:")
-    assert targets["anonymous"]["health"] == "down"
-    assert "401" in targets["anonymous"]["lastError"], targets["anonymous"]
+    anonymous = eventually(lambda: _tried(api, "anonymous"), timeout=60, what="the anonymous job's first scrape")
+    assert anonymous["health"] == "down", anonymous
+    assert "401" in anonymous["lastError"], anonymous
     assert api.query('up{job="anonymous"} == 1') == []
 
     # The scan: one success, none failed; the tenant's namespace label survives (honorLabels).

@@ -336,8 +336,10 @@ def test_printer_columns(crds_applied: ControlPlane, populated: str) -> None:
 
     recs = table(crds_applied, "recs", "-n", populated, "-o", "wide")
     assert recs[0] == [
-        "NAME", "STATE", "MODULE", "RESOURCE", "SAVINGS", "CONFIDENCE", "AGE", "ACCOUNT", "REGION", "DECISION"
+        "NAME", "STATE", "MODULE", "RESOURCE", "SAVINGS", "REALIZED", "REGRESSED", "CONFIDENCE", "AGE",
+        "ACCOUNT", "REGION", "DECISION", "VERIFIER",
     ]  # fmt: skip
+    # Not applied yet: Realized, Regressed and Verifier are empty, so table() drops those cells.
     assert recs[1][:6] == ["prod-i-0abc", "Approved", "aws.ec2.idle", "i-0abc", "140.16", "high"]
     assert recs[1][7:] == ["prod", "us-east-1", "Approved"]
 

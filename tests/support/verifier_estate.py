@@ -3,7 +3,8 @@
 Canary names, tag values and an access key go onto every instance and load balancer; the account id,
 every resource id, ARN, public IP and name the findings carry are canaries too (they must never
 reach the verifier either). Session-scoped: the moto server is our own, so other suites' resets
-cannot touch it.
+cannot touch it. moto's backends live in the process, though, so the estate starts from a reset: an
+earlier test's resources (the same account and region) would otherwise collide with the seed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cloudios.emulators.aws.sample_estate import seed_estate
 from cloudios.emulators.aws.server import start_moto_server
 from cloudios.store.sql import SqlRepository
 from tests.support.manifests import ACCOUNT, NAMESPACE, aws_manifests
-from tests.support.moto import BASE_KEY_ID, BASE_SECRET, AwsEnv
+from tests.support.moto import BASE_KEY_ID, BASE_SECRET, AwsEnv, reset_moto
 
 REGION = "us-west-2"
 CANARY_NAME = "canary-name-5be1"
@@ -81,6 +82,7 @@ def verifier_estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verifi
     work = tmp_path_factory.mktemp("verifier-estate")
     server = start_moto_server()
     try:
+        reset_moto(server.url)
         env = AwsEnv(server.url)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("AWS_ENDPOINT_URL", server.url)
