@@ -28,6 +28,8 @@ Two approaches then run, each in its own subprocess so its peak RSS is its own
 
 Wall times are emulator times (a local moto on the same CPUs), not AWS latencies; the call
 counts are what would be sent to AWS.
+
+The estate and its seeding are in bench/aws_scan_estate.py, the report in bench/aws_scan_report.py.
 """
 
 from __future__ import annotations
@@ -40,25 +42,28 @@ if sys.path and sys.path[0].rstrip("/").endswith("/bench"):
 
 import argparse
 import json
-import math
 import os
-import platform
-import random
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
-HEADING = "## AWS scan (bench/aws_scan.py)"
-ACCOUNT = "123456789012"
-REGIONS = ("us-east-1", "eu-west-1")
-KEY_ID, SECRET = "cloudios-bench-key", "benchmark-only"
-INSTANCE_METRICS = (("AWS/EC2", "CPUUtilization"), ("AWS/EC2", "NetworkIn"), ("AWS/EC2", "NetworkOut"))
-VOLUME_METRICS = (("AWS/EBS", "VolumeReadOps"), ("AWS/EBS", "VolumeWriteOps"))
+sys.path.insert(0, str(ROOT))  # bench.* (the estate and the report) live next to this file
+
+from bench.aws_scan_estate import (  # noqa: E402
+    ACCOUNT,
+    INSTANCE_METRICS,
+    KEY_ID,
+    REGIONS,
+    SECRET,
+    VOLUME_METRICS,
+    scan_end,
+    seed,
+)
+from bench.aws_scan_report import HEADING, report, write_docs  # noqa: E402
 
 
 def peak_rss_kib(field: str = "VmHWM") -> int:
@@ -69,79 +74,6 @@ def peak_rss_kib(field: str = "VmHWM") -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _end() -> datetime:
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-# --- seeding (parent process) --------------------------------------------------------------------
-
-
-def seed(url: str, instances: int, days: int, *, via_api: bool) -> dict[str, Any]:
-    import boto3.session  # noqa: PLC0415
-
-    from cloudios.emulators.aws.series import MetricWriter  # noqa: PLC0415
-
-    began = time.perf_counter()
-    rng = random.Random(42)
-    end = _end()
-    per_region = math.ceil(instances / len(REGIONS))
-    series = 0
-    for region in REGIONS:
-        session = boto3.session.Session(
-            aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET, region_name=region
-        )
-        ec2 = session.client("ec2", endpoint_url=url)
-        left = per_region
-        while left:
-            batch = min(100, left)
-            ec2.run_instances(ImageId="ami-1e749f67", MinCount=batch, MaxCount=batch, InstanceType="m5.large")
-            left -= batch
-        ids = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
-        volumes = [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]]
-        targets = [(ns, name, "InstanceId", i) for i in ids for ns, name in INSTANCE_METRICS]
-        targets += [(ns, name, "VolumeId", v) for v in volumes for ns, name in VOLUME_METRICS]
-        series += len(targets)
-        writer = MetricWriter(session.client("cloudwatch", endpoint_url=url)) if via_api else None
-        store = None if via_api else _store(region)
-        for namespace, name, dim, value in targets:
-            level = rng.uniform(0.5, 80.0) if name == "CPUUtilization" else rng.uniform(1e3, 1e8)
-            for d in range(days):
-                day = end - timedelta(days=days - d)
-                low, high = level * rng.uniform(0.2, 0.9), level * rng.uniform(1.1, 1.25)
-                total = level * 24 * rng.uniform(0.95, 1.05)
-                if writer is not None:
-                    writer.put_stats(
-                        namespace, name, [(dim, value)], day, samples=24, total=total, low=low, high=high
-                    )
-                else:
-                    assert store is not None
-                    store(namespace, name, [{"Name": dim, "Value": value}], day, 24, total, low, high)
-        if writer is not None:
-            writer.flush()
-    return {"series": series, "datums": series * days, "seconds": time.perf_counter() - began}
-
-
-def _store(region: str) -> Any:
-    from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends  # noqa: PLC0415
-
-    backend = cloudwatch_backends[ACCOUNT][region]
-
-    def put(  # noqa: PLR0917 - mirrors moto's positional datum constructor
-        namespace: str,
-        name: str,
-        dims: list[dict[str, str]],
-        day: datetime,
-        n: int,
-        total: float,
-        low: float,
-        high: float,
-    ) -> None:
-        datum = MetricAggregatedDatum(namespace, name, low, high, n, total, dims, day)
-        backend.metric_data.append(datum)
-
-    return put
 
 
 # --- the two approaches (child processes) ----------------------------------------------------
@@ -180,7 +112,7 @@ def run_cloudios(days: int, concurrency: int) -> dict[str, Any]:
         lookback_days=days,
         kinds=frozenset({EC2_INSTANCE, EBS_VOLUME}),
         metrics=needs,
-        end=_end(),
+        end=scan_end(),
         credentials=AwsBaseCredentials(KEY_ID, SECRET),
         max_concurrency=concurrency,
     )
@@ -214,7 +146,7 @@ def run_baseline(days: int, concurrency: int) -> dict[str, Any]:
     import boto3.session  # noqa: PLC0415
 
     began = time.perf_counter()
-    end = _end()
+    end = scan_end()
     jobs = []
     other = 0
     for region in REGIONS:
@@ -279,124 +211,6 @@ def _child(approach: str, url: str, args: argparse.Namespace, instances: int) ->
     env = {**os.environ, "AWS_ENDPOINT_URL": url, "AWS_EC2_METADATA_DISABLED": "true"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=1800)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-# --- report ------------------------------------------------------------------------------------
-
-
-def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> str:
-    shown = " ".join(a for a in sys.argv[1:] if a != "--write-docs")
-    how = "PutMetricData" if args.seed_via_api else "the in-process fast path"
-
-    def row(size: int, name: str, result: dict[str, Any], lower: str) -> str:
-        cells = [
-            f"{size:,}",
-            name,
-            f"{result['cloudwatch_calls']:,}",
-            lower,
-            str(result["other_calls"]),
-            f"{result['series']:,}",
-            f"{result['days']:,}",
-            f"{result['wall']:.1f}",
-            f"{result['rss_kib'] / 1024:.0f}",
-        ]
-        return "| " + " | ".join(cells) + " |"
-
-    rows = []
-    for run in runs:
-        ours, base, size = run["cloudios"], run["baseline"], run["instances"]
-        bound = sum(math.ceil(q / 500) for q in ours["queries"].values())
-        rows.append(row(size, "Cloudios `collect` (GetMetricData, 500 queries/call)", ours, f"{bound:,}"))
-        rows.append(row(size, "Baseline: one GetMetricStatistics per resource and metric", base, "—"))
-    small, large = runs[0], runs[-1]
-    growth = ""
-    if len(runs) > 1:
-        ratio = large["cloudios"]["wall"] / small["cloudios"]["wall"]
-        base_ratio = large["baseline"]["wall"] / small["baseline"]["wall"]
-        growth = (
-            f"Wall time grows {ratio:.1f}x for {large['instances'] / small['instances']:.0f}x the "
-            f"resources (baseline: {base_ratio:.1f}x). "
-        )
-    largest = large["cloudios"]
-    estate = (
-        f"Estate per size: N EC2 instances and their N root volumes in {len(REGIONS)} regions, "
-        f"{args.days} days of daily statistics, 5 series per instance/volume pair (seeded via {how}: "
-        + ", ".join(
-            f"{r['instances']:,}: {r['seeded']['datums']:,} datums in {r['seeded']['seconds']:.0f} s"
-            for r in runs
-        )
-        + "). Cloudios asks Average/Maximum/SampleCount/p99 for CPU and Sum/Maximum/SampleCount for "
-        f"counters, 500 queries x {args.days} days = {500 * args.days:,} datapoints a call (limit "
-        "100,800). The baseline asks Average, Maximum, SampleCount and Sum in one GetMetricStatistics "
-        "call per series and gets no percentile (that would be one more call per instance). Both "
-        f"read the same days of data. Concurrency {args.concurrency} threads each; each approach ran "
-        "in its own subprocess (peak RSS = its own `VmHWM`); both keep every day they read until the "
-        "end: Cloudios in the snapshot as compact columns (`DailyColumns`: one typed array per "
-        "statistic, `DailyStat` views built on access), the baseline as the raw datapoints, like "
-        f"Custodian's resource annotations. {growth}At {large['instances']:,} instances the columns "
-        f"hold {largest['days']:,} days in {largest['column_bytes'] / 2**20:.0f} MiB "
-        f"({largest['column_bytes'] / max(1, largest['days']):.1f} bytes a day; as `DailyStat` objects, "
-        f"160 bytes a day, they would take {largest['days'] * 160 / 2**20:.0f} MiB)."
-    )
-    memory = (
-        "Memory: Cloudios plans its GetMetricData batches as it sends them (at most two per worker "
-        "in flight, never the estate's whole plan of Query objects) and reduces each answer, in the "
-        "worker thread that fetched it, to one array of days per query (8 bytes a query-day; the "
-        "parsed answer, ~45,000 datetime/float pairs, dies in that thread); the summarizer builds "
-        "each series' columns straight from those arrays. Before (recorded at 240d71e: 217 MiB at "
-        "1,000 and 808 MiB at 10,000 instances; 520 MiB at 10,000 re-measured for the collect alone "
-        "at b073de8, which already bounded the batches in flight) the parsed answers waited for the "
-        "summarizer as (datetime, float) tuples, ~170 bytes a datapoint (about 15 answers, 110 MiB, "
-        "alive at the peak at 3,000 instances, tracemalloc), and the plan held 16 Query objects per "
-        "instance for the whole scan. What the peak still holds at the largest size: the snapshot "
-        "itself (the columns above, 20,000 pydantic resources of ~1.6 KB, 50,000 summaries of ~0.5 "
-        "KB), the interpreter and libraries (78 MiB when the inventory starts) and botocore's "
-        "service models (~22 MiB), the malloc arenas of the 8 worker threads (45-60 MiB, free but "
-        "retained), and Python heap left fragmented by the inventory: the emulator answers "
-        "DescribeInstances with a region's 5,000 instances in one page (moto's MaxResults counts "
-        "reservations; ~15 MB of XML, ~95 MiB to parse, both regions at once), where AWS pages at "
-        "1,000 instances."
-    )
-    machine = (
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end (the machine is shared); the moto server "
-        "runs in the benchmark's own process on the same CPUs, so wall times are emulator times, not "
-        "AWS latencies. The call counts are what AWS would receive."
-    )
-    return "\n".join(
-        [
-            HEADING,
-            "",
-            "```",
-            f".venv/bin/python bench/aws_scan.py {shown}".rstrip(),
-            "```",
-            "",
-            estate,
-            "",
-            (
-                "| Instances | Approach | CloudWatch calls | Lower bound Σ⌈queries/500⌉ | Other API calls "
-                "| Series | Days of data read | Wall (s) | Peak RSS (MiB) |"
-            ),
-            "|---|---|---|---|---|---|---|---|---|",
-            *rows,
-            "",
-            memory,
-            "",
-            machine,
-            "",
-        ]
-    )
-
-
-def write_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    if HEADING in text:
-        start = text.index(HEADING)
-        following = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[following + 1 :] if following != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def one_size(args: argparse.Namespace, instances: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from hypothesis import settings
 
 pytest_plugins = [
+    "tests.support.audit_log",
     "tests.support.controlplane",
     "tests.support.moto",
     "tests.support.gcp",

@@ -176,7 +176,7 @@ def _story(demo: Any, recs: list[dict[str, Any]]) -> None:
 
 def _delete_volumes(demo: Any, recs: list[dict[str, Any]]) -> None:
     import boto3  # noqa: PLC0415
-    from tools.demo_operator import DEMO_KEYS  # noqa: PLC0415
+    from tools.demo_environment import DEMO_KEYS  # noqa: PLC0415
 
     for rec in recs:
         spec = rec["spec"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudios.domain import Metric
@@ -74,6 +74,11 @@ DOCUMENTED_KEYS = {
     NAT_GATEWAY: {"state", "vpcId", "subnetId", "connectivityType"},
 }
 
+
+# The metric tests' scan end and two days inside its 7-day window [2026-03-03, 2026-03-10).
+METRICS_END = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
+DAY1 = datetime(2026, 3, 4, tzinfo=UTC)
+DAY3 = datetime(2026, 3, 6, tzinfo=UTC)
 
 AMI = "ami-1e749f67"  # moto does not check image ids; its default AMIs are not loaded (faster)
 
