@@ -279,3 +279,47 @@ def test_applied_then_verified_or_regressed(  # noqa: PLR0915, PLR0917 - one sto
     run_now(cluster, "again")
     assert loop_view(cluster) == before
     assert audited(tmp_path, cluster.namespace) == entries
+
+
+def test_unseen_runs_expire_and_a_scan_that_sees_them_again_reopens(
+    loop_operators: OperatorFactory, cluster: Cluster, fleet: Fleet, tmp_path: Path
+) -> None:
+    """A suspended account is not scanned: its Recommendations are neither resolved nor confirmed; after
+    expireAfterUnseenScans such runs they are Expired (the approved one too), audited once."""
+    cluster.secret(SECRET_NAME, base_secret())
+    cluster.create("cloudaccounts", account("prod"))
+    spec_policy = policy("loop", schedule="0 6 1 1 *", modules=[{"name": "aws.ec2.rightsize"}])
+    spec_policy["spec"]["closedLoop"] = {"expireAfterUnseenScans": 2}
+    cluster.create(POLICIES, spec_policy)
+    operator = loop_operators(cluster.namespace)
+    recs = eventually(lambda: len(by_instance(cluster)) == 2 and by_instance(cluster), timeout=90,
+                      what="two rightsizing recommendations")  # fmt: skip
+    approved = recs[fleet.quiet]["metadata"]["name"]
+    cluster.patch(RECOMMENDATIONS, approved, {"spec": {"decision": {"type": "Approved"}}})
+    eventually(lambda: status_of(cluster, fleet.quiet).get("state") == "Approved", what="Approved")
+
+    cluster.patch("cloudaccounts", "prod", {"spec": {"suspend": True}})
+    run_now(cluster, "unseen-1")
+    states = {i: status_of(cluster, i).get("state") for i in (fleet.quiet, fleet.busy)}
+    assert states == {fleet.quiet: "Approved", fleet.busy: "Proposed"}  # neither resolved nor confirmed
+    operator.restart()  # the count is in the store: a restart in between changes nothing
+    run_now(cluster, "unseen-2")
+    expired = eventually(
+        lambda: (
+            all(status_of(cluster, i).get("state") == "Expired" for i in (fleet.quiet, fleet.busy))
+            and by_instance(cluster)
+        ),
+        what="both Expired after two unseen runs",
+    )
+    outcome = expired[fleet.quiet]["status"]["outcome"]
+    assert outcome["result"] == "Unseen"
+    assert outcome["observed"] == {"unseenScans": 2, "reason": "account prod was skipped (Suspended)"}
+    assert triggers(tmp_path, cluster.namespace, approved)[-1] == ["expire"]
+    entries = audited(tmp_path, cluster.namespace)
+    assert [a for a, t, _ in entries if t == f"recommendations/{approved}"].count("lifecycle.expired") == 1
+
+    run_now(cluster, "unseen-3")  # Expired is left only by a scan that reports the finding again
+    assert audited(tmp_path, cluster.namespace) == entries
+    cluster.patch("cloudaccounts", "prod", {"spec": {"suspend": False}})
+    run_now(cluster, "seen-again")
+    eventually(lambda: status_of(cluster, fleet.busy).get("state") == "Proposed", what="reopened")

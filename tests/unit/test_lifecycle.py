@@ -16,8 +16,10 @@ from cloudios.domain.lifecycle import (
     Trigger,
     advance,
     allowed,
+    expires_unseen,
     path,
     table,
+    unseen_count,
 )
 
 EXPECTED = {
@@ -32,6 +34,7 @@ EXPECTED = {
     ("Dismissed", "apply"): "Applied",
     ("Applied", "verify"): "Verified",
     ("Proposed", "expire"): "Expired",
+    ("Approved", "expire"): "Expired",
     ("Proposed", "resolve"): "Resolved",
     ("Approved", "resolve"): "Resolved",
     ("Dismissed", "resolve"): "Resolved",
@@ -99,3 +102,30 @@ def test_path_names_the_triggers_of_a_compound_write() -> None:
     assert path(State.APPLIED, State.PROPOSED) is None
     assert path(State.VERIFIED, State.APPLIED) is None
     assert path(State.RESOLVED, State.VERIFIED) == [Trigger.REOPEN, Trigger.APPLY, Trigger.VERIFY]
+
+
+@pytest.mark.parametrize(
+    ("count", "covered", "after"), [(0, False, 1), (2, False, 3), (0, True, 0), (2, True, 0), (7, True, 0)]
+)
+def test_an_uncovered_run_counts_one_unseen_scan_and_a_covered_one_resets(
+    count: int, covered: bool, after: int
+) -> None:
+    assert unseen_count(count, covered=covered) == after
+
+
+@pytest.mark.parametrize(
+    ("state", "count", "expires"),
+    [
+        (State.PROPOSED, 2, False),
+        (State.PROPOSED, 3, True),
+        (State.APPROVED, 3, True),
+        (State.APPROVED, 4, True),
+        (State.DISMISSED, 3, False),  # a user's decision to leave it: nothing to expire
+        (State.APPLIED, 5, False),
+        (State.VERIFIED, 5, False),
+        (State.RESOLVED, 5, False),
+        (State.EXPIRED, 5, False),  # never set twice
+    ],
+)
+def test_n_unseen_scans_expire_only_proposed_and_approved(state: State, count: int, expires: bool) -> None:
+    assert expires_unseen(state, count, 3) is expires

@@ -61,6 +61,15 @@ class ClosedLoop(ApiModel):
         description="A Proposed recommendation whose finding no scan has confirmed for this many days "
         "(its evidence is stale) becomes Expired; default: the policy's lookbackDays.",
     )
+    expire_after_unseen_scans: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        strict=True,
+        description="A Proposed or Approved recommendation whose scope (its account, region and module) this "
+        "many consecutive runs did not fully scan (account skipped or failed, region not scanned, module "
+        "failed or not selected) becomes Expired; a run that scans its scope fully resets the count.",
+    )
 
 
 class RealizedSavings(ApiModel):
@@ -79,10 +88,14 @@ class Outcome(ApiModel):
     """The closed loop's view of a recommendation: what later scans saw of its resource.
 
     result: Applied (the resource matches the proposal), ChangedDifferently (changed, not as
-    proposed: never Applied), Unchanged, or ResourceGone (a change proposal whose resource vanished).
+    proposed: never Applied), Unchanged, ResourceGone (a change proposal whose resource vanished), or
+    Unseen (Expired after expireAfterUnseenScans runs that did not scan its scope).
     """
 
-    result: str = Field(description="Applied, ChangedDifferently, Unchanged or ResourceGone.")
+    result: str = Field(
+        description="Applied, ChangedDifferently, Unchanged, ResourceGone, or Unseen (expired: runs that did "
+        "not scan its scope; observed has unseenScans and reason)."
+    )
     observed: dict[str, Any] = Field(
         default_factory=dict, description="What the scan saw, e.g. {instanceType: m5.large}."
     )

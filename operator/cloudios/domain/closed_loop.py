@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -63,5 +64,35 @@ class LoopRecord(BaseModel):
     realized: Realized | None = None
     regressions: list[dict[str, Any]] = Field(default_factory=list)
     regressed_at: datetime | None = None
-    missing_scans: int = 0
+    missing_scans: int = Field(
+        default=0, description="Consecutive runs that did not fully scan the finding's scope (lifecycle)."
+    )
+    unseen_run: datetime | None = Field(default=None, description="The run the count last counted.")
+    unseen_reason: str = Field(default="", description="Why the last unseen run did not cover the scope.")
     evidence_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What one run scanned of one account (domain.lifecycle, unseen scans).
+
+    ``reason``: why the account was not scanned at all (skipped, failed); else the ``modules`` that ran
+    to completion (``failed``: those that raised) in ``regions`` (None: all the account's scope).
+    """
+
+    modules: frozenset[str] = frozenset()
+    regions: frozenset[str] | None = None
+    failed: frozenset[str] = frozenset()
+    reason: str | None = None
+
+    def gap(self, finding: Finding) -> str | None:
+        """Why this run did not fully cover ``finding``'s scope; None when it did."""
+        if self.reason is not None:
+            return self.reason
+        if finding.module in self.failed:
+            return f"module {finding.module} failed"
+        if finding.module not in self.modules:
+            return f"module {finding.module} did not run (not selected by the policy)"
+        if self.regions is not None and finding.region not in self.regions:
+            return f"region {finding.region} was not scanned"
+        return None

@@ -4,13 +4,24 @@ One table, ``TRANSITIONS``, is the whole state machine; docs/operator.md shows i
 every edge. Who fires each trigger:
 
 - ``approve`` / ``dismiss`` / ``withdraw``: a user's ``spec.decision`` (set, set, removed).
-- ``resolve``: a scan no longer reports the finding and the resource does not match the proposal
-  (the waste went away some other way); ``reopen``: a later scan reports it again.
+- ``resolve``: a scan that fully covered the finding's scope no longer reports it and the resource
+  does not match the proposal (the waste went away some other way); ``reopen``: a later scan
+  reports it again.
 - ``apply``: a scan's inventory shows the resource as proposed (type changed, volume gone, requests
   lowered within tolerance); approved or not, an applied change is a fact.
 - ``verify``: the module's verification window of post-change data has passed and the realized
   saving is recorded.
-- ``expire``: the evidence is older than its window, or the resource was not seen for N scans.
+- ``expire``: the evidence is older than its window (Proposed), or the finding's scope was not
+  scanned for N consecutive runs (Proposed or Approved; ``unseen_count`` and ``expires_unseen``).
+
+Unseen scans. A run that did not fully cover a Recommendation's scope — its account was skipped
+(suspended, not Ready) or its scan failed, its region was not scanned (no longer listed, or its shard
+failed), its module failed or is not selected by the policy — can neither confirm the finding nor
+say it is gone: it neither resolves nor confirms it, and counts one unseen scan. A run that covered
+the scope fully resets the count (it reported the finding again, or resolved or applied it as
+usual). After ``spec.closedLoop.expireAfterUnseenScans`` (default 3) consecutive unseen scans a
+Proposed or Approved Recommendation moves to Expired. Each run counts once: the count is stored with
+the run it last counted (a publish repeated after a failure or a restart counts nothing again).
 
 ``Regressed`` is not a state: it is a condition on an Applied or Verified recommendation (the change
 happened; it hurt). A state is never set twice: a trigger that would keep the state is refused.
@@ -68,6 +79,7 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (D, Trigger.APPLY): AP,
     (AP, Trigger.VERIFY): V,
     (P, Trigger.EXPIRE): E,
+    (A, Trigger.EXPIRE): E,
     (P, Trigger.RESOLVE): R,
     (A, Trigger.RESOLVE): R,
     (D, Trigger.RESOLVE): R,
@@ -84,7 +96,8 @@ TRIGGER_SOURCES: dict[Trigger, str] = {
     Trigger.REOPEN: "scan: the finding is reported again",
     Trigger.APPLY: "scan: the inventory shows the resource as proposed (appliedAt, approved true|false)",
     Trigger.VERIFY: "scan: the verification window of post-change data passed; realized saving recorded",
-    Trigger.EXPIRE: "scan: evidence older than its window, or the resource not seen for N scans",
+    Trigger.EXPIRE: "scan: evidence older than its window (Proposed), or its account, region or module "
+    "not fully scanned for expireAfterUnseenScans consecutive runs (Proposed, Approved)",
 }
 """Who fires each trigger, for the documentation table."""
 
@@ -111,6 +124,17 @@ def advance(state: State, trigger: Trigger) -> State:
     if found is None:
         raise IllegalTransitionError(state, trigger)
     return found
+
+
+def unseen_count(count: int, *, covered: bool) -> int:
+    """Consecutive unseen scans after one more run: one that fully covered the scope resets them."""
+    return 0 if covered else count + 1
+
+
+def expires_unseen(state: State, count: int, limit: int) -> bool:
+    """Whether ``count`` consecutive unseen scans expire a Recommendation in ``state`` (Proposed or
+    Approved: the states ``expire`` leaves)."""
+    return count >= limit and allowed(state, Trigger.EXPIRE)
 
 
 def path(start: State, end: State) -> list[Trigger] | None:

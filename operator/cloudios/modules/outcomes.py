@@ -1,8 +1,9 @@
 """How each module's proposal shows in a later scan's inventory, and the signals that say a change hurt.
 
 Pure, like the modules: a stored finding and a snapshot in, an observation out. Each covered module
-declares a ``Watch`` (``WATCHES``); a module without one is never observed as Applied (its
-Recommendation keeps the states a scan and a decision give it) — docs/operator.md lists them.
+declares a ``Watch`` (``WATCHES``: every module today; the Kubernetes observers are in
+modules.kubernetes.observe); a module without one would never be observed as Applied (its
+Recommendation would keep the states a scan and a decision give it) — docs/operator.md lists them.
 
 Outcomes of comparing the resource with the proposal:
 - ``Applied``: the resource now matches the proposal (instance type or volume type changed to the
@@ -17,36 +18,30 @@ Outcomes of comparing the resource with the proposal:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from cloudios.domain import Action, Finding, Metric, Resource, Snapshot, azure, gcp
 from cloudios.domain import kubernetes as k8s
 from cloudios.domain import resource as kinds
+from cloudios.modules.kubernetes import observe as observe_k8s
+from cloudios.modules.observation import Observation, Outcome
 
-REQUEST_TOLERANCE = 0.05
-"""Container requests within 5% of the proposal (or 10m CPU / 16 MiB memory) count as applied."""
-CPU_SLACK_M, MEMORY_SLACK_BYTES = 10, 16 * 1024 * 1024
-
-
-class Outcome(StrEnum):
-    APPLIED = "Applied"
-    CHANGED_DIFFERENTLY = "ChangedDifferently"
-    UNCHANGED = "Unchanged"
-    RESOURCE_GONE = "ResourceGone"
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What a scan saw of a proposal's resource: the outcome and the observed values."""
-
-    outcome: Outcome
-    observed: dict[str, Any]
-    detail: str
+__all__ = [
+    "REMOVALS",
+    "WATCHES",
+    "Observation",
+    "Outcome",
+    "Thresholds",
+    "Watch",
+    "covered",
+    "find",
+    "observe",
+    "regressions",
+    "watch_kind",
+]
 
 
 @dataclass(frozen=True)
@@ -89,58 +84,7 @@ def _removal(kind: str) -> Watch:
     return Watch(kind, removal=True)
 
 
-def _parse_cpu(text: str) -> int:
-    return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
-
-
-_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
-
-
-def _parse_memory(text: str) -> int:
-    found = re.fullmatch(r"(\d+)(Ki|Mi|Gi|Ti)?", text)
-    if found is None:
-        raise ValueError(f"not a memory quantity: {text!r}")
-    return int(found.group(1)) * _UNITS.get(found.group(2) or "", 1)
-
-
-def _close(seen: int | None, want: int, slack: int) -> bool:
-    return seen is not None and abs(seen - want) <= max(slack, want * REQUEST_TOLERANCE)
-
-
-def _observe_requests(finding: Finding, workload: Resource | None, snapshot: Snapshot) -> Observation:
-    """k8s.workload.rightsize: every changed container's requests against the proposal."""
-    if workload is None:
-        return Observation(Outcome.RESOURCE_GONE, {}, "the workload is no longer in the cluster's inventory")
-    containers = {str(c.attr("container")): c for c in snapshot.of_kind(k8s.K8S_CONTAINER)
-                  if c.attr("workload") == workload.id}  # fmt: skip
-    observed: dict[str, Any] = {}
-    matches, unchanged = True, True
-    current = finding.current.get("containers") or {}
-    for name, want in (finding.proposed.get("containers") or {}).items():
-        found = containers.get(name)
-        requests = (found.attr("requests") or {}) if found is not None else {}
-        seen = {"cpuM": requests.get("cpuM"), "memoryBytes": requests.get("memoryBytes")}
-        observed[name] = {"requests": seen}
-        asked = want.get("requests") or {}
-        before = (current.get(name) or {}).get("requests") or {}
-        for key, parse, slack, unit in (
-            ("cpu", _parse_cpu, CPU_SLACK_M, "cpuM"),
-            ("memory", _parse_memory, MEMORY_SLACK_BYTES, "memoryBytes"),
-        ):
-            if key in asked:
-                matches &= _close(seen[unit], parse(asked[key]), slack)
-            if key in before:
-                unchanged &= _close(seen[unit], parse(before[key]), 0)
-    if matches:
-        return Observation(Outcome.APPLIED, {"containers": observed}, "requests match the proposal")
-    if unchanged:
-        return Observation(Outcome.UNCHANGED, {"containers": observed}, "requests are unchanged")
-    return Observation(
-        Outcome.CHANGED_DIFFERENTLY, {"containers": observed}, "requests changed, but not to the proposal"
-    )
-
-
-_WORKLOAD = Watch(k8s.K8S_WORKLOAD, signals=(OOM, CPU), observe=_observe_requests)
+_WORKLOAD = Watch(k8s.K8S_WORKLOAD, signals=(OOM, CPU), observe=observe_k8s.requests)
 _DEALLOCATED = Watch(
     azure.VM, removal=True, state_key="powerState", applied_states=frozenset({"deallocated", "deallocating"})
 )
@@ -172,6 +116,10 @@ WATCHES: dict[str, Watch] = {
     "aws.elb.idle": _removal(kinds.ELB),
     "aws.nat.idle": _removal(kinds.NAT_GATEWAY),
     "k8s.workload.rightsize": _WORKLOAD,
+    "k8s.workload.abandoned": Watch(k8s.K8S_WORKLOAD, removal=True, observe=observe_k8s.scaled_to_zero),
+    "k8s.node.underutilized": Watch(k8s.K8S_NODE, removal=True, observe=observe_k8s.drained),
+    "k8s.pvc.unused": Watch(k8s.K8S_CLAIM, removal=True, observe=observe_k8s.claim_deleted),
+    "k8s.service.lb_idle": Watch(k8s.K8S_LOAD_BALANCER, removal=True, observe=observe_k8s.balancer_removed),
     "gcp.compute.rightsize": Watch(gcp.GCE_INSTANCE, keys=("machineType",), signals=(CPU,)),
     "gcp.compute.idle": Watch(
         gcp.GCE_INSTANCE,
@@ -191,8 +139,7 @@ WATCHES: dict[str, Watch] = {
     "azure.publicip.unassociated": _removal(azure.PUBLIC_IP),
     "azure.snapshot.old": _removal(azure.SNAPSHOT),
 }
-"""Modules whose outcome a scan observes. Not covered yet: the Kubernetes modules other than
-k8s.workload.rightsize (node.underutilized, pvc.unused, service.lb_idle, workload.abandoned)."""
+"""Modules whose outcome a scan observes (the Kubernetes ones: modules.kubernetes.observe)."""
 
 REMOVALS = frozenset({Action.DELETE, Action.RELEASE, Action.STOP})
 
@@ -309,7 +256,7 @@ def _container_cpu(p: _Probe) -> list[dict[str, Any]]:
     asked = ((p.finding.proposed.get("containers") or {}).get(container) or {}).get("requests") or {}
     if "cpu" not in asked:
         return []
-    request = _parse_cpu(asked["cpu"])
+    request = observe_k8s.parse_cpu(asked["cpu"])
     days = [d for d in p.days(Metric.CPU_MILLICORES) if d.high >= request]
     return [p.item("CpuAboveRequest", d.day, d.high, request, "millicores") for d in days]
 

@@ -233,9 +233,16 @@ def _keep_baselines(p: _Pass, published: Sequence[Finding], book: PriceBook, now
         record = p.get(finding.id)
         if record is not None and record.state == "Expired":
             # Seen again: the expired proposal is open again, with fresh evidence (lifecycle: reopen).
-            p.changed[finding.id] = record.model_copy(
-                update={"state": None, "expired_at": None, "baseline": baseline(finding, book, now)}
-            )
+            reopened: dict[str, object] = {
+                "state": None,
+                "expired_at": None,
+                "missing_scans": 0,
+                "unseen_reason": "",
+                "baseline": baseline(finding, book, now),
+            }
+            if record.outcome == "Unseen":
+                reopened |= {"outcome": None, "observed": {}, "observed_at": None, "detail": ""}
+            p.changed[finding.id] = record.model_copy(update=reopened)
             continue
         if record is not None and record.state is not None:
             continue  # carried out: the baseline stays the one the change was made from

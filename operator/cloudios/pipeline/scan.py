@@ -12,7 +12,9 @@ from decimal import Decimal
 
 from cloudios import pricing
 from cloudios.api import CloudAccount, ScanPolicy
+from cloudios.api.cloudaccount import CloudAccountSpec
 from cloudios.domain import Finding, SavingsSummary, ScanRecord, Snapshot
+from cloudios.domain.closed_loop import Coverage
 from cloudios.pipeline import closed_loop
 from cloudios.pipeline.dedupe import dedupe
 from cloudios.pipeline.selection import Selected, select
@@ -36,6 +38,18 @@ class ScanOutcome:
     resource_counts: dict[str, int] = field(default_factory=dict)
     """Inventoried resources by kind (``ec2.instance`` -> n)."""
     warnings: list[str] = field(default_factory=list)
+    failed_modules: tuple[str, ...] = ()
+    """Selected modules that raised: their earlier findings are neither resolved nor confirmed."""
+    regions: tuple[str, ...] | None = None
+    """The regions the scan covered (None: the whole account); findings elsewhere were not seen."""
+
+    def coverage(self) -> Coverage:
+        """What this scan covered, for the unseen-scan count (domain.lifecycle)."""
+        return Coverage(
+            modules=frozenset(self.record.modules),
+            regions=frozenset(self.regions) if self.regions is not None else None,
+            failed=frozenset(self.failed_modules),
+        )
 
     @property
     def tenant(self) -> str:
@@ -62,16 +76,28 @@ class ScanOutcome:
         return SavingsSummary.of(self.findings)
 
 
-def _evaluate(selected: list[Selected], snapshot: Snapshot, warnings: list[str]) -> list[Finding]:
+def _evaluate(
+    selected: list[Selected], snapshot: Snapshot, warnings: list[str], failed: list[str]
+) -> list[Finding]:
     findings: list[Finding] = []
     for item in selected:
         try:
             findings.extend(item.module.run(snapshot, item.settings))
         except Exception:
-            # A module bug must not cost the user the other modules' findings.
+            # A module bug must not cost the user the other modules' findings (nor resolve its own).
             log.exception("module %s failed", item.module.name)
             warnings.append(f"module {item.module.name} failed; its findings are missing from this scan")
+            failed.append(item.module.name)
     return findings
+
+
+def covered_regions(account: CloudAccountSpec, scope: Shard | None) -> tuple[str, ...] | None:
+    """The regions a scan of ``account`` (or of one shard) covers; None when its shards name none
+    (the whole account, e.g. a GCP project or a cluster)."""
+    shards = [scope] if scope is not None else providers.get(account.provider).shards(account)
+    if not shards or any(not s.scope for s in shards):
+        return None
+    return tuple(sorted({r for s in shards for r in s.scope}))
 
 
 def scan(
@@ -117,7 +143,8 @@ def scan(
         tenant, account.metadata.name, len(collected.snapshot.resources), dict(collected.api_calls),
     )  # fmt: skip
     warnings = list(collected.warnings)
-    raw = _evaluate(selected, collected.snapshot, warnings)
+    failed: list[str] = []
+    raw = _evaluate(selected, collected.snapshot, warnings, failed)
 
     book = price_book if price_book is not None else provider.price_book()
     priced: list[Finding] = []
@@ -153,7 +180,8 @@ def scan(
         account_id=account.spec.account_id,
         started_at=started,
         finished_at=datetime.now(UTC),
-        modules=tuple(s.module.name for s in selected),
+        # Only the modules that ran to completion: a failed one says nothing of its earlier findings.
+        modules=tuple(s.module.name for s in selected if s.module.name not in failed),
         api_calls=dict(collected.api_calls),
         resources=len(collected.snapshot.resources),
     )
@@ -164,9 +192,11 @@ def scan(
         below_threshold=len(kept) - len(published),
         resource_counts=dict(sorted(Counter(r.kind for r in collected.snapshot.resources).items())),
         warnings=warnings,
+        failed_modules=tuple(failed),
+        regions=covered_regions(account.spec, scope),
     )
     if store is not None:
-        regions = (scope.scope or None) if scope is not None else None
+        regions = outcome.regions
         _follow(store, outcome, collected.snapshot, book, policy, regions=regions)
         store.record_scan(record, outcome.findings, regions=regions)
     return outcome

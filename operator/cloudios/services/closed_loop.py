@@ -20,10 +20,12 @@ from cloudios.api.closed_loop import ClosedLoopSummary
 from cloudios.api.names import LABEL_POLICY, RECOMMENDATION, label_value
 from cloudios.api.webhooks import PolicyRef as WebhookPolicy
 from cloudios.domain import Money, StoredFinding, lifecycle
-from cloudios.domain.closed_loop import Baseline, LoopRecord
+from cloudios.domain.closed_loop import Baseline, Coverage, LoopRecord
+from cloudios.pipeline.closed_loop import evidence_hash
 from cloudios.security.audit import AuditEvent, JsonValue
 from cloudios.security.redaction import redact
 from cloudios.services import notification_events, notifications
+from cloudios.services.account_scans import AccountRun
 from cloudios.services.audit import AuditTrail
 from cloudios.services.context import PolicyRuns
 from cloudios.services.notification_events import PendingEvent
@@ -90,6 +92,8 @@ def _steps(t: Transition) -> list[JsonValue] | None:
 
 def _message(t: Transition) -> str:
     record = t.record
+    if t.state == "Expired" and record is not None and record.detail:
+        return f"expired: {record.detail}"
     if t.state == "Applied" and record is not None and record.applied_at is not None:
         return f"applied: {record.detail} (seen {record.applied_at:%Y-%m-%d %H:%M} UTC)"
     if t.state == "Verified" and record is not None and record.realized is not None:
@@ -245,11 +249,91 @@ def expire(
     return store.save_outcomes(tenant, stale, now=now) if stale else 0
 
 
+def coverage_of(runs: Sequence[AccountRun]) -> dict[str, Coverage]:
+    """What one run scanned of each account it scanned or skipped (accounts not due are absent)."""
+    return {
+        run.name: run.result.coverage()
+        if run.outcome == "Succeeded" and run.result is not None
+        else Coverage(reason=f"account {run.name} was {run.outcome.lower()} ({run.reason or 'no reason'})")
+        for run in runs
+    }
+
+
+def _unseen(record: LoopRecord, *, state: str | None, gap: str, run: datetime, limit: int,
+            now: datetime) -> LoopRecord:  # fmt: skip
+    count = lifecycle.unseen_count(record.missing_scans, covered=False)
+    update: dict[str, object] = {"missing_scans": count, "unseen_run": run, "unseen_reason": gap}
+    if state in ("Proposed", "Approved") and lifecycle.expires_unseen(lifecycle.State(state), count, limit):
+        update |= {
+            "state": "Expired",
+            "expired_at": now,
+            "outcome": "Unseen",
+            "observed": {"unseenScans": count, "reason": gap},
+            "observed_at": now,
+            "detail": f"its scope was not fully scanned in {count} consecutive run(s) "
+            f"(expireAfterUnseenScans {limit}); the last: {gap}",
+        }
+    expired = record.model_copy(update=update)
+    return (
+        expired.model_copy(update={"evidence_hash": evidence_hash(expired)}) if "state" in update else expired
+    )
+
+
+def count_unseen(
+    store: Repository,
+    tenant: str,
+    found: Sequence[StoredFinding],
+    states: Mapping[str, str | None],
+    coverage: Mapping[str, Coverage],
+    *,
+    run: datetime,
+    limit: int,
+    now: datetime,
+) -> int:
+    """One run's unseen scans (domain.lifecycle): each open finding of an account the run scanned or
+    skipped was either fully covered (the count resets) or counts one unseen scan, and ``limit``
+    consecutive ones expire a Proposed or Approved Recommendation. ``run`` (the run's start) is kept
+    with the count, so a run counts once however often it is published. Returns the records written."""
+    records = records_for(store, tenant, found)
+    changed: list[LoopRecord] = []
+    for stored in found:
+        fid, covered = stored.finding.id, coverage.get(stored.account_name)
+        record = records.get(fid)
+        if covered is None or stored.resolved_at is not None:
+            continue
+        if record is not None and (record.state is not None or record.unseen_run == run):
+            continue  # the loop's own state, or this run already counted
+        gap = covered.gap(stored.finding)
+        if gap is None:
+            if record is not None and record.missing_scans:
+                changed.append(
+                    record.model_copy(update={"missing_scans": 0, "unseen_run": run, "unseen_reason": ""})
+                )
+            continue
+        base = record or LoopRecord(
+            tenant=tenant,
+            account_name=stored.account_name,
+            finding_id=fid,
+            module=stored.finding.module,
+            baseline=Baseline(finding=stored.finding, recorded_at=stored.first_seen),
+        )
+        changed.append(_unseen(base, state=states.get(fid), gap=gap, run=run, limit=limit, now=now))
+    return store.save_outcomes(tenant, changed, now=now) if changed else 0
+
+
 def records_after_expiry(
-    svc: PolicyRuns, ref: PolicyRef, policy: ScanPolicy, found: Sequence[StoredFinding], now: datetime
+    svc: PolicyRuns,
+    ref: PolicyRef,
+    policy: ScanPolicy,
+    found: Sequence[StoredFinding],
+    now: datetime,
+    *,
+    ran: Sequence[AccountRun] = (),
+    run: datetime | None = None,
 ) -> dict[str, LoopRecord]:
-    """Expire what is stale (spec.closedLoop.expireAfterDays, default the lookback), then the records.
-    Blocking: lists the policy's Recommendations to know which are still Proposed."""
+    """Expire what is stale (spec.closedLoop.expireAfterDays, default the lookback), count this run's
+    unseen scans (``ran``: the accounts it scanned or skipped; none when publishing again), then the
+    records. Blocking: lists the policy's Recommendations to know which are still Proposed."""
     days = policy.spec.closed_loop.expire_after_days or policy.spec.lookback_days
     objects = svc.kube.items(
         RECOMMENDATION, ref.namespace, label_selector=f"{LABEL_POLICY}={label_value(ref.name)}"
@@ -262,4 +346,7 @@ def records_after_expiry(
         log.info(
             "policy %s/%s: %d recommendation(s) expired (stale evidence)", ref.namespace, ref.name, expired
         )
+    if ran and run is not None:
+        limit = policy.spec.closed_loop.expire_after_unseen_scans
+        count_unseen(svc.store, ref.namespace, found, states, coverage_of(ran), run=run, limit=limit, now=now)
     return records_for(svc.store, ref.namespace, found)

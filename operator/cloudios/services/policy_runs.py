@@ -206,6 +206,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                     namespace, name, run.name, policy_status.describe(exc),
                 )  # fmt: skip
         left_out = policy_status.not_ready(runs.values())
+        ran = [] if republish else list(runs.values())  # this tick's accounts, for the unseen scans
         runs = {r.name: r for r in _complete(runs, selected, previous)}
         notices.extend(
             await _publish(
@@ -219,6 +220,7 @@ async def tick(svc: PolicyRuns, body: Mapping[str, Any]) -> list[Notice]:
                 run_now=run_now,
                 skipped=left_out,
                 webhooks=webhooks,
+                ran=ran,
             )
         )
         return notices
@@ -284,6 +286,7 @@ async def _publish(
     run_now: str | None,
     skipped: Sequence[AccountRun] = (),
     webhooks: Destinations = policy_notifications.NONE,
+    ran: Sequence[AccountRun] = (),
 ) -> list[Notice]:
     namespace, name = policy.metadata.namespace, policy.metadata.name
     names = sorted(runs)
@@ -299,7 +302,7 @@ async def _publish(
         found = candidates(svc.store, namespace, names, modules)
         report = recommendation_sync.sync(
             svc.kube, ref, found, cap=policy.spec.max_recommendations, floor=floor,
-            records=closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock()),
+            records=closed_loop.records_after_expiry(svc, ref, policy, found, svc.clock(), ran=ran, run=now),
         )  # fmt: skip
         svc.metrics.set_recommendation_states(
             namespace, recommendation_sync.state_counts(svc.kube, namespace)

@@ -25,7 +25,7 @@ from cloudios.api.names import (
     label_value,
 )
 from cloudios.domain import ScanRecord
-from cloudios.pipeline.scan import ScanOutcome
+from cloudios.pipeline.scan import ScanOutcome, covered_regions
 from cloudios.providers import registry
 from cloudios.services import schedule
 from cloudios.services.context import PolicyRuns
@@ -306,7 +306,10 @@ def merge(
         ),
     )
     unpriced = [f for f in ordered if f.monthly_savings is None]
-    return ScanOutcome(record=record, findings=ordered, unpriced=unpriced)
+    # The shards are the account's (run): together they cover its regions.
+    return ScanOutcome(
+        record=record, findings=ordered, unpriced=unpriced, regions=covered_regions(account.spec, None)
+    )
 
 
 async def run(svc: PolicyRuns, policy: ScanPolicy, account: CloudAccount, started: datetime) -> ScanOutcome:
