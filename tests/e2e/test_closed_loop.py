@@ -31,6 +31,7 @@ from tests.e2e.conftest import remove_webhooks
 from tests.e2e.harness import Cluster, OperatorFactory, eventually, operator_env
 from tests.e2e.manifests import ESTATE_ACCOUNT, SECRET_NAME, account, base_secret, policy
 from tests.support.controlplane import ControlPlane
+from tests.support.moto import reset_moto
 
 pytestmark = [pytest.mark.cluster, pytest.mark.aws]
 
@@ -72,6 +73,9 @@ def _midnight(moment: datetime) -> datetime:
 def fleet() -> Iterator[Fleet]:
     server = start_moto_server()
     try:
+        # moto's backends live in this process: an earlier test's instances in the same account and
+        # region would be scanned too.
+        reset_moto(server.url)
         session = _account_session(server.url, ESTATE_ACCOUNT, "us-east-1")
         ec2 = session.client("ec2", endpoint_url=server.url)
         ids = [
