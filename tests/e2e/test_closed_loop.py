@@ -13,6 +13,7 @@ with a Warning Event. Every transition is in the audit log with its evidence has
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,9 +30,8 @@ from cloudios.security.audit import load_chain_key
 from cloudios.store.audit import SqlAuditLog
 from tests.e2e.conftest import remove_webhooks
 from tests.e2e.harness import Cluster, OperatorFactory, eventually, operator_env
-from tests.e2e.manifests import ESTATE_ACCOUNT, SECRET_NAME, account, base_secret, policy
+from tests.e2e.manifests import SECRET_NAME, account, base_secret, policy
 from tests.support.controlplane import ControlPlane
-from tests.support.moto import reset_moto
 
 pytestmark = [pytest.mark.cluster, pytest.mark.aws]
 
@@ -49,6 +49,7 @@ class Fleet:
     quiet: str
     busy: str
     session: Any
+    account: str
 
     def resize(self, instance: str, instance_type: str) -> None:
         self.session.client("ec2", endpoint_url=self.url).modify_instance_attribute(
@@ -73,10 +74,11 @@ def _midnight(moment: datetime) -> datetime:
 def fleet() -> Iterator[Fleet]:
     server = start_moto_server()
     try:
-        # moto's backends live in this process: an earlier test's instances in the same account and
-        # region would be scanned too.
-        reset_moto(server.url)
-        session = _account_session(server.url, ESTATE_ACCOUNT, "us-east-1")
+        # moto's backends live in the process, shared by every moto server the session starts: each
+        # fleet gets an account of its own, so neither the e2e estate (seeded once into
+        # ESTATE_ACCOUNT) nor an earlier test's fleet is scanned here, and nothing needs a reset.
+        account_id = f"{secrets.randbelow(9 * 10**11) + 10**11}"
+        session = _account_session(server.url, account_id, "us-east-1")
         ec2 = session.client("ec2", endpoint_url=server.url)
         ids = [
             ec2.run_instances(ImageId=SAMPLE_AMI, MinCount=1, MaxCount=1, InstanceType="m5.2xlarge")[
@@ -84,7 +86,7 @@ def fleet() -> Iterator[Fleet]:
             ][0]["InstanceId"]
             for _ in range(2)
         ]
-        found = Fleet(server.url, ids[0], ids[1], session)
+        found = Fleet(server.url, ids[0], ids[1], session, account_id)
         today = _midnight(datetime.now(UTC))
         history = [today - DAY * d for d in range(14, 0, -1)]
         for instance in ids:  # 10-25 % on 8 vCPUs: fits half the size with headroom
@@ -177,7 +179,7 @@ def test_applied_then_verified_or_regressed(  # noqa: PLR0915, PLR0917 - one sto
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     cluster.secret(SECRET_NAME, base_secret())
-    cluster.create("cloudaccounts", account("prod"))
+    cluster.create("cloudaccounts", account("prod", account_id=fleet.account))
     spec_policy = policy("loop", schedule="0 6 1 1 *", modules=[{"name": "aws.ec2.rightsize"}])
     spec_policy["spec"]["closedLoop"] = {"verificationDays": WINDOW_DAYS}
     cluster.create(POLICIES, spec_policy)
@@ -291,7 +293,7 @@ def test_unseen_runs_expire_and_a_scan_that_sees_them_again_reopens(
     """A suspended account is not scanned: its Recommendations are neither resolved nor confirmed; after
     expireAfterUnseenScans such runs they are Expired (the approved one too), audited once."""
     cluster.secret(SECRET_NAME, base_secret())
-    cluster.create("cloudaccounts", account("prod"))
+    cluster.create("cloudaccounts", account("prod", account_id=fleet.account))
     spec_policy = policy("loop", schedule="0 6 1 1 *", modules=[{"name": "aws.ec2.rightsize"}])
     spec_policy["spec"]["closedLoop"] = {"expireAfterUnseenScans": 2}
     cluster.create(POLICIES, spec_policy)
