@@ -121,13 +121,23 @@ def scan(
     tenant = account.metadata.namespace
     provider = providers.get(account.spec.provider)
     selected = select(policy.spec, account.spec.provider)
+    probe_kinds, probe_metrics = (
+        closed_loop.probe_needs(
+            store,
+            tenant=tenant,
+            account_name=account.metadata.name,
+            modules=[s.module.spec.name for s in selected],
+        )
+        if store is not None
+        else (frozenset(), ())
+    )
     request = CollectRequest(
         tenant=tenant,
         account_name=account.metadata.name,
         account=scope.account if scope is not None else account.spec,
         lookback_days=policy.spec.lookback_days,
-        kinds=frozenset(k for s in selected for k in s.module.spec.resource_kinds),
-        metrics=tuple(dict.fromkeys(m for s in selected for m in s.module.spec.metrics)),
+        kinds=frozenset(k for s in selected for k in s.module.spec.resource_kinds) | probe_kinds,
+        metrics=tuple(dict.fromkeys([*(m for s in selected for m in s.module.spec.metrics), *probe_metrics])),
         end=started,
         credentials=credentials,
         agent_reports=agent_reports,
