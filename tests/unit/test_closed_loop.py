@@ -539,3 +539,45 @@ def test_the_scan_asks_for_load_balancers_only_while_a_resize_is_followed(tmp_pa
         repo, tenant=TENANT, account_name=ACCOUNT, modules=("aws.ebs.unattached",)
     )
     assert other == (frozenset(), ())  # the module is not selected: its records are not followed
+
+
+def test_a_role_without_elb_reads_scans_on_without_the_load_balancer_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal's load balancers are read with the ELB describe calls; a role granted before them gets
+    a warning and the rest of the scan, not a failed scan."""
+    from collections import Counter  # noqa: PLC0415
+
+    from cloudios.api import CloudAccount, ScanPolicy  # noqa: PLC0415
+    from cloudios.pipeline import scan as pipeline_scan  # noqa: PLC0415
+    from cloudios.providers.base import CollectRequest, CollectResult, ProviderError  # noqa: PLC0415
+
+    repo = SqlRepository.sqlite(tmp_path)
+    _scan(repo, _before())
+    _scan(repo, _resized(1, 40))  # Applied: the next scan follows it
+    asked: list[frozenset[str]] = []
+
+    class Denied:
+        def collect(self, request: CollectRequest) -> CollectResult:
+            asked.append(request.kinds)
+            if "elbv2.loadbalancer" in request.kinds:
+                raise ProviderError(
+                    "PermissionDenied", "elasticloadbalancing:DescribeLoadBalancers was denied"
+                )
+            return CollectResult(snapshot=_resized(2, 40), api_calls=Counter())
+
+    real = pipeline_scan.providers.get("aws")
+    denied = Denied()
+    monkeypatch.setattr(denied, "shards", real.shards, raising=False)
+    monkeypatch.setattr(pipeline_scan.providers, "get", lambda _name: denied)
+    account = CloudAccount.model_validate({
+        "metadata": {"name": ACCOUNT, "namespace": TENANT},
+        "spec": {"provider": "aws", "aws": {"accountId": "123456789012", "externalId": "x1",
+                 "roleArn": "arn:aws:iam::123456789012:role/cloudios-readonly", "regions": ["us-east-1"]}},
+    })  # fmt: skip
+    policy = ScanPolicy.model_validate({"metadata": {"name": "nightly", "namespace": TENANT}, "spec": {}})
+    outcome = pipeline_scan.scan(
+        account, policy, now=_resized(2, 40).collected_at, store=repo, price_book=BOOK
+    )
+    assert ["elbv2.loadbalancer" in k for k in asked] == [True, False]
+    assert any("5xx errors are not watched" in w for w in outcome.warnings)
