@@ -470,6 +470,7 @@ def _behind_alb(days: int, errors_before: float, errors_after: float, *, request
         ((200, 300), 10_000, "application", (INSTANCE,), False),  # 2% -> 3%: not twice the baseline
         ((200, 400), 10_000, "application", (INSTANCE,), True),  # 2% -> 4%: exactly twice
         ((0, 0), 0, "application", (INSTANCE,), False),  # no traffic, no signal
+        ((300, 300), 10_000, "application", (INSTANCE,), False),  # 3% all along: not worse
         ((10, 300), 10_000, "network", (INSTANCE,), False),  # a network load balancer has no 5xx
         ((10, 300), 10_000, "application", ("i-0other",), False),  # the instance is not its target
     ],
@@ -581,3 +582,14 @@ def test_a_role_without_elb_reads_scans_on_without_the_load_balancer_signal(
     )
     assert ["elbv2.loadbalancer" in k for k in asked] == [True, False]
     assert any("5xx errors are not watched" in w for w in outcome.warnings)
+
+
+def test_no_baseline_in_the_window_gives_no_load_balancer_signal() -> None:
+    """Once the lookback has slid past the change there is nothing to compare with: a steady error
+    rate is not reported as a regression of a change made weeks ago."""
+    from cloudios.modules import outcomes  # noqa: PLC0415
+
+    snapshot = _behind_alb(8, 10, 300)
+    (finding,) = registry.get(MODULE).run(_before())
+    long_ago = _before().collected_at - timedelta(days=30)
+    assert outcomes.regressions(finding, snapshot, since=long_ago, thresholds=outcomes.Thresholds()) == []

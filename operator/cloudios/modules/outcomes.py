@@ -323,7 +323,8 @@ def _ratio(requests: Mapping[Any, float], errors: list[Mapping[Any, float]]) -> 
 def _lb_errors(p: _Probe) -> list[dict[str, Any]]:
     """An application load balancer in front of the instance answers more 5xx since the change: its
     (target 5xx + ELB 5xx) / requests after the change is above ``lb_error_percent`` and at least
-    ``lb_error_growth`` times the same ratio over the baseline days. No traffic after: no signal."""
+    ``lb_error_growth`` times the same ratio over the baseline days. No traffic after, or no baseline
+    traffic in the window (once the lookback has slid past the change): no signal."""
     found: list[dict[str, Any]] = []
     for lb in p.snapshot.of_kind(kinds.ELB):
         targets = lb.attr("targetInstances") or ()
@@ -339,9 +340,9 @@ def _lb_errors(p: _Probe) -> list[dict[str, Any]]:
         after_ratio = _ratio(req_after, err_after)
         if after_ratio is None or after_ratio <= p.limits.lb_error_percent:
             continue
-        before_ratio = _ratio(req_before, err_before) or 0.0
-        if after_ratio < p.limits.lb_error_growth * before_ratio:
-            continue
+        before_ratio = _ratio(req_before, err_before)
+        if before_ratio is None or after_ratio < p.limits.lb_error_growth * before_ratio:
+            continue  # no request before the change in the window (it slid past): nothing to compare
         found.append({
             "signal": "LoadBalancerErrors", "resource": p.rid, "loadBalancer": lb.name or lb.id,
             "beforeRatio": round(before_ratio, 2), "afterRatio": round(after_ratio, 2),
