@@ -9,6 +9,7 @@ A case is tests/golden_loop/<module>/<case>.yaml:
       remove: [id, ...]                              # resources gone from the inventory
       set: {id: {attribute: value}}                  # attributes changed (merged; dicts replaced)
       metrics: {id: {metric: {days: 7, p99: 95}}}    # post-change daily series ending at the after-scan
+      add: [{kind, id, name, attributes}, ...]        # resources new in the after-scan (a load balancer)
     expected: {outcome, observed, regressions, realizedMonthlySavings, realizedBasis | unrealizedReason}
 
 The change is taken to have happened at the before-scan (the window starts there). UPDATE_GOLDEN=1
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cloudios.domain import Finding, Metric, MetricSummary, Snapshot
+from cloudios.domain import Finding, Metric, MetricSummary, Resource, Snapshot
 from cloudios.modules import outcomes, registry
 from cloudios.pricing.run_rate import realized
 from tests.golden.test_golden import BOOKS, _summary, load_snapshot
@@ -44,7 +45,7 @@ def _after(before: Snapshot, spec: dict[str, Any], days: int) -> Snapshot:
         r.model_copy(update={"attributes": {**r.attributes, **changes.get(r.id, {})}})
         for r in before.resources
         if r.id not in removed
-    )
+    ) + tuple(_added(before, item) for item in spec.get("add") or ())
     metrics: dict[str, dict[Metric, MetricSummary]] = {
         rid: dict(by_metric) for rid, by_metric in before.metrics.items() if rid not in removed
     }
@@ -54,6 +55,12 @@ def _after(before: Snapshot, spec: dict[str, Any], days: int) -> Snapshot:
                 rid, metric, series, collected.date(), before.lookback_days
             )
     return before.model_copy(update={"collected_at": collected, "resources": resources, "metrics": metrics})
+
+
+def _added(before: Snapshot, item: dict[str, Any]) -> Resource:
+    """A resource new in the after-scan, in the before-scan's account and region."""
+    keep = {"kind": item["kind"], "id": item["id"], "name": item.get("name"), "tags": {}}
+    return before.resources[0].model_copy(update={**keep, "attributes": item.get("attributes", {})})
 
 
 def _finding(case: dict[str, Any]) -> tuple[Finding, Snapshot]:

@@ -57,6 +57,7 @@ DOCUMENTED_KEYS = {
         "targetGroups",
         "registeredTargets",
         "healthyTargets",
+        "targetInstances",
         "createdTime",
     },
     RDS_INSTANCE: {"dbInstanceClass", "engine", "multiAz", "allocatedStorageGb", "storageType", "status"},

@@ -161,6 +161,8 @@ def test_attributes_describe_state_and_relations(aws_env: AwsEnv) -> None:
     assert lb.attr("type") == "application"
     assert lb.attr("arnSuffix").startswith("app/web-us-east-1/")
     assert (lb.attr("targetGroups"), lb.attr("registeredTargets"), lb.attr("healthyTargets")) == (1, 1, 1)
+    running = [i.id for i in instances if i.attr("state") == "running"]
+    assert lb.attr("targetInstances") == running  # the instance registered behind it
     db = by_id["db-us-east-1"]
     assert (db.attr("engine"), db.attr("dbInstanceClass"), db.attr("multiAz")) == (
         "postgres",

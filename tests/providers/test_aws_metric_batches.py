@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cloudios.domain import Metric, Provider, Resource
-from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, RDS_INSTANCE
+from cloudios.domain.resource import EBS_VOLUME, EC2_INSTANCE, ELB, RDS_INSTANCE
 from cloudios.emulators.aws.server import set_cloudwatch_page_datapoints
 from cloudios.providers.aws.collect import collect
 from cloudios.providers.aws.metrics import Query, batches, iter_queries, queries_per_call
@@ -115,6 +115,35 @@ def test_rds_and_ebs_metrics_ride_the_same_batches_at_the_lower_bound(aws_env: A
     queries = len(instances) * 10 + volumes * 6 + 5 * 11
     assert queries > 500
     assert result.api_calls["cloudwatch.GetMetricData"] == math.ceil(queries / 500)
+
+
+def test_load_balancer_5xx_queries_share_the_batches(aws_env: AwsEnv) -> None:
+    """The closed loop's error counts (application load balancers only) ride in the same batches: the
+    calls grow by their share of the 500-query batches, and no other call is made for them."""
+    ec2, elb = aws_env.clients(ACCOUNT_A, "us-east-1", "ec2", "elbv2")
+    instances = launch(ec2, 40, separate=False)
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    albs, nlbs = 20, 5
+    for i in range(albs + nlbs):
+        kind = "application" if i < albs else "network"
+        elb.create_load_balancer(Name=f"lb-{i}", Subnets=subnets, Type=kind)
+    base = (*EC2_METRICS, (ELB, Metric.REQUEST_COUNT))
+    errors = ((ELB, Metric.LB_TARGET_5XX_COUNT), (ELB, Metric.LB_5XX_COUNT))
+
+    def calls(metrics: tuple[tuple[str, Metric], ...]) -> dict[str, int]:
+        request = aws_env.request(ACCOUNT_A, kinds=[EC2_INSTANCE, ELB], metrics=metrics, lookback_days=90)
+        return dict(collect(request).api_calls)
+
+    without, with_errors = calls(base), calls((*base, *errors))
+
+    before = len(instances) * 10 + (albs + nlbs) * 3  # EC2: 4 + 3 + 3; requests or new flows: 3
+    added = albs * 2 * 3  # two counters (Sum, Maximum, SampleCount) per ALB; an NLB has no 5xx
+    assert (before, before + added) == (475, 595)
+    assert without["cloudwatch.GetMetricData"] == math.ceil(before / 500) == 1
+    assert with_errors["cloudwatch.GetMetricData"] == math.ceil((before + added) / 500) == 2
+    assert {k: v for k, v in with_errors.items() if not k.startswith("cloudwatch.")} == {
+        k: v for k, v in without.items() if not k.startswith("cloudwatch.")
+    }
 
 
 def test_agent_memory_rides_in_the_same_batches(aws_env: AwsEnv) -> None:

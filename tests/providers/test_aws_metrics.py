@@ -126,6 +126,24 @@ def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
             7.0,
         ),
         (
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            "LoadBalancer",
+            suffix[alb["LoadBalancerArn"]],
+            alb["LoadBalancerArn"],
+            Metric.LB_TARGET_5XX_COUNT,
+            9.0,
+        ),
+        (
+            "AWS/ApplicationELB",
+            "HTTPCode_ELB_5XX_Count",
+            "LoadBalancer",
+            suffix[alb["LoadBalancerArn"]],
+            alb["LoadBalancerArn"],
+            Metric.LB_5XX_COUNT,
+            10.0,
+        ),
+        (
             "AWS/NetworkELB",
             "NewFlowCount",
             "LoadBalancer",
@@ -140,7 +158,7 @@ def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
     needs = [(EBS_VOLUME, Metric.VOLUME_READ_OPS), (EBS_VOLUME, Metric.VOLUME_WRITE_OPS)]
     needs += [(NAT_GATEWAY, Metric.NAT_BYTES_OUT), (NAT_GATEWAY, Metric.NAT_BYTES_IN)]
     needs += [(RDS_INSTANCE, Metric.CPU_UTILIZATION), (RDS_INSTANCE, Metric.DB_CONNECTIONS)]
-    needs += [(ELB, Metric.REQUEST_COUNT)]
+    needs += [(ELB, Metric.REQUEST_COUNT), (ELB, Metric.LB_TARGET_5XX_COUNT), (ELB, Metric.LB_5XX_COUNT)]
 
     snapshot = collect(
         aws_env.request(
@@ -155,6 +173,10 @@ def test_each_kind_reads_its_cloudwatch_metric(aws_env: AwsEnv) -> None:
     for _, name, _, _, resource_id, metric, level in seeded:
         (day,) = snapshot.metric(resource_id, metric).daily
         assert (day.average, day.maximum, day.samples) == (level, level, 4), name
+    # A network load balancer has no 5xx series: nothing is asked, nothing is made up.
+    nlb_arn = nlb["LoadBalancerArn"]
+    assert not snapshot.metric(nlb_arn, Metric.LB_TARGET_5XX_COUNT).daily
+    assert not snapshot.metric(nlb_arn, Metric.LB_5XX_COUNT).daily
 
 
 def test_an_endpoint_failing_on_percentiles_gives_p99_none(

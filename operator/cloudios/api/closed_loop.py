@@ -54,6 +54,22 @@ class ClosedLoop(ApiModel):
         description="After a change, memory used at or above this percent (CloudWatch agent), or free memory "
         "under the rest of the new class's memory (RDS), raises the Regressed condition.",
     )
+    lb_error_percent: float = Field(
+        default=1,
+        ge=0,
+        le=100,
+        description="After an EC2 resize, an application load balancer with the instance among its targets "
+        "whose 5xx ratio ((target 5xx + load-balancer 5xx) / requests) over the post-change days is above "
+        "this percent, and at least lbErrorGrowth times the ratio of the days before the change, raises "
+        "the Regressed condition (LoadBalancerErrors). No requests after the change: no signal.",
+    )
+    lb_error_growth: float = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="How many times the pre-change 5xx ratio the post-change ratio must reach (see "
+        "lbErrorPercent).",
+    )
     expire_after_days: int | None = Field(
         default=None,
         ge=1,
@@ -108,7 +124,8 @@ class Outcome(ApiModel):
     regressions: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Post-change signals of harm (CpuSaturated, MemoryPressure, OOMKilled, CpuAboveRequest) "
-        "with the day, value and threshold.",
+        "with the day, value and threshold; LoadBalancerErrors with the load balancer, the 5xx ratio before "
+        "and after the change, the requests and days after it.",
     )
     evidence_hash: str = Field(
         default="",

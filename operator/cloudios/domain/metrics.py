@@ -23,6 +23,8 @@ class Metric(StrEnum):
     NETWORK_OUT_BYTES = "network_out_bytes"
     DB_CONNECTIONS = "db_connections"
     REQUEST_COUNT = "request_count"  # ALB requests, NLB new flows
+    LB_TARGET_5XX_COUNT = "lb_target_5xx_count"  # ALB: 5xx answers of the targets (no NLB equivalent)
+    LB_5XX_COUNT = "lb_5xx_count"  # ALB: 5xx answers of the load balancer itself (no NLB equivalent)
     NAT_BYTES_OUT = "nat_bytes_out"  # to destination
     NAT_BYTES_IN = "nat_bytes_in"  # from destination
     VOLUME_READ_OPS = "volume_read_ops"

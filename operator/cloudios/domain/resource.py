@@ -26,7 +26,8 @@ EIP = "ec2.eip"
 """attributes: publicIp, allocationId, associationId (or None), instanceId, networkInterfaceId."""
 ELB = "elbv2.loadbalancer"
 """attributes: type (application|network|gateway), scheme, state, arnSuffix ('app/name/id'),
-targetGroups (count), registeredTargets (count), healthyTargets (count), createdTime."""
+targetGroups (count), registeredTargets (count), healthyTargets (count), targetInstances (sorted ids of
+the EC2 instances registered in its instance-type target groups), createdTime."""
 RDS_INSTANCE = "rds.instance"
 """attributes: dbInstanceClass, engine, multiAz (bool), allocatedStorageGb, storageType, status."""
 RDS_SNAPSHOT = "rds.snapshot"

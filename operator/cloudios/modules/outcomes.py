@@ -30,6 +30,8 @@ from cloudios.modules.kubernetes import observe as observe_k8s
 from cloudios.modules.observation import Observation, Outcome
 
 __all__ = [
+    "LB_ERRORS",
+    "LB_ERROR_METRICS",
     "REMOVALS",
     "WATCHES",
     "Observation",
@@ -40,6 +42,7 @@ __all__ = [
     "find",
     "observe",
     "regressions",
+    "signals_watched",
     "watch_kind",
 ]
 
@@ -50,6 +53,10 @@ class Thresholds:
 
     cpu_saturation_percent: float = 90.0
     memory_pressure_percent: float = 95.0
+    lb_error_percent: float = 1.0
+    """Load-balancer 5xx ratio after the change (percent of requests) at or under which nothing is raised."""
+    lb_error_growth: float = 2.0
+    """How many times the before ratio the after ratio must reach to count as a regression."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,11 @@ class Watch:
     )
 
 
-CPU, MEMORY, RDS_MEMORY, OOM = "cpu", "memory", "rds-memory", "oom"
-_INSTANCE = Watch(kinds.EC2_INSTANCE, keys=("instanceType",), signals=(CPU, MEMORY))
+CPU, MEMORY, RDS_MEMORY, OOM, LB_ERRORS = "cpu", "memory", "rds-memory", "oom", "lb-errors"
+_INSTANCE = Watch(kinds.EC2_INSTANCE, keys=("instanceType",), signals=(CPU, MEMORY, LB_ERRORS))
+
+LB_ERROR_METRICS = (Metric.REQUEST_COUNT, Metric.LB_TARGET_5XX_COUNT, Metric.LB_5XX_COUNT)
+"""What the LB_ERRORS signal reads of each load balancer (pipeline.scan asks for them when it is watched)."""
 _DB = Watch(kinds.RDS_INSTANCE, keys=("dbInstanceClass",), signals=(CPU, RDS_MEMORY))
 _VOLUME_TYPE = Watch(kinds.EBS_VOLUME, keys=("volumeType",))
 
@@ -288,6 +298,60 @@ def _rds_memory(p: _Probe) -> list[dict[str, Any]]:
     return [p.item("MemoryPressure", day, free, floor, "bytes free") for day, free in low if free <= floor]
 
 
+def _sums(p: _Probe, balancer: str, metric: Metric) -> tuple[dict[Any, float], dict[Any, float]]:
+    """Daily sums of one load-balancer counter: (baseline days before the change's day, days after it);
+    the day of the change, half before and half after, is in neither."""
+    before: dict[Any, float] = {}
+    after: dict[Any, float] = {}
+    changed = p.since.date()
+    for d in p.snapshot.metric(balancer, metric).daily:
+        if d.samples and d.day != changed:
+            total = d.sum if d.sum is not None else d.average * d.samples  # counters: Sum / SampleCount
+            (after if d.day > changed else before)[d.day] = total
+    return before, after
+
+
+def _ratio(requests: Mapping[Any, float], errors: list[Mapping[Any, float]]) -> float | None:
+    """5xx per request over the days with requests, in percent; None without traffic."""
+    total = sum(requests.values())
+    if total <= 0:
+        return None
+    failed = sum(e.get(day, 0.0) for e in errors for day in requests)
+    return 100 * failed / total
+
+
+def _lb_errors(p: _Probe) -> list[dict[str, Any]]:
+    """An application load balancer in front of the instance answers more 5xx since the change: its
+    (target 5xx + ELB 5xx) / requests after the change is above ``lb_error_percent`` and at least
+    ``lb_error_growth`` times the same ratio over the baseline days. No traffic after, or no baseline
+    traffic in the window (once the lookback has slid past the change): no signal."""
+    found: list[dict[str, Any]] = []
+    for lb in p.snapshot.of_kind(kinds.ELB):
+        targets = lb.attr("targetInstances") or ()
+        if lb.attr("type") != "application" or p.rid not in targets:
+            continue
+        req_before, req_after = _sums(p, lb.id, Metric.REQUEST_COUNT)
+        err_before: list[Mapping[Any, float]] = []
+        err_after: list[Mapping[Any, float]] = []
+        for metric in (Metric.LB_TARGET_5XX_COUNT, Metric.LB_5XX_COUNT):
+            before, after = _sums(p, lb.id, metric)
+            err_before.append(before)
+            err_after.append(after)
+        after_ratio = _ratio(req_after, err_after)
+        if after_ratio is None or after_ratio <= p.limits.lb_error_percent:
+            continue
+        before_ratio = _ratio(req_before, err_before)
+        if before_ratio is None or after_ratio < p.limits.lb_error_growth * before_ratio:
+            continue  # no request before the change in the window (it slid past): nothing to compare
+        found.append({
+            "signal": "LoadBalancerErrors", "resource": p.rid, "loadBalancer": lb.name or lb.id,
+            "beforeRatio": round(before_ratio, 2), "afterRatio": round(after_ratio, 2),
+            "requestsAfter": round(sum(req_after.values())), "days": len(req_after),
+            "value": round(after_ratio, 2), "threshold": p.limits.lb_error_percent, "unit": "percent 5xx",
+        })  # fmt: skip
+    return found
+
+
 def _oom(p: _Probe) -> list[dict[str, Any]]:
     resource = find(p.snapshot, k8s.K8S_CONTAINER, p.rid)
     killed = resource.attr("lastOomKilledAt") if resource is not None else None
@@ -302,7 +366,13 @@ _SIGNALS: dict[str, Callable[[_Probe], list[dict[str, Any]]]] = {
     MEMORY: _memory,
     RDS_MEMORY: _rds_memory,
     OOM: _oom,
+    LB_ERRORS: _lb_errors,
 }
+
+
+def signals_watched(module: str) -> tuple[str, ...]:
+    watch = WATCHES.get(module)
+    return watch.signals if watch is not None else ()
 
 
 def watch_kind(finding: Finding) -> str | None:

@@ -18,7 +18,9 @@ from datetime import datetime
 from cloudios.api import ScanPolicy
 from cloudios.domain import Finding, Money, Snapshot, StoredFinding, Usage
 from cloudios.domain.closed_loop import Baseline, LoopRecord, Realized
+from cloudios.domain.resource import ELB
 from cloudios.modules import outcomes
+from cloudios.modules.base import MetricNeed
 from cloudios.pricing import PriceBook, run_rate
 from cloudios.security.canonical import canonical_json
 from cloudios.store.repository import Repository
@@ -48,8 +50,28 @@ def settings_of(policy: ScanPolicy) -> LoopSettings:
         thresholds=outcomes.Thresholds(
             cpu_saturation_percent=spec.cpu_saturation_percent,
             memory_pressure_percent=spec.memory_pressure_percent,
+            lb_error_percent=spec.lb_error_percent,
+            lb_error_growth=spec.lb_error_growth,
         ),
     )
+
+
+def probe_needs(
+    store: Repository, *, tenant: str, account_name: str, modules: Sequence[str]
+) -> tuple[frozenset[str], tuple[MetricNeed, ...]]:
+    """Resource kinds and metrics the regression probes read beyond the selected modules' own: the load
+    balancers and their request and 5xx counts, only while a carried-out change of a module watching
+    load-balancer errors (an EC2 resize) is followed. Nothing otherwise, so a scan without one costs
+    no DescribeLoadBalancers, target health or CloudWatch query more."""
+    followed = any(
+        r.state in ("Applied", "Verified")
+        and r.module in modules
+        and outcomes.LB_ERRORS in outcomes.signals_watched(r.module)
+        for r in store.outcomes(tenant, account_name=account_name)
+    )
+    if not followed:
+        return frozenset(), ()
+    return frozenset({ELB}), tuple(MetricNeed(ELB, m) for m in outcomes.LB_ERROR_METRICS)
 
 
 def evidence_hash(record: LoopRecord) -> str:

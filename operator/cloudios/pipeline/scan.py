@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ from cloudios.pipeline import closed_loop
 from cloudios.pipeline.dedupe import dedupe
 from cloudios.pipeline.selection import Selected, select
 from cloudios.providers import registry as providers
-from cloudios.providers.base import AgentReports, CollectRequest, Credentials, Shard
+from cloudios.providers.base import AgentReports, CollectRequest, Credentials, ProviderError, Shard
 from cloudios.store.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -121,13 +121,24 @@ def scan(
     tenant = account.metadata.namespace
     provider = providers.get(account.spec.provider)
     selected = select(policy.spec, account.spec.provider)
+    probe_kinds, probe_metrics = (
+        closed_loop.probe_needs(
+            store,
+            tenant=tenant,
+            account_name=account.metadata.name,
+            modules=[s.module.spec.name for s in selected],
+        )
+        if store is not None
+        else (frozenset(), ())
+    )
+    base_metrics = tuple(dict.fromkeys(m for s in selected for m in s.module.spec.metrics))
     request = CollectRequest(
         tenant=tenant,
         account_name=account.metadata.name,
         account=scope.account if scope is not None else account.spec,
         lookback_days=policy.spec.lookback_days,
-        kinds=frozenset(k for s in selected for k in s.module.spec.resource_kinds),
-        metrics=tuple(dict.fromkeys(m for s in selected for m in s.module.spec.metrics)),
+        kinds=frozenset(k for s in selected for k in s.module.spec.resource_kinds) | probe_kinds,
+        metrics=tuple(dict.fromkeys([*base_metrics, *probe_metrics])),
         end=started,
         credentials=credentials,
         agent_reports=agent_reports,
@@ -137,7 +148,20 @@ def scan(
         tenant, account.metadata.name, policy.metadata.name, len(selected), len(request.kinds),
         request.lookback_days,
     )  # fmt: skip
-    collected = provider.collect(request)
+    try:
+        collected = provider.collect(request)
+    except ProviderError as exc:
+        if not probe_kinds or exc.reason != "PermissionDenied" or "elasticloadbalancing:" not in exc.message:
+            raise
+        # A role without the ELB describe calls (granted before the load-balancer error signal): the
+        # scan goes on without it rather than fail, and says so.
+        collected = provider.collect(
+            replace(request, kinds=request.kinds - probe_kinds, metrics=base_metrics)
+        )
+        collected.warnings.append(
+            "the load balancers in front of resized instances could not be read (" + exc.message[:200] + "); "
+            "their 5xx errors are not watched for regressions in this scan"
+        )
     log.debug(
         "collected %s/%s: %d resource(s), API calls %s",
         tenant, account.metadata.name, len(collected.snapshot.resources), dict(collected.api_calls),

@@ -97,6 +97,12 @@ def _describe(item: Mapping[str, Any]) -> str:
     where = item.get("resource")
     if "at" in item:
         return f"{item['signal']} of {where} at {item['at']}"
+    if "loadBalancer" in item:
+        return (
+            f"{item['signal']} of {where}: load balancer {item['loadBalancer']} answered "
+            f"{item['afterRatio']}% 5xx over {item.get('days')} day(s) "
+            f"({item.get('requestsAfter')} requests) vs {item['beforeRatio']}% before the change"
+        )
     days = item.get("days", 1)
     return (
         f"{item['signal']} of {where}: {item['value']} {item['unit']} vs threshold {item['threshold']} "

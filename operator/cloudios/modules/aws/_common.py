@@ -38,6 +38,13 @@ __all__ = [
 ]
 
 CLOUDWATCH_READ = "cloudwatch:GetMetricData"
+LB_ERRORS_READ = (
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+)
+"""What the closed loop reads after an EC2 resize is applied, with CLOUDWATCH_READ: the load balancers
+sending the instance traffic and their 5xx counts (modules.outcomes, LB_ERRORS)."""
 GP3_INCLUDED_IOPS = 3000
 GP3_INCLUDED_THROUGHPUT = 125  # MiB/s
 MANAGED_TAG_PREFIXES = ("aws:dlm:", "aws:backup:")  # snapshots whose lifecycle policy expires them

@@ -58,7 +58,7 @@ SPEC = ModuleSpec(
     resource_kinds=(EC2_INSTANCE,),
     metrics=(MetricNeed(EC2_INSTANCE, Metric.CPU_UTILIZATION),),
     min_days=7,
-    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ),
+    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ, *common.LB_ERRORS_READ),
     yields_to=("aws.ec2.idle", "aws.ec2.rightsize", "aws.ec2.previous_generation"),
     settings=GravitonSettings,
 )

@@ -42,7 +42,7 @@ SPEC = ModuleSpec(
     "r3, r4, i2, d2, ...); proposes the cheapest current-generation type of the same class and "
     "architecture with at least the same vCPUs and memory. No finding when none is cheaper.",
     resource_kinds=(EC2_INSTANCE,),
-    permissions=("ec2:DescribeInstances",),
+    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ, *common.LB_ERRORS_READ),
     yields_to=("aws.ec2.rightsize",),
     settings=PreviousGenerationSettings,
 )

@@ -86,7 +86,7 @@ SPEC = ModuleSpec(
         MetricNeed(EC2_INSTANCE, Metric.MEMORY_USED_PERCENT),
     ),
     min_days=7,
-    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ),
+    permissions=("ec2:DescribeInstances", common.CLOUDWATCH_READ, *common.LB_ERRORS_READ),
     settings=Ec2RightsizeSettings,
 )
 

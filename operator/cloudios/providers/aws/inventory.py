@@ -191,6 +191,7 @@ def load_balancers(scope: RegionScope) -> list[Resource]:
     groups: dict[str, int] = {}
     registered: dict[str, int] = {}
     healthy: dict[str, int] = {}
+    instances: dict[str, set[str]] = {}
     client = scope.client("elbv2")
     for tg in scope.pages("elbv2", "describe_target_groups", "TargetGroups"):
         owners = tg.get("LoadBalancerArns") or []
@@ -200,7 +201,14 @@ def load_balancers(scope: RegionScope) -> list[Resource]:
         health = client.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
         targets = health.get("TargetHealthDescriptions", [])
         up = sum(1 for t in targets if t.get("TargetHealth", {}).get("State") == "healthy")
+        # Instance targets are named by instance id (ip and lambda targets are not instances).
+        ids = (
+            {t["Target"]["Id"] for t in targets if t.get("Target", {}).get("Id")}
+            if tg.get("TargetType", "instance") == "instance"
+            else set()
+        )
         for arn in owners:
+            instances.setdefault(arn, set()).update(ids)
             groups[arn] = groups.get(arn, 0) + 1
             registered[arn] = registered.get(arn, 0) + len(targets)
             healthy[arn] = healthy.get(arn, 0) + up
@@ -222,6 +230,7 @@ def load_balancers(scope: RegionScope) -> list[Resource]:
                     "targetGroups": groups.get(arn, 0),
                     "registeredTargets": registered.get(arn, 0),
                     "healthyTargets": healthy.get(arn, 0),
+                    "targetInstances": sorted(instances.get(arn, ())),
                     "createdTime": created,
                 },
             )

@@ -14,6 +14,10 @@ Memory comes from the CloudWatch agent when it runs (namespace ``CWAgent``, publ
 ``objectname=Memory`` on Windows); its queries ride in the same batches, and an instance without
 the agent simply returns no datapoints.
 
+Application load balancers can also give their 5xx counts (``HTTPCode_Target_5XX_Count``,
+``HTTPCode_ELB_5XX_Count``), asked only when a need names them (the closed loop's load-balancer error
+signal, pipeline.scan); network load balancers have no such series and get no query.
+
 Statistics: gauges ask Average, Maximum, SampleCount (+ p99 for CPU, + Minimum for RDS
 FreeableMemory, whose low point is what sizing needs); counters ask Sum, Maximum, SampleCount and
 take ``Average = Sum / SampleCount``, which is CloudWatch's own definition, so one query per counter
@@ -97,6 +101,16 @@ ELB_REQUESTS: Mapping[str, CloudWatchMetric] = {
     "application": CloudWatchMetric("AWS/ApplicationELB", "RequestCount", "LoadBalancer", COUNTER),
     "network": CloudWatchMetric("AWS/NetworkELB", "NewFlowCount", "LoadBalancer", COUNTER),
 }
+# 5xx counts exist for application load balancers only: a network load balancer passes TCP/UDP flows
+# and sees no HTTP status, so it has no error series (the closed loop's LB error signal skips it).
+ELB_ERRORS: Mapping[Metric, CloudWatchMetric] = {
+    Metric.LB_TARGET_5XX_COUNT: CloudWatchMetric(
+        "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", COUNTER
+    ),
+    Metric.LB_5XX_COUNT: CloudWatchMetric(
+        "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", COUNTER
+    ),
+}
 
 
 def cloudwatch_metric(resource: Resource, metric: Metric) -> tuple[CloudWatchMetric, str] | None:
@@ -105,6 +119,10 @@ def cloudwatch_metric(resource: Resource, metric: Metric) -> tuple[CloudWatchMet
         spec = ELB_REQUESTS.get(str(resource.attr("type")))
         suffix = resource.attr("arnSuffix")
         return (spec, str(suffix)) if spec is not None and suffix else None
+    if resource.kind == ELB and metric in ELB_ERRORS:
+        suffix = resource.attr("arnSuffix")
+        application = resource.attr("type") == "application"
+        return (ELB_ERRORS[metric], str(suffix)) if application and suffix else None
     if resource.kind == EC2_INSTANCE and metric is Metric.MEMORY_USED_PERCENT:
         windows = str(resource.attr("platform") or "").lower() == "windows"
         return (MEMORY_WINDOWS if windows else MEMORY_LINUX), resource.id
