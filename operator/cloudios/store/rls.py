@@ -32,6 +32,23 @@ class RoleFacts:
     bypass_rls: bool
 
 
+def protect_tables(conn: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
+    """Row-level security on new tenant tables (migrations, PostgreSQL only): ENABLE and FORCE, the
+    tenant policy (rows of the transaction's tenant only) and the maintenance policy for the
+    migration role (revision 0007's pattern)."""
+    matches = f"tenant = current_setting('{TENANT_SETTING}', true)"
+    for table in tables:
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
+        conn.exec_driver_sql(
+            f"CREATE POLICY {TENANT_POLICY} ON {table.name} USING ({matches}) WITH CHECK ({matches})"
+        )
+        conn.exec_driver_sql(
+            f"CREATE POLICY cloudios_maintenance ON {table.name} TO CURRENT_USER "
+            "USING (true) WITH CHECK (true)"
+        )
+
+
 def set_tenant(conn: sa.Connection, tenant: str) -> None:
     """Scope the current transaction (only it: safe under PgBouncer transaction pooling) to ``tenant``."""
     conn.execute(

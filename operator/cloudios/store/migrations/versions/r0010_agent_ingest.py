@@ -12,13 +12,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from cloudios.store import schema
+from cloudios.store import rls, schema
 
 revision = "0010"
 down_revision = "0009"
 
 TABLES = (schema.agent_usage, schema.agent_batches, schema.agent_inventory, schema.cluster_tokens)
-TENANT_MATCHES = "tenant = current_setting('cloudios.tenant', true)"
 LOOKUP = "cloudios_cluster_token"
 
 
@@ -28,17 +27,7 @@ def upgrade() -> None:
     schema.metadata.create_all(conn, tables=list(TABLES))
     if conn.dialect.name != "postgresql":
         return
-    for table in TABLES:
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_tenant ON {table.name} "
-            f"USING ({TENANT_MATCHES}) WITH CHECK ({TENANT_MATCHES})"
-        )
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_maintenance ON {table.name} TO CURRENT_USER "
-            "USING (true) WITH CHECK (true)"
-        )
+    rls.protect_tables(conn, TABLES)
     where = conn.dialect.identifier_preparer.quote(str(conn.scalar(sa.text("SELECT current_schema()"))))
     # SECURITY DEFINER with a fixed search_path and a qualified table: nothing the caller sets can
     # redirect it. Functions are executable by PUBLIC by default; only the app role gets it

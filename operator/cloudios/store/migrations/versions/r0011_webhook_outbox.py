@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from alembic import op
 
-from cloudios.store import schema
+from cloudios.store import rls, schema
 
 revision = "0011"
 down_revision = "0010"
 
 TABLES = (schema.webhook_outbox,)
-TENANT_MATCHES = "tenant = current_setting('cloudios.tenant', true)"
 
 
 def upgrade() -> None:
@@ -18,14 +17,4 @@ def upgrade() -> None:
     schema.metadata.create_all(conn, tables=list(TABLES))
     if conn.dialect.name != "postgresql":
         return
-    for table in TABLES:
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_tenant ON {table.name} "
-            f"USING ({TENANT_MATCHES}) WITH CHECK ({TENANT_MATCHES})"
-        )
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_maintenance ON {table.name} TO CURRENT_USER "
-            "USING (true) WITH CHECK (true)"
-        )
+    rls.protect_tables(conn, TABLES)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from alembic import op
 
-from cloudios.store import schema
+from cloudios.store import rls, schema
 
 revision = "0012"
 down_revision = "0013"
 
 TABLES = (schema.recommendation_outcomes,)
-TENANT_MATCHES = "tenant = current_setting('cloudios.tenant', true)"
 
 
 def upgrade() -> None:
@@ -22,14 +21,4 @@ def upgrade() -> None:
     schema.metadata.create_all(conn, tables=list(TABLES))
     if conn.dialect.name != "postgresql":
         return
-    for table in TABLES:
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_tenant ON {table.name} "
-            f"USING ({TENANT_MATCHES}) WITH CHECK ({TENANT_MATCHES})"
-        )
-        conn.exec_driver_sql(
-            f"CREATE POLICY cloudios_maintenance ON {table.name} TO CURRENT_USER "
-            "USING (true) WITH CHECK (true)"
-        )
+    rls.protect_tables(conn, TABLES)
