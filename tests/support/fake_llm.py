@@ -10,7 +10,6 @@ shape fails here as it would there. ``reply`` overrides the answer (malformed, o
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cloudios.security import tls
-from tests.support.webhook_receiver import Received
+from tests.support.webhook_receiver import Received, serve_tls
 
 HOST_NAME = "llm.test"
 OPENAI_PATH = "/v1/chat/completions"
@@ -131,13 +130,8 @@ class FakeLlm:
             def log_message(self, *_: object) -> None:
                 return
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        ThreadingHTTPServer.daemon_threads = True
-        server = ThreadingHTTPServer((self.address, self.port), Handler)
-        context = tls.server_context(self.certs.cert_file, self.certs.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server = serve_tls((self.address, self.port), Handler, self.certs, name="fake LLM")
         self.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True, name="fake LLM").start()
         self._server = server
         return self
 

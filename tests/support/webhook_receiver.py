@@ -44,6 +44,23 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     return False
 
 
+class _TlsHttpServer(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def serve_tls(
+    address: tuple[str, int], handler: type[BaseHTTPRequestHandler], certs: tls.CertificateFiles, *, name: str
+) -> ThreadingHTTPServer:
+    """A threaded HTTPS server (TLS 1.3, the suite's certificates) serving ``handler`` in the
+    background; stop it with ``shutdown()`` and ``server_close()``."""
+    server = _TlsHttpServer(address, handler)
+    context = tls.server_context(certs.cert_file, certs.key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name=name).start()
+    return server
+
+
 @dataclass
 class Received:
     path: str
@@ -82,12 +99,8 @@ class Receiver:
             def log_message(self, *_: object) -> None:
                 return
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        server = ThreadingHTTPServer((self.address, self.port), Handler)
-        context = tls.server_context(self.certs.cert_file, self.certs.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server = serve_tls((self.address, self.port), Handler, self.certs, name="webhook receiver")
         self.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True, name="webhook receiver").start()
         self._server = server
         return self
 
